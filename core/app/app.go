@@ -1,0 +1,232 @@
+// Package app wires configuration, clients and the core packages into the
+// functions' invocations. It is what functions/* call, in Lambda or not,
+// and what the demo and the black-box tests exercise.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/kafka"
+	"github.com/mirrorless/mirrorless/core/mirror"
+	"github.com/mirrorless/mirrorless/core/reconcile"
+)
+
+// ErrInput marks errors caused by the user's configuration; programs exit
+// with code 2 for them.
+var ErrInput = errors.New("bad input")
+
+// App holds the clients of every cluster the selected flows use. Build it
+// once and reuse it across invocations (warm Lambda containers).
+type App struct {
+	Config   *config.Config
+	Settings config.Settings
+	Logger   *slog.Logger
+	Flows    []*config.Flow
+
+	admins   map[string]*kadm.Client // per "alias/role-set" key
+	baseOpts map[string][]kgo.Opt
+}
+
+// New validates the flows' client settings, builds the admin clients and
+// checks that every cluster answers, before anything is written anywhere.
+func New(ctx context.Context, s config.Settings, cfg *config.Config, logger *slog.Logger) (*App, error) {
+	for _, w := range cfg.Warnings {
+		logger.Warn("config: " + w)
+	}
+	flows, err := s.SelectFlows(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInput, err)
+	}
+	a := &App{Config: cfg, Settings: s, Logger: logger, Flows: flows, admins: map[string]*kadm.Client{}, baseOpts: map[string][]kgo.Opt{}}
+	var problems []string
+	add := func(key, alias string, props map[string]string, role kafka.Role, prefix string) {
+		if _, ok := a.baseOpts[key]; ok {
+			return
+		}
+		opts, warns, err := kafka.Options(cfg.Clusters[alias].Bootstrap, props, role, prefix, logger)
+		for _, w := range warns {
+			logger.Warn("config: " + w)
+		}
+		if err != nil {
+			problems = append(problems, err.Error())
+			return
+		}
+		a.baseOpts[key] = opts
+	}
+	for _, f := range flows {
+		add(optKey(f, "source-consumer"), f.Source, f.SourceConsumer, kafka.Consumer, f.Source+".consumer.")
+		add(optKey(f, "source-admin"), f.Source, f.SourceAdmin, kafka.Admin, f.Source+".admin.")
+		add(optKey(f, "target-producer"), f.Target, f.TargetProducer, kafka.Producer, f.Target+".producer.")
+		add(optKey(f, "target-admin"), f.Target, f.TargetAdmin, kafka.Admin, f.Target+".admin.")
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrInput, strings.Join(problems, "; "))
+	}
+	for _, f := range flows {
+		for _, side := range []struct{ key, alias string }{{optKey(f, "source-admin"), f.Source}, {optKey(f, "target-admin"), f.Target}} {
+			if _, ok := a.admins[side.key]; ok {
+				continue
+			}
+			cl, err := kgo.NewClient(a.baseOpts[side.key]...)
+			if err != nil {
+				a.Close()
+				return nil, fmt.Errorf("%w: client for %s: %v", ErrInput, side.alias, err)
+			}
+			a.admins[side.key] = kadm.NewClient(cl)
+			if err := kafka.Ping(ctx, cl, side.alias, cfg.Clusters[side.alias].Bootstrap, s.ConnectTimeout); err != nil {
+				a.Close()
+				return nil, err
+			}
+		}
+	}
+	return a, nil
+}
+
+func optKey(f *config.Flow, role string) string { return f.Name() + "/" + role }
+
+// Close closes every client.
+func (a *App) Close() {
+	for _, adm := range a.admins {
+		adm.Close()
+	}
+}
+
+// StopAt is when an invocation stops starting new work: the earlier of the
+// context's deadline and the time budget, less the safety margin.
+func (a *App) StopAt(ctx context.Context, start time.Time) time.Time {
+	end := start.Add(a.Settings.TimeBudget)
+	if d, ok := ctx.Deadline(); ok && d.Before(end) {
+		end = d
+	}
+	return end.Add(-a.Settings.SafetyMargin)
+}
+
+// MirrorSummary is the mirror function's one-line JSON summary.
+type MirrorSummary struct {
+	Function     string           `json:"function"`
+	OK           bool             `json:"ok"`
+	DurationMs   int64            `json:"duration_ms"`
+	UnitsClaimed int              `json:"units_claimed"`
+	Records      int64            `json:"records"`
+	Bytes        int64            `json:"bytes"`
+	LagLeft      int64            `json:"lag_left"`
+	Flows        []*mirror.Result `json:"flows"`
+	Error        string           `json:"error,omitempty"`
+}
+
+// Mirror runs one mirror invocation over every selected flow.
+func (a *App) Mirror(ctx context.Context, owner string) (*MirrorSummary, error) {
+	start := time.Now()
+	stopAt := a.StopAt(ctx, start)
+	sum := &MirrorSummary{Function: "mirror"}
+	var errs []error
+	for _, f := range a.Flows {
+		m := &mirror.Mirror{
+			Flow:        f,
+			Settings:    a.Settings,
+			SourceAdmin: a.admins[optKey(f, "source-admin")],
+			TargetAdmin: a.admins[optKey(f, "target-admin")],
+			SourceOpts:  a.baseOpts[optKey(f, "source-consumer")],
+			TargetOpts:  a.baseOpts[optKey(f, "target-producer")],
+			Logger:      a.Logger,
+			Owner:       owner,
+		}
+		res, err := m.Run(ctx, stopAt)
+		sum.Flows = append(sum.Flows, res)
+		sum.UnitsClaimed += res.UnitsClaimed
+		sum.Records += res.Records
+		sum.Bytes += res.Bytes
+		sum.LagLeft += res.LagLeft
+		if err != nil {
+			errs = append(errs, fmt.Errorf("flow %s: %w", f.Name(), err))
+		}
+	}
+	sum.DurationMs = time.Since(start).Milliseconds()
+	err := errors.Join(errs...)
+	sum.OK = err == nil
+	if err != nil {
+		sum.Error = err.Error()
+	}
+	return sum, err
+}
+
+// ReconcileSummary is the reconcile function's one-line JSON summary.
+type ReconcileSummary struct {
+	Function   string            `json:"function"`
+	OK         bool              `json:"ok"`
+	DryRun     bool              `json:"dry_run"`
+	DurationMs int64             `json:"duration_ms"`
+	Planned    int               `json:"planned"`
+	Applied    int               `json:"applied"`
+	Failed     int               `json:"failed"`
+	Plans      []*reconcile.Plan `json:"plans"`
+	Error      string            `json:"error,omitempty"`
+}
+
+// Reconcile plans, and unless DryRun is set applies, every selected flow.
+func (a *App) Reconcile(ctx context.Context) (*ReconcileSummary, error) {
+	start := time.Now()
+	sum := &ReconcileSummary{Function: "reconcile", DryRun: a.Settings.DryRun}
+	var errs []error
+	for _, f := range a.Flows {
+		src, tgt := a.admins[optKey(f, "source-admin")], a.admins[optKey(f, "target-admin")]
+		p, err := reconcile.MakePlan(ctx, f, src, tgt)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("flow %s: %w", f.Name(), err))
+			continue
+		}
+		sum.Plans = append(sum.Plans, p)
+		sum.Planned += len(p.Actions)
+		for _, n := range p.Notes {
+			a.Logger.Warn(n, "flow", f.Name())
+		}
+		if a.Settings.DryRun {
+			continue
+		}
+		err = reconcile.Apply(ctx, p, tgt)
+		for _, act := range p.Actions {
+			switch act.Status {
+			case "applied":
+				sum.Applied++
+				a.Logger.Info("applied", "flow", f.Name(), "kind", act.Kind, "topic", act.Topic, "from_partitions", act.FromPartitions, "partitions", act.Partitions)
+			case "failed":
+				sum.Failed++
+				a.Logger.Error("change failed", "flow", f.Name(), "kind", act.Kind, "topic", act.Topic, "err", act.Error)
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("flow %s: %w", f.Name(), err))
+		}
+	}
+	sum.DurationMs = time.Since(start).Milliseconds()
+	err := errors.Join(errs...)
+	sum.OK = err == nil
+	if err != nil {
+		sum.Error = err.Error()
+	}
+	return sum, err
+}
+
+// NewOwner names an invocation for leases and logs: the Lambda request id
+// when there is one, else host, pid and a random suffix.
+func NewOwner(requestID string) string {
+	if requestID != "" {
+		return requestID
+	}
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}

@@ -1,0 +1,182 @@
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/localtest/kafkatest"
+)
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("MIRROR_TEST_VERBOSE") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func newApp(t testing.TB, pair kafkatest.Pair, s config.Settings, extra ...string) *App {
+	t.Helper()
+	s.PropertiesFile = kafkatest.Properties(t, pair, extra...)
+	if s.TimeBudget == 0 {
+		s.TimeBudget = 60 * time.Second
+	}
+	if s.SafetyMargin == 0 {
+		s.SafetyMargin = 3 * time.Second
+	}
+	if s.MaxUnits == 0 {
+		s.MaxUnits = 64
+	}
+	if s.BatchRecords == 0 {
+		s.BatchRecords = 2000
+	}
+	if s.BatchBytes == 0 {
+		s.BatchBytes = 4 << 20
+	}
+	if s.TransactionTimeout == 0 {
+		s.TransactionTimeout = 30 * time.Second
+	}
+	if s.ConnectTimeout == 0 {
+		s.ConnectTimeout = 10 * time.Second
+	}
+	s.LogLevel = "info"
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := s.LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(context.Background(), s, cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	return a
+}
+
+func reconcileAndMirror(t testing.TB, a *App) *MirrorSummary {
+	t.Helper()
+	ctx := context.Background()
+	rs, err := a.Reconcile(ctx)
+	if err != nil {
+		t.Fatalf("reconcile: %v (%+v)", err, rs)
+	}
+	if os.Getenv("MIRROR_TEST_VERBOSE") != "" {
+		for _, p := range rs.Plans {
+			t.Logf("reconcile plan %+v", *p)
+		}
+	}
+	sum, err := a.Mirror(ctx, NewOwner(""))
+	if err != nil {
+		t.Fatalf("mirror: %v", err)
+	}
+	return sum
+}
+
+// testFidelity copies records with nil keys, tombstones, empty values,
+// duplicate headers and old timestamps, and checks the copy record by
+// record; then appends more and checks the second run resumes exactly.
+func testFidelity(t *testing.T, pair kafkatest.Pair, perPartition int) {
+	topic := kafkatest.Unique(t, "fidelity")
+	const parts = 4
+	kafkatest.CreateTopic(t, pair.A, topic, parts, nil)
+	prod := kafkatest.Producer(t, pair.A)
+	kafkatest.ProduceSeq(t, prod, topic, parts, 0, perPartition/2)
+
+	a := newApp(t, pair, config.Settings{}, "A->B.topics = "+topic)
+	sum := reconcileAndMirror(t, a)
+	if sum.Records != int64(parts*(perPartition/2)) || sum.LagLeft != 0 {
+		t.Fatalf("first run copied %d records, lag %d; want %d, 0: %+v", sum.Records, sum.LagLeft, parts*(perPartition/2), sum.Flows[0])
+	}
+	kafkatest.ProduceSeq(t, prod, topic, parts, perPartition/2, perPartition)
+	sum = reconcileAndMirror(t, a)
+	if want := int64(parts * (perPartition - perPartition/2)); sum.Records != want {
+		t.Fatalf("second run copied %d records, want %d", sum.Records, want)
+	}
+	src := kafkatest.ReadAll(t, pair.A, topic)
+	dst := kafkatest.ReadAll(t, pair.B, "A."+topic)
+	if err := kafkatest.SameRecords(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	if err := kafkatest.ExactlyOnce(dst, parts, perPartition); err != nil {
+		t.Fatal(err)
+	}
+	// Idle: nothing to do, nothing claimed.
+	sum = reconcileAndMirror(t, a)
+	if sum.Records != 0 || sum.UnitsClaimed != 0 {
+		t.Fatalf("idle run claimed %d units, copied %d records", sum.UnitsClaimed, sum.Records)
+	}
+}
+
+func TestFidelityKfake(t *testing.T) { testFidelity(t, kafkatest.Kfake(t), 400) }
+
+func TestFidelityReal(t *testing.T) { testFidelity(t, kafkatest.Real(t), 5000) }
+
+// testTransactionalSource: aborted source transactions are never copied,
+// and their markers (control records) do not leave lag behind.
+func testTransactionalSource(t *testing.T, pair kafkatest.Pair) {
+	topic := kafkatest.Unique(t, "txnsrc")
+	kafkatest.CreateTopic(t, pair.A, topic, 2, nil)
+	prod := kafkatest.Producer(t, pair.A, kgo.TransactionalID(topic+"-producer"))
+	ctx := context.Background()
+	seq := 0
+	for txn := 0; txn < 20; txn++ {
+		if err := prod.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		commit := txn%3 != 1
+		var recs []*kgo.Record
+		for i := 0; i < 10; i++ {
+			for p := int32(0); p < 2; p++ {
+				r := kafkatest.Record(topic, p, seq)
+				if !commit {
+					r = kafkatest.Record(topic, p, -1)
+					r.Value = []byte("ABORTED")
+				}
+				recs = append(recs, r)
+			}
+			if commit {
+				seq++
+			}
+		}
+		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := prod.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := newApp(t, pair, config.Settings{}, "A->B.topics = "+topic)
+	sum := reconcileAndMirror(t, a)
+	if sum.LagLeft != 0 {
+		t.Fatalf("lag left %d after copying a transactional source: %+v", sum.LagLeft, sum.Flows[0])
+	}
+	dst := kafkatest.ReadAll(t, pair.B, "A."+topic)
+	for _, r := range dst {
+		if string(r.Value) == "ABORTED" {
+			t.Fatalf("aborted record copied: offset %d", r.Offset)
+		}
+	}
+	if err := kafkatest.ExactlyOnce(dst, 2, seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := kafkatest.SameRecords(kafkatest.ReadAll(t, pair.A, topic), dst); err != nil {
+		t.Fatal(err)
+	}
+	// The trailing commit markers were covered: a second run has no work.
+	sum = reconcileAndMirror(t, a)
+	if sum.UnitsClaimed != 0 {
+		t.Fatalf("second run claimed %d units: control records left as lag", sum.UnitsClaimed)
+	}
+}
+
+func TestTransactionalSourceKfake(t *testing.T) { testTransactionalSource(t, kafkatest.Kfake(t)) }
+
+func TestTransactionalSourceReal(t *testing.T) { testTransactionalSource(t, kafkatest.Real(t)) }

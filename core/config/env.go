@@ -1,0 +1,142 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Settings are the per-invocation knobs, read from MIRROR_* environment
+// variables. The MM2 properties file says what to replicate; these say how
+// much one invocation may do.
+type Settings struct {
+	// PropertiesFile is the MM2 properties file (MIRROR_PROPERTIES_FILE).
+	PropertiesFile string `envconfig:"PROPERTIES_FILE" desc:"path of connect-mirror-maker.properties"`
+	// Properties is the file's content inline, for deployments that pass
+	// it as a parameter (MIRROR_PROPERTIES). It wins over PropertiesFile.
+	Properties string `envconfig:"PROPERTIES" desc:"inline properties (instead of a file)"`
+
+	// TimeBudget bounds an invocation outside Lambda; inside Lambda the
+	// invocation deadline does.
+	TimeBudget time.Duration `envconfig:"TIME_BUDGET" default:"50s" desc:"how long one invocation may run outside Lambda"`
+	// SafetyMargin is kept free before the deadline to end the last
+	// transaction and release leases.
+	SafetyMargin time.Duration `envconfig:"SAFETY_MARGIN" default:"5s" desc:"time kept before the deadline to finish cleanly"`
+	// MaxUnits caps the partitions one invocation claims.
+	MaxUnits int `envconfig:"MAX_UNITS" default:"64" desc:"partitions one invocation claims at most"`
+	// BatchRecords and BatchBytes bound one transaction.
+	BatchRecords int `envconfig:"BATCH_RECORDS" default:"10000" desc:"records per transaction at most"`
+	BatchBytes   int `envconfig:"BATCH_BYTES" default:"8388608" desc:"bytes per transaction at most"`
+	// TransactionTimeout is the target transaction timeout: how long a
+	// crashed invocation's open transaction can hold back read_committed
+	// consumers of the remote partition if nobody fences it first.
+	TransactionTimeout time.Duration `envconfig:"TRANSACTION_TIMEOUT" default:"30s" desc:"target transaction timeout"`
+	// ConnectTimeout bounds the first round trip to each cluster, so an
+	// unreachable broker fails fast instead of retrying until the deadline.
+	ConnectTimeout time.Duration `envconfig:"CONNECT_TIMEOUT" default:"10s" desc:"how long to wait for a cluster to answer at start"`
+	// Flows restricts the invocation to some enabled flows (`A->B`).
+	Flows    []string `envconfig:"FLOWS" desc:"only these flows, e.g. A->B (default: every enabled flow)"`
+	LogLevel string   `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	// DryRun makes reconcile print its plan without changing anything.
+	DryRun bool `envconfig:"DRY_RUN" default:"false" desc:"reconcile: print the plan, change nothing"`
+}
+
+// LoadSettings reads MIRROR_* variables and checks them, reporting every
+// problem at once.
+func LoadSettings() (Settings, error) {
+	var s Settings
+	if err := envconfig.Process("MIRROR", &s); err != nil {
+		if pe, ok := errors.AsType[*envconfig.ParseError](err); ok {
+			return s, fmt.Errorf("environment variable MIRROR_%s=%q is not a valid %s", pe.KeyName, pe.Value, pe.TypeName)
+		}
+		return s, fmt.Errorf("read environment: %w", err)
+	}
+	return s, s.Validate()
+}
+
+// Validate checks the settings' values.
+func (s Settings) Validate() error {
+	var problems []string
+	if s.PropertiesFile == "" && s.Properties == "" {
+		problems = append(problems, "MIRROR_PROPERTIES_FILE is not set: point it at your connect-mirror-maker.properties")
+	}
+	if s.TimeBudget <= 0 {
+		problems = append(problems, "MIRROR_TIME_BUDGET must be positive")
+	}
+	if s.SafetyMargin < 0 {
+		problems = append(problems, "MIRROR_SAFETY_MARGIN must not be negative")
+	}
+	if s.MaxUnits < 1 {
+		problems = append(problems, "MIRROR_MAX_UNITS must be at least 1")
+	}
+	if s.BatchRecords < 1 {
+		problems = append(problems, "MIRROR_BATCH_RECORDS must be at least 1")
+	}
+	if s.BatchBytes < 1024 {
+		problems = append(problems, "MIRROR_BATCH_BYTES must be at least 1024")
+	}
+	if s.TransactionTimeout < time.Second || s.TransactionTimeout > 15*time.Minute {
+		problems = append(problems, "MIRROR_TRANSACTION_TIMEOUT must be between 1s and 15m (the broker's transaction.max.timeout.ms default)")
+	}
+	if s.ConnectTimeout <= 0 {
+		problems = append(problems, "MIRROR_CONNECT_TIMEOUT must be positive")
+	}
+	if _, err := s.Level(); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if len(problems) > 0 {
+		return errors.New("invalid settings: " + strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// Level is the slog level of LogLevel.
+func (s Settings) Level() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s.LogLevel)); err != nil {
+		return 0, fmt.Errorf("MIRROR_LOG_LEVEL=%q is not one of debug, info, warn, error", s.LogLevel)
+	}
+	return l, nil
+}
+
+// LoadConfig reads the properties named by the settings.
+func (s Settings) LoadConfig() (*Config, error) {
+	if s.Properties != "" {
+		props, err := ParseProperties(strings.NewReader(s.Properties))
+		if err != nil {
+			return nil, fmt.Errorf("parse MIRROR_PROPERTIES: %w", err)
+		}
+		return Parse(props)
+	}
+	return Load(s.PropertiesFile)
+}
+
+// SelectFlows applies the Flows setting.
+func (s Settings) SelectFlows(cfg *Config) ([]*Flow, error) {
+	if len(s.Flows) == 0 {
+		return cfg.Flows, nil
+	}
+	var out []*Flow
+	for _, name := range s.Flows {
+		name = strings.TrimSpace(name)
+		var found *Flow
+		for _, f := range cfg.Flows {
+			if f.Name() == name {
+				found = f
+			}
+		}
+		if found == nil {
+			var names []string
+			for _, f := range cfg.Flows {
+				names = append(names, f.Name())
+			}
+			return nil, fmt.Errorf("MIRROR_FLOWS names %q, which is not an enabled flow (enabled: %s)", name, strings.Join(names, ", "))
+		}
+		out = append(out, found)
+	}
+	return out, nil
+}

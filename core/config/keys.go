@@ -1,0 +1,108 @@
+package config
+
+import "strings"
+
+// How mirrorless treats each MirrorMaker 2 key it knows. Keys that are not
+// here are reported as unknown (a warning, since a typo silently falls
+// back to a default in MM2 too).
+type keyUse int
+
+const (
+	used        keyUse = iota // mirrorless acts on it
+	later                     // read by a function that is not built yet (reconcile configs/ACLs, checkpoint)
+	connectOnly               // meaningful only to a Kafka Connect worker; mirrorless has no worker
+	unsupported               // MM2 feature mirrorless does differently; the warning says how
+)
+
+// connectorKeys are the MM2 connector keys, valid top-level or prefixed by
+// a flow (`A->B.key`).
+var connectorKeys = map[string]keyUse{
+	"enabled":                      used,
+	"topics":                       used,
+	"topics.exclude":               used,
+	"topics.blacklist":             used, // 3.x alias of topics.exclude
+	"topic.filter.class":           unsupported,
+	"replication.policy.class":     used,
+	"replication.policy.separator": used,
+	"replication.policy.internal.topic.separator.enabled": used,
+	"replication.factor":                    used,
+	"offset-syncs.topic.replication.factor": used,
+	"offset-syncs.topic.location":           unsupported,
+	"emit.offset-syncs.enabled":             unsupported,
+	"offset.lag.max":                        used,
+	"heartbeats.replication.enabled":        used,
+	"refresh.topics.enabled":                connectOnly,
+	"refresh.topics.interval.seconds":       connectOnly,
+	"refresh.groups.enabled":                connectOnly,
+	"refresh.groups.interval.seconds":       connectOnly,
+	"sync.topic.configs.enabled":            later,
+	"sync.topic.configs.interval.seconds":   connectOnly,
+	"config.properties.exclude":             later,
+	"config.properties.blacklist":           later,
+	"config.property.filter.class":          unsupported,
+	"use.defaults.from":                     later,
+	"use.incremental.alter.configs":         later,
+	"sync.topic.acls.enabled":               later,
+	"sync.topic.acls.interval.seconds":      connectOnly,
+	"groups":                                later,
+	"groups.exclude":                        later,
+	"groups.blacklist":                      later,
+	"group.filter.class":                    unsupported,
+	"emit.checkpoints.enabled":              later,
+	"emit.checkpoints.interval.seconds":     later,
+	"checkpoints.topic.replication.factor":  later,
+	"sync.group.offsets.enabled":            later,
+	"sync.group.offsets.interval.seconds":   later,
+	"emit.heartbeats.enabled":               later,
+	"emit.heartbeats.interval.seconds":      later,
+	"heartbeats.topic.replication.factor":   later,
+	"admin.timeout.ms":                      used,
+	"consumer.poll.timeout.ms":              connectOnly,
+	"forwarding.admin.class":                unsupported,
+	"add.source.alias.to.metrics":           connectOnly,
+	"exactly.once.support":                  connectOnly,
+	"transaction.boundary":                  connectOnly,
+	"transaction.boundary.interval.ms":      connectOnly,
+	"source.cluster.alias":                  connectOnly,
+	"target.cluster.alias":                  connectOnly,
+	"name":                                  connectOnly,
+	"connector.class":                       connectOnly,
+	"tasks.max":                             connectOnly,
+	"key.converter":                         connectOnly,
+	"value.converter":                       connectOnly,
+	"header.converter":                      connectOnly,
+	"errors.tolerance":                      connectOnly,
+	"errors.log.enable":                     connectOnly,
+	"errors.log.include.messages":           connectOnly,
+	"metric.reporters":                      connectOnly,
+	"config.providers":                      unsupported,
+}
+
+// workerKeys are Kafka Connect worker settings that MM2's dedicated mode
+// reads (often prefixed by the target alias). mirrorless has no worker.
+var workerKeys = map[string]bool{
+	"group.id": true, "offset.storage.topic": true, "config.storage.topic": true, "status.storage.topic": true,
+	"offset.storage.replication.factor": true, "config.storage.replication.factor": true,
+	"status.storage.replication.factor": true, "offset.storage.partitions": true, "status.storage.partitions": true,
+	"offset.flush.interval.ms": true, "offset.flush.timeout.ms": true, "exactly.once.source.support": true,
+	"dedicated.mode.enable.internal.rest": true, "listeners": true, "rest.advertised.host.name": true,
+	"rest.advertised.port": true, "rest.advertised.listener": true, "scheduled.rebalance.max.delay.ms": true,
+	"task.shutdown.graceful.timeout.ms": true, "worker.sync.timeout.ms": true, "worker.unsync.backoff.ms": true,
+	"key.converter.schemas.enable": true, "value.converter.schemas.enable": true, "plugin.path": true,
+	"connector.client.config.override.policy": true,
+}
+
+// clusterConnKeys are the connection settings MM2 copies from a cluster
+// into its consumer, producer and admin configs.
+func isConnKey(k string) bool {
+	switch k {
+	case "bootstrap.servers", "security.protocol", "client.id", "client.dns.lookup",
+		"request.timeout.ms", "retry.backoff.ms", "reconnect.backoff.ms", "reconnect.backoff.max.ms",
+		"connections.max.idle.ms", "metadata.max.age.ms", "socket.connection.setup.timeout.ms",
+		"socket.connection.setup.timeout.max.ms", "send.buffer.bytes", "receive.buffer.bytes":
+		return true
+	}
+	return strings.HasPrefix(k, "ssl.") || strings.HasPrefix(k, "sasl.")
+}
+
+var roles = []string{"consumer.", "producer.", "admin."}

@@ -1,0 +1,248 @@
+// Package kafka builds franz-go clients from MM2 client settings: one
+// function maps a cluster's properties to kgo options, and each role
+// (source consumer, target producer, admin) appends its own.
+package kafka
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Role is how a client is used; it picks which client.* keys apply.
+type Role string
+
+const (
+	Consumer Role = "consumer"
+	Producer Role = "producer"
+	Admin    Role = "admin"
+)
+
+// Options maps MM2 client properties (already resolved for one role of
+// one cluster) to kgo options. Keys that have no franz-go equivalent are
+// returned as warnings; values that would break exactly-once, or that
+// cannot be honoured, are errors naming the key (prefixed by keyPrefix,
+// e.g. "A.producer.").
+func Options(bootstrap []string, props map[string]string, role Role, keyPrefix string, logger *slog.Logger) (opts []kgo.Opt, warnings []string, err error) {
+	opts = []kgo.Opt{kgo.SeedBrokers(bootstrap...)}
+	if logger != nil {
+		opts = append(opts, kgo.WithLogger(slogAdapter{logger}))
+	}
+	var problems []string
+	bad := func(k, format string, args ...any) {
+		problems = append(problems, keyPrefix+k+": "+fmt.Sprintf(format, args...))
+	}
+	ms := func(k, v string) (time.Duration, bool) {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil || n < 0 {
+			bad(k, "%q is not a number of milliseconds", v)
+			return 0, false
+		}
+		return time.Duration(n) * time.Millisecond, true
+	}
+	i32 := func(k, v string) (int32, bool) {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+		if err != nil || n <= 0 {
+			bad(k, "%q is not a positive number of bytes", v)
+			return 0, false
+		}
+		return int32(n), true
+	}
+	for k, v := range props {
+		switch k {
+		case "client.id":
+			opts = append(opts, kgo.ClientID(v))
+		case "security.protocol":
+			if p := strings.ToUpper(strings.TrimSpace(v)); p != "PLAINTEXT" {
+				bad(k, "%q is not supported yet: mirrorless speaks PLAINTEXT today; TLS and SASL come with the deployment work", v)
+			}
+		case "bootstrap.servers":
+			// The cluster's own list is used.
+		case "request.timeout.ms":
+			if d, ok := ms(k, v); ok && role == Producer {
+				opts = append(opts, kgo.ProduceRequestTimeout(d))
+			}
+		case "retry.backoff.ms":
+			if d, ok := ms(k, v); ok {
+				opts = append(opts, kgo.RetryBackoffFn(func(int) time.Duration { return d }))
+			}
+		case "metadata.max.age.ms":
+			if d, ok := ms(k, v); ok {
+				opts = append(opts, kgo.MetadataMaxAge(d))
+			}
+		case "connections.max.idle.ms":
+			if d, ok := ms(k, v); ok {
+				opts = append(opts, kgo.ConnIdleTimeout(d))
+			}
+		case "socket.connection.setup.timeout.ms":
+			if d, ok := ms(k, v); ok {
+				opts = append(opts, kgo.DialTimeout(d))
+			}
+		default:
+			if strings.HasPrefix(k, "ssl.") || strings.HasPrefix(k, "sasl.") {
+				bad(k, "TLS and SASL are not supported yet: mirrorless speaks PLAINTEXT today")
+				continue
+			}
+			o, known, err := roleOption(role, k, v, ms, i32)
+			if err != "" {
+				bad(k, "%s", err)
+			} else if o != nil {
+				opts = append(opts, o)
+			} else if !known {
+				warnings = append(warnings, fmt.Sprintf("%s%s has no franz-go equivalent and is ignored", keyPrefix, k))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return nil, warnings, fmt.Errorf("%s", strings.Join(problems, "; "))
+	}
+	return opts, warnings, nil
+}
+
+// ignoredKeys are Java client settings that mean nothing here (serializers,
+// group membership, settings mirrorless fixes itself); no warning.
+var ignoredKeys = map[string]bool{
+	"key.serializer": true, "value.serializer": true, "key.deserializer": true, "value.deserializer": true,
+	"enable.auto.commit": true, "auto.commit.interval.ms": true, "group.id": true, "auto.offset.reset": true,
+	"isolation.level": true, "max.poll.records": true, "max.poll.interval.ms": true, "session.timeout.ms": true,
+	"heartbeat.interval.ms": true, "retries": true, "delivery.timeout.ms": true, "max.in.flight.requests.per.connection": true,
+	"transactional.id": true, "client.dns.lookup": true, "reconnect.backoff.ms": true, "reconnect.backoff.max.ms": true,
+	"send.buffer.bytes": true, "receive.buffer.bytes": true, "socket.connection.setup.timeout.max.ms": true,
+	"buffer.memory": true, "default.api.timeout.ms": true,
+}
+
+func roleOption(role Role, k, v string, ms func(string, string) (time.Duration, bool), i32 func(string, string) (int32, bool)) (opt kgo.Opt, known bool, problem string) {
+	if ignoredKeys[k] {
+		return nil, true, ""
+	}
+	switch role {
+	case Consumer:
+		switch k {
+		case "fetch.max.bytes":
+			if n, ok := i32(k, v); ok {
+				return kgo.FetchMaxBytes(n), true, ""
+			}
+			return nil, true, ""
+		case "max.partition.fetch.bytes":
+			if n, ok := i32(k, v); ok {
+				return kgo.FetchMaxPartitionBytes(n), true, ""
+			}
+			return nil, true, ""
+		case "fetch.min.bytes":
+			if n, ok := i32(k, v); ok {
+				return kgo.FetchMinBytes(n), true, ""
+			}
+			return nil, true, ""
+		case "fetch.max.wait.ms":
+			if d, ok := ms(k, v); ok {
+				return kgo.FetchMaxWait(d), true, ""
+			}
+			return nil, true, ""
+		}
+	case Producer:
+		switch k {
+		case "acks":
+			if s := strings.TrimSpace(v); s != "all" && s != "-1" {
+				return nil, true, fmt.Sprintf("%q: transactions need acks=all", v)
+			}
+			return nil, true, ""
+		case "enable.idempotence":
+			if strings.TrimSpace(strings.ToLower(v)) != "true" {
+				return nil, true, fmt.Sprintf("%q: exactly-once needs the idempotent producer", v)
+			}
+			return nil, true, ""
+		case "linger.ms":
+			if d, ok := ms(k, v); ok {
+				return kgo.ProducerLinger(d), true, ""
+			}
+			return nil, true, ""
+		case "batch.size":
+			if n, ok := i32(k, v); ok {
+				return kgo.ProducerBatchMaxBytes(n), true, ""
+			}
+			return nil, true, ""
+		case "compression.type":
+			c, err := compression(v)
+			if err != "" {
+				return nil, true, err
+			}
+			return kgo.ProducerBatchCompression(c), true, ""
+		case "transaction.timeout.ms":
+			if d, ok := ms(k, v); ok {
+				return kgo.TransactionTimeout(d), true, ""
+			}
+			return nil, true, ""
+		case "max.request.size":
+			if n, ok := i32(k, v); ok {
+				return kgo.BrokerMaxWriteBytes(n), true, ""
+			}
+			return nil, true, ""
+		}
+	}
+	return nil, false, ""
+}
+
+func compression(v string) (kgo.CompressionCodec, string) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "none", "uncompressed":
+		return kgo.NoCompression(), ""
+	case "gzip":
+		return kgo.GzipCompression(), ""
+	case "snappy":
+		return kgo.SnappyCompression(), ""
+	case "lz4":
+		return kgo.Lz4Compression(), ""
+	case "zstd":
+		return kgo.ZstdCompression(), ""
+	}
+	return kgo.NoCompression(), fmt.Sprintf("%q is not one of none, gzip, snappy, lz4, zstd", v)
+}
+
+// Ping checks that a cluster answers a metadata request within timeout,
+// so an unreachable or wrong bootstrap fails fast with a clear error
+// instead of retrying until the invocation deadline.
+func Ping(ctx context.Context, cl *kgo.Client, alias string, bootstrap []string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := cl.Ping(ctx); err != nil {
+		return fmt.Errorf("cluster %s (%s) is unreachable: %w (check %s.bootstrap.servers and the network path)", alias, strings.Join(bootstrap, ","), err, alias)
+	}
+	return nil
+}
+
+// slogAdapter lets kgo log through slog (kgo logs little at Info).
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Level() kgo.LogLevel {
+	ctx := context.Background()
+	switch {
+	case a.l.Enabled(ctx, slog.LevelDebug):
+		return kgo.LogLevelDebug
+	case a.l.Enabled(ctx, slog.LevelInfo):
+		return kgo.LogLevelWarn // kgo's info level is chatty per connection
+	case a.l.Enabled(ctx, slog.LevelWarn):
+		return kgo.LogLevelWarn
+	default:
+		return kgo.LogLevelError
+	}
+}
+
+func (a slogAdapter) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	var l slog.Level
+	switch level {
+	case kgo.LogLevelError:
+		l = slog.LevelError
+	case kgo.LogLevelWarn:
+		l = slog.LevelWarn
+	case kgo.LogLevelInfo:
+		l = slog.LevelInfo
+	default:
+		l = slog.LevelDebug
+	}
+	a.l.Log(context.Background(), l, "kgo: "+msg, keyvals...)
+}

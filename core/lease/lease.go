@@ -1,0 +1,168 @@
+// Package lease spreads work units among concurrent invocations.
+//
+// A lease is a committed offset in a per-flow consumer group on the target
+// cluster: the offset is the lease's expiry (Unix milliseconds) and the
+// metadata names the owner. Reading every lease is one OffsetFetch, so the
+// cost grows with partitions, not with history, and operators can see who
+// holds what with kafka-consumer-groups --describe.
+//
+// Kafka offers no compare-and-set on offsets, so two invocations can both
+// believe they hold a unit for a moment. Leases only spread work: what
+// makes an overlap safe is the per-unit transactional id, which fences the
+// earlier writer (see package mirror).
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Unit identifies a leased partition: the remote topic and partition on
+// the target (the same partition number as on the source).
+type Unit struct {
+	Topic     string
+	Partition int32
+}
+
+func (u Unit) String() string { return u.Topic + "/" + strconv.Itoa(int(u.Partition)) }
+
+// Lease is the current holder of a unit.
+type Lease struct {
+	Owner  string
+	Expiry time.Time
+}
+
+// Held reports whether the lease is live at now for someone other than owner.
+func (l Lease) HeldByOther(owner string, now time.Time) bool {
+	return l.Owner != "" && l.Owner != owner && now.Before(l.Expiry)
+}
+
+const metaPrefix = "mirrorless-lease/v1 "
+
+// Store reads and writes leases in one consumer group.
+type Store struct {
+	Admin *kadm.Client
+	Group string
+	Owner string
+	Now   func() time.Time // for tests; time.Now when nil
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Read returns every lease in the group.
+func (s *Store) Read(ctx context.Context) (map[Unit]Lease, error) {
+	resp, err := s.Admin.FetchOffsets(ctx, s.Group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return map[Unit]Lease{}, nil // no lease was ever written
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read leases of group %s: %w", s.Group, err)
+	}
+	out := map[Unit]Lease{}
+	var firstErr error
+	resp.Each(func(o kadm.OffsetResponse) {
+		if o.Err != nil {
+			if firstErr == nil {
+				firstErr = o.Err
+			}
+			return
+		}
+		owner, ok := strings.CutPrefix(o.Metadata, metaPrefix)
+		if !ok {
+			return // not ours; ignore
+		}
+		out[Unit{o.Topic, o.Partition}] = Lease{Owner: owner, Expiry: time.UnixMilli(o.At)}
+	})
+	if firstErr != nil {
+		return nil, fmt.Errorf("read leases of group %s: %w", s.Group, firstErr)
+	}
+	return out, nil
+}
+
+// Claim tries to take the units for ttl. It writes a claim for every unit
+// that is free, expired or already ours, reads the group back, and returns
+// the units whose lease names this owner; a racing claimer that wrote
+// later wins, and the loser skips the unit.
+func (s *Store) Claim(ctx context.Context, units []Unit, ttl time.Duration) ([]Unit, error) {
+	if len(units) == 0 {
+		return nil, nil
+	}
+	current, err := s.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	expiry := now.Add(ttl).UnixMilli()
+	var os kadm.Offsets
+	var want []Unit
+	for _, u := range units {
+		if current[u].HeldByOther(s.Owner, now) {
+			continue
+		}
+		os.Add(kadm.Offset{Topic: u.Topic, Partition: u.Partition, At: expiry, LeaderEpoch: -1, Metadata: metaPrefix + s.Owner})
+		want = append(want, u)
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	if err := s.commit(ctx, os); err != nil {
+		return nil, err
+	}
+	after, err := s.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var got []Unit
+	for _, u := range want {
+		if after[u].Owner == s.Owner {
+			got = append(got, u)
+		}
+	}
+	return got, nil
+}
+
+// Release ends this owner's leases on units so the next invocation need
+// not wait for them to expire. A unit someone else holds is left alone.
+func (s *Store) Release(ctx context.Context, units []Unit) error {
+	if len(units) == 0 {
+		return nil
+	}
+	current, err := s.Read(ctx)
+	if err != nil {
+		return err
+	}
+	var os kadm.Offsets
+	expired := s.now().Add(-time.Millisecond).UnixMilli()
+	for _, u := range units {
+		if current[u].Owner == s.Owner {
+			os.Add(kadm.Offset{Topic: u.Topic, Partition: u.Partition, At: expired, LeaderEpoch: -1, Metadata: metaPrefix + s.Owner})
+		}
+	}
+	if len(os) == 0 {
+		return nil
+	}
+	return s.commit(ctx, os)
+}
+
+func (s *Store) commit(ctx context.Context, os kadm.Offsets) error {
+	resp, err := s.Admin.CommitOffsets(ctx, s.Group, os)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("write leases to group %s: %w", s.Group, err)
+	}
+	return nil
+}

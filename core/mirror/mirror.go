@@ -1,0 +1,395 @@
+// Package mirror copies records from a flow's source to its target exactly
+// once: the hot path of mirrorless.
+//
+// One invocation plans (which partitions have work), claims leases, fences
+// each claimed unit with its transactional id, reads the committed
+// positions, then copies batch after batch, each batch one target
+// transaction holding the records, their MM2 offset syncs and the new
+// position. It stops when caught up or when the time budget ends.
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/lease"
+)
+
+// Mirror runs invocations for one flow. Its clients may be reused across
+// invocations (warm Lambda containers).
+type Mirror struct {
+	Flow        *config.Flow
+	Settings    config.Settings
+	SourceAdmin *kadm.Client
+	TargetAdmin *kadm.Client
+	// SourceOpts and TargetOpts are the base client options of each side
+	// (seeds, logger, the user's client settings); roles append theirs.
+	SourceOpts, TargetOpts []kgo.Opt
+	Logger                 *slog.Logger
+	// Owner names this invocation in leases and logs.
+	Owner string
+
+	ctx     context.Context // the invocation's context, for WithoutCancel
+	records atomic.Int64
+	bytes   atomic.Int64
+}
+
+// Result is one invocation's summary for a flow.
+type Result struct {
+	Flow         string       `json:"flow"`
+	Units        int          `json:"units"`
+	UnitsWithLag int          `json:"units_with_lag"`
+	UnitsClaimed int          `json:"units_claimed"`
+	Records      int64        `json:"records"`
+	Bytes        int64        `json:"bytes"`
+	Transactions int          `json:"transactions"`
+	LagLeft      int64        `json:"lag_left"`
+	Fenced       int          `json:"fenced"`
+	Waiting      []string     `json:"waiting_for_reconcile,omitempty"`
+	Errors       []string     `json:"errors,omitempty"`
+	Detail       []UnitResult `json:"detail,omitempty"`
+}
+
+// ErrUnitsFailed is returned (wrapped) when some unit failed loudly, e.g.
+// source data gone before it was copied. Other units still ran.
+var ErrUnitsFailed = errors.New("some partitions failed")
+
+func (m *Mirror) addProgress(records, bytes int64) {
+	m.records.Add(records)
+	m.bytes.Add(bytes)
+}
+
+func (m *Mirror) newProducer(txnID string) (*kgo.Client, error) {
+	opts := append([]kgo.Opt{
+		kgo.TransactionTimeout(m.Settings.TransactionTimeout),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.MaxBufferedRecords(m.Settings.BatchRecords + 1000),
+		kgo.ProducerLinger(0),
+	}, m.TargetOpts...)
+	opts = append(opts, kgo.TransactionalID(txnID))
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("target producer: %w", err)
+	}
+	return cl, nil
+}
+
+// Run performs one invocation for the flow and stops starting new work at
+// stopAt. Units that fail do not stop the others; they are reported in the
+// result and the returned error wraps ErrUnitsFailed.
+func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
+	m.ctx = ctx
+	log := m.Logger.With("flow", m.Flow.Name())
+	res := &Result{Flow: m.Flow.Name()}
+
+	p, err := makePlan(ctx, m.Flow, m.SourceAdmin, m.TargetAdmin)
+	if err != nil {
+		return res, err
+	}
+	res.Units = len(p.Units)
+	res.Waiting = p.Waiting
+	if len(p.Waiting) > 0 {
+		log.Warn("remote topics missing; run reconcile", "topics", p.Waiting)
+	}
+	startFrom := m.Flow.StartFrom
+	cands := p.candidates(startFrom)
+	res.UnitsWithLag = len(cands)
+	res.LagLeft = p.lagLeft(startFrom)
+	if len(cands) == 0 {
+		return res, nil
+	}
+	if p.OffsetSyncsMissing {
+		return res, fmt.Errorf("offset-syncs topic %s does not exist on %s: run reconcile first", m.Flow.OffsetSyncsTopic(), m.Flow.Target)
+	}
+	if len(cands) > m.Settings.MaxUnits {
+		cands = cands[:m.Settings.MaxUnits]
+	}
+
+	// Claim leases long enough to cover the whole invocation.
+	leases := &lease.Store{Admin: m.TargetAdmin, Group: LeaseGroup(m.Flow), Owner: m.Owner}
+	want := make([]lease.Unit, len(cands))
+	for i, u := range cands {
+		want[i] = u.Unit
+	}
+	ttl := time.Until(stopAt) + 2*m.Settings.SafetyMargin
+	claimed, err := leases.Claim(ctx, want, ttl)
+	if err != nil {
+		return res, err
+	}
+	res.UnitsClaimed = len(claimed)
+	if len(claimed) == 0 {
+		return res, nil
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := leases.Release(rctx, claimed); err != nil {
+			log.Warn("release leases", "err", err)
+		}
+	}()
+
+	workers, startErrs := m.start(ctx, p, claimed, log)
+	res.Errors = append(res.Errors, startErrs...)
+	defer func() {
+		for _, w := range workers {
+			w.prod.Close()
+		}
+	}()
+	if len(workers) > 0 {
+		if err := m.copy(ctx, workers, stopAt, log); err != nil {
+			res.Errors = append(res.Errors, err.Error())
+		}
+	}
+
+	var lagLeft int64
+	for _, u := range p.Units {
+		lagLeft += u.lag(startFrom)
+	}
+	for _, w := range workers {
+		lagLeft -= w.u.lag(startFrom)
+		lagLeft += max(0, w.u.End-w.pos.Next)
+		r := w.res
+		r.Topic, r.Partition = w.u.SourceTopic, w.u.Partition
+		res.Detail = append(res.Detail, r)
+		res.Records += r.Records
+		res.Bytes += r.Bytes
+		res.Transactions += r.Transactions
+		switch r.Status {
+		case "fenced":
+			res.Fenced++
+		case "error":
+			res.Errors = append(res.Errors, fmt.Sprintf("%s/%d: %s", r.Topic, r.Partition, r.Error))
+		}
+	}
+	res.LagLeft = lagLeft
+	sort.Slice(res.Detail, func(i, j int) bool {
+		a, b := res.Detail[i], res.Detail[j]
+		return a.Topic < b.Topic || a.Topic == b.Topic && a.Partition < b.Partition
+	})
+	if len(res.Errors) > 0 {
+		return res, fmt.Errorf("%w: %s", ErrUnitsFailed, res.Errors[0])
+	}
+	return res, nil
+}
+
+// start fences every claimed unit (a fresh producer's InitProducerID bumps
+// the epoch and aborts any open transaction of an earlier holder), then
+// reads their committed positions, which are now stable.
+func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *slog.Logger) ([]*worker, []string) {
+	var (
+		mu      sync.Mutex
+		workers []*worker
+		errs    []string
+		wg      sync.WaitGroup
+	)
+	sem := make(chan struct{}, 16)
+	for _, lu := range claimed {
+		u := p.find(lu)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			txnID := TransactionalID(m.Flow, u.SourceTopic, u.Partition)
+			prod, err := m.newProducer(txnID)
+			if err == nil {
+				_, _, err = prod.ProducerID(ctx)
+				if err != nil {
+					prod.Close()
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s/%d: fence earlier writers: %v", u.SourceTopic, u.Partition, err))
+				return
+			}
+			workers = append(workers, &worker{
+				m: m, u: u, txnID: txnID, prod: prod,
+				log:  log.With("topic", u.SourceTopic, "partition", u.Partition),
+				in:   make(chan []*kgo.Record, 4),
+				quit: make(chan struct{}),
+			})
+		}()
+	}
+	wg.Wait()
+	if len(workers) == 0 {
+		return nil, errs
+	}
+
+	progress, err := readProgress(ctx, m.TargetAdmin, ProgressGroup(m.Flow), true)
+	if err != nil {
+		for _, w := range workers {
+			w.prod.Close()
+		}
+		return nil, append(errs, err.Error())
+	}
+	var ready []*worker
+	for _, w := range workers {
+		if err := m.position(ctx, w, progress); err != nil {
+			w.prod.Close()
+			w.log.Error("unit cannot start", "err", err)
+			errs = append(errs, fmt.Sprintf("%s/%d: %v", w.u.SourceTopic, w.u.Partition, err))
+			continue
+		}
+		ready = append(ready, w)
+	}
+	return ready, errs
+}
+
+// position decides where a fenced unit resumes, refusing to guess: a
+// committed position the source no longer has is data loss, and a remote
+// partition that holds records without any progress was written by
+// something else.
+func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Unit]Position) error {
+	u := w.u
+	if pos, ok := progress[u.Unit]; ok {
+		u.Progress = &pos
+		w.pos = pos
+		if pos.Next < u.LogStart {
+			return fmt.Errorf("source data lost: offsets %d..%d of %s/%d were deleted (retention or DeleteRecords) before they were copied; the partition stays stopped until an operator resets its progress",
+				pos.Next, u.LogStart-1, u.SourceTopic, u.Partition)
+		}
+		if pos.Next > u.End {
+			return fmt.Errorf("progress %d is past the source end %d of %s/%d: the source partition was truncated or the topic recreated; the partition stays stopped until an operator resets its progress",
+				pos.Next, u.End, u.SourceTopic, u.Partition)
+		}
+		return nil
+	}
+	has, err := hasCommittedRecords(ctx, m.TargetOpts, u.Unit.Topic, u.Partition)
+	if err != nil {
+		return err
+	}
+	if has {
+		return fmt.Errorf("remote partition %s/%d already holds records but has no mirrorless progress (group %s): it was written by another tool or the progress was deleted; refusing to copy duplicates",
+			u.Unit.Topic, u.Partition, ProgressGroup(m.Flow))
+	}
+	w.pos = Position{Next: u.LogStart, LastUpstream: -1, LastDownstream: -1}
+	if m.Flow.StartFrom == "latest" {
+		w.pos.Next = u.End
+		w.pos.Committed = time.Now()
+		if err := commitProgressPlain(ctx, m.TargetAdmin, ProgressGroup(m.Flow), u.Unit, w.pos); err != nil {
+			return err
+		}
+		u.Progress = &w.pos
+	}
+	return nil
+}
+
+// copy runs the workers and feeds them from one source consumer.
+func (m *Mirror) copy(ctx context.Context, workers []*worker, stopAt time.Time, log *slog.Logger) error {
+	parts := map[string]map[int32]kgo.Offset{}
+	byTP := map[string]map[int32]*worker{}
+	var active []*worker
+	for _, w := range workers {
+		if w.pos.Next >= w.u.End {
+			w.res.Status = "done"
+			w.res.From, w.res.To = w.pos.Next, w.pos.Next
+			continue
+		}
+		t := w.u.SourceTopic
+		if parts[t] == nil {
+			parts[t] = map[int32]kgo.Offset{}
+			byTP[t] = map[int32]*worker{}
+		}
+		parts[t][w.u.Partition] = kgo.NewOffset().At(w.pos.Next)
+		byTP[t][w.u.Partition] = w
+		active = append(active, w)
+	}
+	if len(active) == 0 {
+		return nil
+	}
+	opts := append([]kgo.Opt{
+		kgo.FetchMaxWait(500 * time.Millisecond),
+	}, m.SourceOpts...)
+	opts = append(opts,
+		kgo.ConsumePartitions(parts),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+	)
+	cons, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("source consumer: %w", err)
+	}
+	defer cons.Close()
+
+	pollCtx, cancelPoll := context.WithDeadline(ctx, stopAt)
+	defer cancelPoll()
+	var wg sync.WaitGroup
+	var remaining atomic.Int64
+	remaining.Store(int64(len(active)))
+	for _, w := range active {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.run(stopAt)
+			if remaining.Add(-1) == 0 {
+				cancelPoll()
+			}
+		}()
+	}
+
+	for pollCtx.Err() == nil {
+		fs := cons.PollFetches(pollCtx)
+		fs.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return
+			}
+			w := byTP[t][p]
+			if w == nil {
+				log.Warn("fetch", "topic", t, "partition", p, "err", err)
+				return
+			}
+			if errors.Is(err, kerr.OffsetOutOfRange) {
+				err = fmt.Errorf("source data lost: offset %d of %s/%d is no longer on the source (retention, DeleteRecords or the topic was recreated); the partition stays stopped until an operator resets its progress", w.pos.Next, t, p)
+			}
+			w.log.Error("fetch failed", "err", err)
+			cons.PauseFetchPartitions(map[string][]int32{t: {p}})
+			w.fetchErr = err // read by the worker after in is closed
+			close(w.in)
+			byTP[t][p] = nil
+		})
+		fs.EachPartition(func(ft kgo.FetchTopicPartition) {
+			if len(ft.Records) == 0 {
+				return
+			}
+			w := byTP[ft.Topic][ft.Partition]
+			if w == nil {
+				return
+			}
+			select {
+			case w.in <- ft.Records:
+			case <-w.quit:
+				cons.PauseFetchPartitions(map[string][]int32{ft.Topic: {ft.Partition}})
+			case <-pollCtx.Done():
+			}
+		})
+	}
+	for _, tp := range byTP {
+		for _, w := range tp {
+			if w != nil {
+				close(w.in)
+			}
+		}
+	}
+	wg.Wait()
+	for _, w := range active {
+		if w.fetchErr != nil && w.res.Status != "error" && w.res.Status != "fenced" {
+			w.res.Status = "error"
+			w.res.Error = w.fetchErr.Error()
+		}
+	}
+	return nil
+}

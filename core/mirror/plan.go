@@ -1,0 +1,176 @@
+package mirror
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/lease"
+)
+
+// unit is one (flow, source topic, partition) with what the planner knows
+// about it.
+type unit struct {
+	lease.Unit  // the remote topic and partition on the target
+	SourceTopic string
+	// RemoteID is the remote topic's id: TxnOffsetCommit v6+ names topics by id.
+	RemoteID [16]byte
+	LogStart int64 // first offset still on the source
+	End      int64 // last stable offset on the source (read_committed end)
+	Progress *Position
+}
+
+// lag is how many source offsets are left to copy (control records count).
+func (u *unit) lag(startFrom string) int64 {
+	switch {
+	case u.Progress != nil:
+		return max(0, u.End-u.Progress.Next)
+	case startFrom == "latest":
+		return 0
+	default:
+		return max(0, u.End-u.LogStart)
+	}
+}
+
+// needsWork: the unit has records to copy, or (latest) has no progress
+// and must be anchored so later records are not missed.
+func (u *unit) needsWork(startFrom string) bool {
+	return u.lag(startFrom) > 0 || (u.Progress == nil && startFrom == "latest")
+}
+
+// plan is a flow's units, as listed at the start of an invocation.
+type plan struct {
+	Units []*unit
+	// Waiting are source topics whose remote topic (or some partitions of
+	// it) does not exist yet: reconcile creates them.
+	Waiting []string
+	// OffsetSyncsMissing is set when the flow's offset-syncs topic does
+	// not exist on the target.
+	OffsetSyncsMissing bool
+}
+
+// makePlan lists the flow's source partitions, their offsets and their
+// progress: a handful of requests whatever the history, so an idle
+// invocation stays cheap.
+func makePlan(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (*plan, error) {
+	topics, err := src.ListTopics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list source topics: %w", err)
+	}
+	var selected []string
+	for _, t := range topics.Sorted() {
+		if t.Err == nil && f.Rules.ShouldReplicate(t.Topic) {
+			selected = append(selected, t.Topic)
+		}
+	}
+	p := &plan{}
+	remoteNames := make([]string, 0, len(selected)+1)
+	for _, t := range selected {
+		remoteNames = append(remoteNames, f.Rules.RemoteTopic(t))
+	}
+	remoteNames = append(remoteNames, f.OffsetSyncsTopic())
+	remote, err := tgt.ListTopics(ctx, remoteNames...)
+	if err != nil {
+		return nil, fmt.Errorf("list remote topics: %w", err)
+	}
+	if d, ok := remote[f.OffsetSyncsTopic()]; !ok || d.Err != nil {
+		p.OffsetSyncsMissing = true
+	}
+	if len(selected) == 0 {
+		return p, nil
+	}
+	starts, err := src.ListStartOffsets(ctx, selected...)
+	if err != nil {
+		return nil, fmt.Errorf("list source start offsets: %w", err)
+	}
+	ends, err := src.ListCommittedOffsets(ctx, selected...)
+	if err != nil {
+		return nil, fmt.Errorf("list source end offsets: %w", err)
+	}
+	progress, err := readProgress(ctx, tgt, ProgressGroup(f), false)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range selected {
+		rt := f.Rules.RemoteTopic(t)
+		rd, ok := remote[rt]
+		if !ok || rd.Err != nil {
+			p.Waiting = append(p.Waiting, t)
+			continue
+		}
+		waiting := false
+		for _, part := range topics[t].Partitions.Sorted() {
+			if _, ok := rd.Partitions[part.Partition]; !ok {
+				waiting = true
+				continue
+			}
+			s, _ := starts.Lookup(t, part.Partition)
+			e, _ := ends.Lookup(t, part.Partition)
+			if s.Err != nil || e.Err != nil {
+				if s.Err == nil {
+					s.Err = e.Err
+				}
+				if kerr.IsRetriable(s.Err) {
+					continue // leader moving; next invocation
+				}
+				return nil, fmt.Errorf("list offsets of %s/%d: %w", t, part.Partition, s.Err)
+			}
+			u := &unit{Unit: lease.Unit{Topic: rt, Partition: part.Partition}, SourceTopic: t, RemoteID: rd.ID, LogStart: s.Offset, End: e.Offset}
+			if pos, ok := progress[u.Unit]; ok {
+				u.Progress = &pos
+			}
+			p.Units = append(p.Units, u)
+		}
+		if waiting {
+			p.Waiting = append(p.Waiting, t)
+		}
+	}
+	return p, nil
+}
+
+// candidates orders the units that need work: least recently committed
+// first, so that over successive invocations every partition gets its
+// turn; ties are shuffled so concurrent invocations spread out.
+func (p *plan) candidates(startFrom string) []*unit {
+	var out []*unit
+	for _, u := range p.Units {
+		if u.needsWork(startFrom) {
+			out = append(out, u)
+		}
+	}
+	rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	sort.SliceStable(out, func(i, j int) bool {
+		return committedAt(out[i]) < committedAt(out[j])
+	})
+	return out
+}
+
+func committedAt(u *unit) int64 {
+	if u.Progress == nil {
+		return 0
+	}
+	return u.Progress.Committed.UnixMilli()
+}
+
+// lagLeft sums the lag of every unit.
+func (p *plan) lagLeft(startFrom string) int64 {
+	var n int64
+	for _, u := range p.Units {
+		n += u.lag(startFrom)
+	}
+	return n
+}
+
+func (p *plan) find(lu lease.Unit) *unit {
+	i := slices.IndexFunc(p.Units, func(u *unit) bool { return u.Unit == lu })
+	if i < 0 {
+		return nil
+	}
+	return p.Units[i]
+}

@@ -1,0 +1,222 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/lease"
+)
+
+// Progress lives in a consumer group on the target cluster: for the remote
+// topic's partition p, the committed offset is the next source offset to
+// copy from partition p of the source topic. It is written by
+// TxnOffsetCommit inside the same transaction as the records it covers, so
+// data and progress commit or abort together, and reading every unit's
+// progress is one OffsetFetch whatever the history.
+
+// ProgressGroup names the flow's progress group on the target.
+func ProgressGroup(f *config.Flow) string { return "mirrorless." + f.Name() + ".progress" }
+
+// LeaseGroup names the flow's lease group on the target.
+func LeaseGroup(f *config.Flow) string { return "mirrorless." + f.Name() + ".leases" }
+
+// TransactionalID is the unit's transactional id. Deriving it from the unit
+// is the fencing: whoever initialises it last bumps the producer epoch and
+// aborts the previous holder's open transaction, so a stale invocation can
+// never commit.
+func TransactionalID(f *config.Flow, sourceTopic string, partition int32) string {
+	return "mirrorless." + f.Name() + "." + sourceTopic + "." + strconv.Itoa(int(partition))
+}
+
+// Position is a unit's committed progress.
+type Position struct {
+	Next int64 // next source offset to copy
+	// LastUpstream/LastDownstream are the source and target offsets of the
+	// last record copied (-1 when none yet); they let a transaction that
+	// only passes source control records re-emit a valid offset sync.
+	LastUpstream, LastDownstream int64
+	Committed                    time.Time
+}
+
+const progressMetaPrefix = "mirrorless/v1"
+
+func (p Position) metadata() string {
+	return fmt.Sprintf("%s up=%d down=%d t=%d", progressMetaPrefix, p.LastUpstream, p.LastDownstream, p.Committed.UnixMilli())
+}
+
+func parsePosition(offset int64, meta string) Position {
+	p := Position{Next: offset, LastUpstream: -1, LastDownstream: -1}
+	rest, ok := strings.CutPrefix(meta, progressMetaPrefix)
+	if !ok {
+		return p
+	}
+	for _, f := range strings.Fields(rest) {
+		k, v, _ := strings.Cut(f, "=")
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "up":
+			p.LastUpstream = n
+		case "down":
+			p.LastDownstream = n
+		case "t":
+			p.Committed = time.UnixMilli(n)
+		}
+	}
+	return p
+}
+
+// readProgress returns the committed position of every unit in the group.
+// With stable set it waits out pending transactional commits (after the
+// units were fenced, those resolve promptly) so the answer is the truth.
+func readProgress(ctx context.Context, adm *kadm.Client, group string, stable bool) (map[lease.Unit]Position, error) {
+	if stable {
+		ctx = kadm.RequireStable(ctx)
+	}
+	for attempt := 0; ; attempt++ {
+		resp, err := adm.FetchOffsets(ctx, group)
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			return map[lease.Unit]Position{}, nil // never written: no progress yet
+		}
+		if err != nil {
+			if errors.Is(err, kerr.UnstableOffsetCommit) && attempt < 50 {
+				if err := sleep(ctx, 100*time.Millisecond); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			return nil, fmt.Errorf("read progress of group %s: %w", group, err)
+		}
+		out := map[lease.Unit]Position{}
+		var unstable bool
+		var firstErr error
+		resp.Each(func(o kadm.OffsetResponse) {
+			switch {
+			case errors.Is(o.Err, kerr.UnstableOffsetCommit):
+				unstable = true
+			case o.Err != nil:
+				if firstErr == nil {
+					firstErr = o.Err
+				}
+			case o.At >= 0:
+				out[lease.Unit{Topic: o.Topic, Partition: o.Partition}] = parsePosition(o.At, o.Metadata)
+			}
+		})
+		if firstErr != nil {
+			return nil, fmt.Errorf("read progress of group %s: %w", group, firstErr)
+		}
+		if unstable && attempt < 50 {
+			if err := sleep(ctx, 100*time.Millisecond); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if unstable {
+			return nil, fmt.Errorf("read progress of group %s: %w", group, kerr.UnstableOffsetCommit)
+		}
+		return out, nil
+	}
+}
+
+// commitProgressInTxn adds the progress group to the producer's open
+// transaction and writes the unit's new position into it. kgo has no
+// exported call for a transactional offset commit outside a group session,
+// so the two requests are issued directly with the producer's current id
+// and epoch.
+func commitProgressInTxn(ctx context.Context, prod *kgo.Client, txnID, group string, u lease.Unit, topicID [16]byte, p Position) error {
+	id, epoch, err := prod.ProducerID(ctx)
+	if err != nil {
+		return fmt.Errorf("load producer id: %w", err)
+	}
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID = txnID
+	add.ProducerID = id
+	add.ProducerEpoch = epoch
+	add.Group = group
+	for attempt := 0; ; attempt++ {
+		resp, err := add.RequestWith(ctx, prod)
+		if err != nil {
+			return fmt.Errorf("add progress group to transaction: %w", err)
+		}
+		err = kerr.ErrorForCode(resp.ErrorCode)
+		if errors.Is(err, kerr.ConcurrentTransactions) && attempt < 50 {
+			if err := sleep(ctx, 20*time.Millisecond); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("add progress group to transaction: %w", err)
+		}
+		break
+	}
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.TransactionalID = txnID
+	req.Group = group
+	req.ProducerID = id
+	req.ProducerEpoch = epoch
+	req.Generation = -1
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic = u.Topic   // up to v5
+	rt.TopicID = topicID // v6+
+	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	rp.Partition = u.Partition
+	rp.Offset = p.Next
+	rp.LeaderEpoch = -1
+	meta := p.metadata()
+	rp.Metadata = &meta
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, prod)
+	if err != nil {
+		return fmt.Errorf("commit progress in transaction: %w", err)
+	}
+	for _, t := range resp.Topics {
+		for _, pp := range t.Partitions {
+			if err := kerr.ErrorForCode(pp.ErrorCode); err != nil {
+				return fmt.Errorf("commit progress in transaction: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// commitProgressPlain writes a starting position outside any transaction.
+// It is used only to anchor a unit that has no progress yet under
+// auto.offset.reset=latest, by the lease holder after fencing, so no
+// transactional writer can race it.
+func commitProgressPlain(ctx context.Context, adm *kadm.Client, group string, u lease.Unit, p Position) error {
+	var os kadm.Offsets
+	os.Add(kadm.Offset{Topic: u.Topic, Partition: u.Partition, At: p.Next, LeaderEpoch: -1, Metadata: p.metadata()})
+	resp, err := adm.CommitOffsets(ctx, group, os)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("anchor progress of %s: %w", u, err)
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,323 @@
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mirrorless/mirrorless/core/offsetsync"
+)
+
+// UnitResult is what one invocation did to one unit.
+type UnitResult struct {
+	Topic        string `json:"topic"`
+	Partition    int32  `json:"partition"`
+	From         int64  `json:"from"`
+	To           int64  `json:"to"`
+	Records      int64  `json:"records"`
+	Bytes        int64  `json:"bytes"`
+	Transactions int    `json:"transactions"`
+	// Status: done (caught up), deadline (time ran out), fenced (another
+	// invocation took over), error.
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
+// worker copies one unit: fetched records arrive on in; each batch is one
+// target transaction holding the records, their offset syncs and the new
+// progress.
+type worker struct {
+	m     *Mirror
+	u     *unit
+	txnID string
+	prod  *kgo.Client
+	log   *slog.Logger
+
+	pos  Position
+	in   chan []*kgo.Record
+	quit chan struct{} // closed when the worker stops
+	rest []*kgo.Record // fetched but not yet in a transaction
+	// fetchErr is set by the poller before it closes in.
+	fetchErr error
+
+	// offset-sync state for MM2's emission rules (per invocation, as MM2's
+	// is per task lifetime).
+	syncedOnce   bool
+	lastSyncDown int64
+
+	res UnitResult
+}
+
+func (w *worker) run(stopAt time.Time) {
+	defer close(w.quit)
+	w.res.From = w.pos.Next
+	defer func() { w.res.To = w.pos.Next }()
+	for {
+		if w.pos.Next >= w.u.End {
+			w.res.Status = "done"
+			return
+		}
+		if !time.Now().Before(stopAt) {
+			w.res.Status = "deadline"
+			return
+		}
+		batch, open := w.collect(stopAt)
+		if len(batch) == 0 {
+			if !open {
+				w.res.Status = "deadline"
+				return
+			}
+			continue
+		}
+		if err := w.commit(batch, stopAt); err != nil {
+			w.fail(err)
+			return
+		}
+	}
+}
+
+// collect waits for the first fetched records, then takes whatever else is
+// already there, up to the batch limits.
+func (w *worker) collect(stopAt time.Time) (batch []*kgo.Record, open bool) {
+	if len(w.rest) == 0 {
+		t := time.NewTimer(time.Until(stopAt))
+		defer t.Stop()
+		select {
+		case recs, ok := <-w.in:
+			if !ok {
+				return nil, false
+			}
+			w.rest = recs
+		case <-t.C:
+			return nil, true
+		}
+	}
+	maxRecs, maxBytes := w.m.Settings.BatchRecords, w.m.Settings.BatchBytes
+	bytes := 0
+	for {
+		for len(w.rest) > 0 && len(batch) < maxRecs && bytes < maxBytes {
+			r := w.rest[0]
+			w.rest = w.rest[1:]
+			batch = append(batch, r)
+			bytes += recordBytes(r)
+		}
+		if len(batch) >= maxRecs || bytes >= maxBytes {
+			return batch, true
+		}
+		select {
+		case recs, ok := <-w.in:
+			if !ok {
+				return batch, true
+			}
+			w.rest = recs
+		default:
+			return batch, true
+		}
+	}
+}
+
+func recordBytes(r *kgo.Record) int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// commit copies one batch in one transaction. On success the worker's
+// position moves past the batch; on any error the transaction is aborted
+// (or found committed, when the commit's outcome was unknown) and the error
+// is returned.
+func (w *worker) commit(batch []*kgo.Record, stopAt time.Time) error {
+	next := batch[len(batch)-1].Offset + 1
+	data := make([]*kgo.Record, 0, len(batch))
+	for _, r := range batch {
+		if !r.Attrs.IsControl() {
+			data = append(data, r)
+		}
+	}
+	if len(data) == 0 && w.pos.LastUpstream < 0 {
+		// Only control records, and nothing was ever copied: there is no
+		// valid offset sync to write, so nothing to commit. The position
+		// moves in memory; the next batch with data covers it.
+		w.pos.Next = next
+		return nil
+	}
+
+	// Transaction work may run a little past stopAt; it must end well
+	// before the deadline, and the invocation's context must not cut the
+	// commit short (the Lambda runtime cancels it at the deadline).
+	margin := w.m.Settings.SafetyMargin
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(w.m.ctx), stopAt.Add(margin/2))
+	defer cancel()
+
+	if err := w.prod.BeginTransaction(); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	remote := w.u.Unit.Topic
+	e := kgo.AbortingFirstErrPromise(w.prod)
+	var bytes int64
+	out := make([]*kgo.Record, len(data))
+	for i, r := range data {
+		out[i] = &kgo.Record{
+			Topic:     remote,
+			Partition: w.u.Partition,
+			Key:       r.Key,
+			Value:     r.Value,
+			Headers:   r.Headers,
+			Timestamp: r.Timestamp,
+		}
+		bytes += int64(recordBytes(r))
+		w.prod.Produce(ctx, out[i], e.Promise())
+	}
+	if err := e.Err(); err != nil {
+		return w.abort(fmt.Errorf("produce to %s: %w", w.u.Unit, err))
+	}
+
+	newPos := w.pos
+	newPos.Next = next
+	newPos.Committed = time.Now()
+	syncs := w.offsetSyncs(data, out)
+	if len(data) > 0 {
+		newPos.LastUpstream = data[len(data)-1].Offset
+		newPos.LastDownstream = out[len(out)-1].Offset
+	} else {
+		// Control records only: re-emit the last sync so the transaction
+		// has a record (kgo ends a transaction with no records as a no-op).
+		syncs = []offsetsync.OffsetSync{{Topic: w.u.SourceTopic, Partition: w.u.Partition, Upstream: w.pos.LastUpstream, Downstream: w.pos.LastDownstream}}
+	}
+	e2 := kgo.AbortingFirstErrPromise(w.prod)
+	syncTopic := w.m.Flow.OffsetSyncsTopic()
+	for _, s := range syncs {
+		w.prod.Produce(ctx, &kgo.Record{Topic: syncTopic, Partition: 0, Key: s.Key(), Value: s.Value()}, e2.Promise())
+	}
+	if err := commitProgressInTxn(ctx, w.prod, w.txnID, ProgressGroup(w.m.Flow), w.u.Unit, w.u.RemoteID, newPos); err != nil {
+		_ = e2.Err()
+		return w.abort(err)
+	}
+	if err := e2.Err(); err != nil {
+		return w.abort(fmt.Errorf("produce offset syncs to %s: %w", syncTopic, err))
+	}
+
+	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(w.m.ctx), max(margin/2, 2*time.Second))
+	defer endCancel()
+	if err := w.prod.EndTransaction(endCtx, kgo.TryCommit); err != nil {
+		if isFenced(err) {
+			return w.abort(fmt.Errorf("commit: %w", err))
+		}
+		// The outcome is unknown: the commit may have landed. Never retry
+		// blindly; find out from the committed position.
+		return w.resolveUnknown(err, newPos, len(data), bytes)
+	}
+	w.pos = newPos
+	w.res.Records += int64(len(data))
+	w.res.Bytes += bytes
+	w.res.Transactions++
+	w.m.addProgress(int64(len(data)), bytes)
+	return nil
+}
+
+// offsetSyncs applies MM2's emission rules (reference mm2.md §3.1) to a
+// copied batch: a sync for the first record of the invocation, when the
+// last sync is offset.lag.max or more behind, on any upstream gap
+// (compaction, control records, aborted records) and on a downstream
+// rewind; plus one for the batch's last record, so translation is never
+// staler than one transaction.
+func (w *worker) offsetSyncs(data, out []*kgo.Record) []offsetsync.OffsetSync {
+	var syncs []offsetsync.OffsetSync
+	prevUp, prevDown := w.pos.LastUpstream, w.pos.LastDownstream
+	lagMax := w.m.Flow.OffsetLagMax
+	for i, r := range data {
+		up, down := r.Offset, out[i].Offset
+		emit := !w.syncedOnce ||
+			down-(w.lastSyncDown+1) >= lagMax ||
+			(prevUp >= 0 && up-prevUp != 1) ||
+			(prevDown >= 0 && down < prevDown) ||
+			i == len(data)-1
+		if emit {
+			syncs = append(syncs, offsetsync.OffsetSync{Topic: w.u.SourceTopic, Partition: w.u.Partition, Upstream: up, Downstream: down})
+			w.syncedOnce = true
+			w.lastSyncDown = down
+		}
+		prevUp, prevDown = up, down
+	}
+	return syncs
+}
+
+// abort ends the open transaction without committing and returns cause.
+func (w *worker) abort(cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.m.ctx), max(w.m.Settings.SafetyMargin/2, 2*time.Second))
+	defer cancel()
+	_ = w.prod.AbortBufferedRecords(ctx)
+	if err := w.prod.EndTransaction(ctx, kgo.TryAbort); err != nil && !isFenced(cause) {
+		w.log.Warn("abort transaction", "err", err)
+	}
+	return cause
+}
+
+// resolveUnknown settles a commit whose outcome is unknown: a fresh
+// producer with the same transactional id fences this one and lets the
+// coordinator finish or abort the transaction, and a stable read of the
+// progress group then says which happened.
+func (w *worker) resolveUnknown(cause error, want Position, records int, bytes int64) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.m.ctx), 2*w.m.Settings.SafetyMargin+5*time.Second)
+	defer cancel()
+	w.log.Warn("commit outcome unknown; resolving from the committed position", "err", cause)
+	w.prod.Close()
+	prod, err := w.m.newProducer(w.txnID)
+	if err != nil {
+		return fmt.Errorf("commit outcome unknown (%v); resolve: %w", cause, err)
+	}
+	w.prod = prod
+	if _, _, err := prod.ProducerID(ctx); err != nil {
+		return fmt.Errorf("commit outcome unknown (%v); fence: %w", cause, err)
+	}
+	progress, err := readProgress(ctx, w.m.TargetAdmin, ProgressGroup(w.m.Flow), true)
+	if err != nil {
+		return fmt.Errorf("commit outcome unknown (%v); %w", cause, err)
+	}
+	got, ok := progress[w.u.Unit]
+	if ok && got.Next == want.Next {
+		w.log.Info("commit had landed", "offset", got.Next)
+		w.pos = got
+		w.res.Records += int64(records)
+		w.res.Bytes += bytes
+		w.res.Transactions++
+		w.m.addProgress(int64(records), bytes)
+		return errStopUnit
+	}
+	w.log.Info("commit had not landed; the next invocation copies the batch again", "offset", w.pos.Next)
+	return errStopUnit
+}
+
+// errStopUnit ends a unit's work for this invocation without it being a
+// failure (the position is known and committed).
+var errStopUnit = errors.New("unit stopped after resolving an unknown commit")
+
+func (w *worker) fail(err error) {
+	switch {
+	case errors.Is(err, errStopUnit):
+		w.res.Status = "resolved"
+	case isFenced(err):
+		w.res.Status = "fenced"
+		w.res.Error = err.Error()
+		w.log.Warn("fenced: another invocation took this unit", "err", err)
+	default:
+		w.res.Status = "error"
+		w.res.Error = err.Error()
+		w.log.Error("unit failed", "err", err)
+	}
+}
+
+// isFenced: another producer with this transactional id took over. Kafka
+// reports it as PRODUCER_FENCED from the coordinator, INVALID_PRODUCER_EPOCH
+// on produce (KIP-890), and kgo as OperationNotAttempted after either.
+func isFenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.OperationNotAttempted)
+}

@@ -1,0 +1,218 @@
+// Package reconcile brings a flow's target metadata in line with its
+// source: it creates missing remote topics with the source partition
+// count, grows partitions when the source grew (never shrinks, never
+// deletes) and creates MM2's internal topics. It always makes a plan
+// first; Apply carries out exactly that plan, so a dry run shows what a
+// real run would do.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/mirrorless/mirrorless/core/config"
+)
+
+// Kinds of action.
+const (
+	CreateTopic         = "create-topic"
+	GrowPartitions      = "grow-partitions"
+	CreateInternalTopic = "create-internal-topic"
+)
+
+// Action is one planned change on the target.
+type Action struct {
+	Kind              string            `json:"kind"`
+	Topic             string            `json:"topic"`
+	SourceTopic       string            `json:"source_topic,omitempty"`
+	Partitions        int32             `json:"partitions"`
+	FromPartitions    int32             `json:"from_partitions,omitempty"`
+	ReplicationFactor int16             `json:"replication_factor,omitempty"`
+	Configs           map[string]string `json:"configs,omitempty"`
+	// Status is planned, applied, exists (someone created it meanwhile) or failed.
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
+// Plan is what a flow needs on its target.
+type Plan struct {
+	Flow    string   `json:"flow"`
+	Actions []Action `json:"actions"`
+	// Notes are conditions reconcile reports but does not change, such as
+	// a remote topic with more partitions than its source.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// MakePlan compares the flow's selected source topics with the target.
+func MakePlan(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (*Plan, error) {
+	p := &Plan{Flow: f.Name()}
+	topics, err := src.ListTopics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list source topics of %s: %w", f.Source, err)
+	}
+	type want struct {
+		source     string
+		partitions int32
+	}
+	wanted := map[string]want{}
+	for _, t := range topics.Sorted() {
+		if t.Err != nil || !f.Rules.ShouldReplicate(t.Topic) {
+			continue
+		}
+		remote := f.Rules.RemoteTopic(t.Topic)
+		if prev, ok := wanted[remote]; ok {
+			p.Notes = append(p.Notes, fmt.Sprintf("source topics %s and %s both map to %s; only %s is mirrored", prev.source, t.Topic, remote, prev.source))
+			continue
+		}
+		wanted[remote] = want{source: t.Topic, partitions: int32(len(t.Partitions))}
+	}
+	names := make([]string, 0, len(wanted)+1)
+	for r := range wanted {
+		names = append(names, r)
+	}
+	syncs := f.OffsetSyncsTopic()
+	names = append(names, syncs)
+	existing, err := tgt.ListTopics(ctx, names...)
+	if err != nil {
+		return nil, fmt.Errorf("list target topics of %s: %w", f.Target, err)
+	}
+
+	if d, ok := existing[syncs]; !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+		p.Actions = append(p.Actions, Action{
+			Kind: CreateInternalTopic, Topic: syncs, Partitions: 1,
+			ReplicationFactor: f.OffsetSyncsReplicationFactor,
+			Configs:           map[string]string{"cleanup.policy": "compact"},
+		})
+	}
+	sort.Strings(names)
+	for _, remote := range names {
+		w, ok := wanted[remote]
+		if !ok {
+			continue
+		}
+		d, exists := existing[remote]
+		if exists && d.Err != nil && !errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+			return nil, fmt.Errorf("describe target topic %s: %w", remote, d.Err)
+		}
+		switch {
+		case !exists || d.Err != nil:
+			p.Actions = append(p.Actions, Action{
+				Kind: CreateTopic, Topic: remote, SourceTopic: w.source, Partitions: w.partitions,
+				ReplicationFactor: f.ReplicationFactor,
+			})
+		case int32(len(d.Partitions)) < w.partitions:
+			p.Actions = append(p.Actions, Action{
+				Kind: GrowPartitions, Topic: remote, SourceTopic: w.source,
+				FromPartitions: int32(len(d.Partitions)), Partitions: w.partitions,
+			})
+		case int32(len(d.Partitions)) > w.partitions:
+			p.Notes = append(p.Notes, fmt.Sprintf("%s has %d partitions on %s but its source %s has %d: left as is (partitions are never removed); the extra partitions receive no records",
+				remote, len(d.Partitions), f.Target, w.source, w.partitions))
+		}
+	}
+	for i := range p.Actions {
+		p.Actions[i].Status = "planned"
+	}
+	return p, nil
+}
+
+// Apply carries out the plan's actions one by one. A failed action is
+// recorded on the action and does not stop the others; the returned error
+// says how many failed.
+func Apply(ctx context.Context, p *Plan, tgt *kadm.Client) error {
+	failed := 0
+	for i := range p.Actions {
+		a := &p.Actions[i]
+		var err error
+		switch a.Kind {
+		case CreateTopic, CreateInternalTopic:
+			var cfgs map[string]*string
+			for k, v := range a.Configs {
+				if cfgs == nil {
+					cfgs = map[string]*string{}
+				}
+				cfgs[k] = kadm.StringPtr(v)
+			}
+			var r kadm.CreateTopicResponse
+			r, err = tgt.CreateTopic(ctx, a.Partitions, a.ReplicationFactor, cfgs, a.Topic)
+			if err == nil {
+				err = r.Err
+			}
+			if errors.Is(err, kerr.TopicAlreadyExists) {
+				a.Status = "exists"
+				continue
+			}
+		case GrowPartitions:
+			var rs kadm.CreatePartitionsResponses
+			rs, err = tgt.UpdatePartitions(ctx, int(a.Partitions), a.Topic)
+			if err == nil {
+				err = rs.Error()
+			}
+		}
+		if err != nil {
+			a.Status, a.Error = "failed", err.Error()
+			failed++
+			continue
+		}
+		a.Status = "applied"
+	}
+	waitVisible(ctx, p, tgt)
+	if failed > 0 {
+		return fmt.Errorf("%d of %d changes failed", failed, len(p.Actions))
+	}
+	return nil
+}
+
+// waitVisible waits, briefly, until the brokers' metadata shows what was
+// just created or grown, so that a mirror run right after reconcile finds
+// it. Metadata propagates asynchronously after CreateTopics.
+func waitVisible(ctx context.Context, p *Plan, tgt *kadm.Client) {
+	want := map[string]int{}
+	for _, a := range p.Actions {
+		if a.Status == "applied" || a.Status == "exists" {
+			want[a.Topic] = int(a.Partitions)
+		}
+	}
+	if len(want) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	names := make([]string, 0, len(want))
+	for t := range want {
+		names = append(names, t)
+	}
+	for {
+		ready := true
+		if td, err := tgt.ListTopics(ctx, names...); err != nil {
+			ready = false
+		} else {
+			for t, n := range want {
+				d, ok := td[t]
+				if !ok || d.Err != nil || len(d.Partitions) < n {
+					ready = false
+					break
+				}
+				for _, pd := range d.Partitions {
+					if pd.Err != nil || pd.Leader < 0 {
+						ready = false
+					}
+				}
+			}
+		}
+		if ready {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

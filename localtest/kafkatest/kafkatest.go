@@ -1,0 +1,195 @@
+// Package kafkatest gives tests a pair of clusters and the helpers to fill
+// and read them: two in-process kfake clusters (tier 2), or the real Apache
+// Kafka pair that scripts/kafka-pair.sh starts (tier 3).
+package kafkatest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Pair is two clusters' bootstrap addresses.
+type Pair struct {
+	A, B string
+	Real bool
+}
+
+// Kfake starts two single-broker in-process clusters for the test.
+func Kfake(t testing.TB) Pair {
+	t.Helper()
+	a, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ClusterID("A"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ClusterID("B"))
+	if err != nil {
+		a.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return Pair{A: a.ListenAddrs()[0], B: b.ListenAddrs()[0]}
+}
+
+// Real returns the real Kafka pair named by MIRROR_TEST_A and
+// MIRROR_TEST_B, checking that both answer. Without them the test is
+// skipped, except under CI=true, where it fails: the real tier must never
+// pass by not running.
+func Real(t testing.TB) Pair {
+	t.Helper()
+	a, b := os.Getenv("MIRROR_TEST_A"), os.Getenv("MIRROR_TEST_B")
+	missing := func(msg string) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("real Kafka pair required under CI: %s", msg)
+		}
+		t.Skipf("real Kafka pair not available (%s); start it with scripts/kafka-pair.sh start", msg)
+	}
+	if a == "" || b == "" {
+		missing("MIRROR_TEST_A/MIRROR_TEST_B unset")
+	}
+	for _, addr := range []string{a, b} {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			missing(err.Error())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = cl.Ping(ctx)
+		cancel()
+		cl.Close()
+		if err != nil {
+			missing(fmt.Sprintf("%s does not answer: %v", addr, err))
+		}
+	}
+	return Pair{A: a, B: b, Real: true}
+}
+
+// Admin returns an admin client closed at the end of the test.
+func Admin(t testing.TB, addr string) *kadm.Client {
+	t.Helper()
+	adm, err := kadm.NewOptClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(adm.Close)
+	return adm
+}
+
+// CreateTopic creates a topic with rf 1.
+func CreateTopic(t testing.TB, addr, topic string, partitions int32, configs map[string]*string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := Admin(t, addr).CreateTopic(ctx, partitions, 1, configs, topic)
+	if err == nil {
+		err = r.Err
+	}
+	if err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+}
+
+// Unique returns a name unique to this test run, so tests on a shared real
+// pair never see each other's topics.
+func Unique(t testing.TB, base string) string {
+	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+	return fmt.Sprintf("%s-%s-%d", base, strings.ToLower(name), time.Now().UnixNano()%1_000_000_000)
+}
+
+// Producer returns a plain producer (manual partitioning) closed at the end.
+func Producer(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner())}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// ReadAll reads every committed record of a topic (read_committed) up to
+// its end offsets at call time.
+func ReadAll(t testing.TB, addr, topic string) []*kgo.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	adm := Admin(t, addr)
+	ends, err := adm.ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		t.Fatalf("list end offsets of %s: %v", topic, err)
+	}
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int64{}
+	parts := map[int32]kgo.Offset{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			t.Fatalf("end offset %s/%d: %v", o.Topic, o.Partition, o.Err)
+		}
+		s, _ := starts.Lookup(o.Topic, o.Partition)
+		if o.Offset > s.Offset {
+			want[o.Partition] = o.Offset
+			parts[o.Partition] = kgo.NewOffset().At(s.Offset)
+		}
+	})
+	if len(want) == 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []*kgo.Record
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %s: timed out with partitions %v unfinished", topic, want)
+		}
+		fs.EachError(func(_ string, p int32, err error) { t.Fatalf("read %s/%d: %v", topic, p, err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			if end, ok := want[r.Partition]; ok {
+				if !r.Attrs.IsControl() && r.Offset < end {
+					out = append(out, r)
+				}
+				if r.Offset+1 >= end {
+					delete(want, r.Partition)
+				}
+			}
+		})
+	}
+	return out
+}
+
+// Properties writes an MM2 properties file for the pair (A->B) and
+// returns its path. Extra lines are appended.
+func Properties(t testing.TB, p Pair, extra ...string) string {
+	t.Helper()
+	lines := []string{
+		"clusters = A, B",
+		"A.bootstrap.servers = " + p.A,
+		"B.bootstrap.servers = " + p.B,
+		"A->B.enabled = true",
+		"replication.factor = 1",
+		"offset-syncs.topic.replication.factor = 1",
+		"checkpoints.topic.replication.factor = 1",
+		"heartbeats.topic.replication.factor = 1",
+	}
+	lines = append(lines, extra...)
+	path := t.TempDir() + "/mm2.properties"
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
