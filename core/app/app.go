@@ -79,7 +79,10 @@ func New(ctx context.Context, s config.Settings, cfg *config.Config, logger *slo
 			if _, ok := a.admins[side.key]; ok {
 				continue
 			}
-			cl, err := kgo.NewClient(a.baseOpts[side.key]...)
+			// kgo serves Metadata requests from a cache for MetadataMinAge
+			// (5s by default), which would hide topics reconcile just
+			// created from the listing that follows.
+			cl, err := kgo.NewClient(append(a.baseOpts[side.key], kgo.MetadataMinAge(100*time.Millisecond))...)
 			if err != nil {
 				a.Close()
 				return nil, fmt.Errorf("%w: client for %s: %v", ErrInput, side.alias, err)

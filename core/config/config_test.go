@@ -1,0 +1,270 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mirrorless/mirrorless/core/policy"
+)
+
+func parse(t *testing.T, text string) (*Config, error) {
+	t.Helper()
+	props, err := ParseProperties(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("parse properties: %v", err)
+	}
+	return Parse(props)
+}
+
+func TestPropertiesFormat(t *testing.T) {
+	props, err := ParseProperties(strings.NewReader(`
+# comment
+! another comment
+a=1
+b : 2
+c 3
+  d   =   spaced value   
+e = first \
+    second
+f = C:\\path\\x
+g\ key = v
+h = \u0041\t!
+i=
+j
+k = last
+k = wins
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		"a": "1", "b": "2", "c": "3", "d": "spaced value   ", "e": "first second",
+		"f": `C:\path\x`, "g key": "v", "h": "A\t!", "i": "", "j": "", "k": "wins",
+	} {
+		if got, ok := props.Get(key); !ok || got != want {
+			t.Errorf("%q = %q (present %v), want %q", key, got, ok, want)
+		}
+	}
+}
+
+func TestKafkaExampleFile(t *testing.T) {
+	cfg, err := Load(filepath.Join("testdata", "connect-mirror-maker.properties"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Aliases; !slices.Equal(got, []string{"A", "B"}) {
+		t.Errorf("aliases = %v", got)
+	}
+	if len(cfg.Flows) != 2 || cfg.Flows[0].Name() != "A->B" || cfg.Flows[1].Name() != "B->A" {
+		t.Fatalf("flows = %v", cfg.Flows)
+	}
+	f := cfg.Flows[0]
+	if f.ReplicationFactor != 1 || f.OffsetSyncsReplicationFactor != 1 || f.CheckpointsReplicationFactor != 1 || f.HeartbeatsReplicationFactor != 1 {
+		t.Errorf("replication factors = %d %d %d %d", f.ReplicationFactor, f.OffsetSyncsReplicationFactor, f.CheckpointsReplicationFactor, f.HeartbeatsReplicationFactor)
+	}
+	if got := cfg.Clusters["B"].Bootstrap; !slices.Equal(got, []string{"B_host1:9092", "B_host2:9092", "B_host3:9092"}) {
+		t.Errorf("B bootstrap = %v", got)
+	}
+	if f.OffsetSyncsTopic() != "mm2-offset-syncs.A.internal" {
+		t.Errorf("offset syncs topic = %s", f.OffsetSyncsTopic())
+	}
+	// Bidirectional with the default policy: A.x on B never goes back.
+	if cfg.Flows[1].Rules.ShouldReplicate("A.orders") {
+		t.Error("B->A would send A.orders back to A")
+	}
+	// The worker keys are reported, not silently dropped.
+	if !slices.ContainsFunc(cfg.Warnings, func(w string) bool { return strings.Contains(w, "offset.storage.replication.factor") }) {
+		t.Errorf("no warning for a Connect worker key: %v", cfg.Warnings)
+	}
+}
+
+func TestDefaultsAndOverrides(t *testing.T) {
+	cfg, err := parse(t, `
+clusters = A, B, C
+A.bootstrap.servers = a:9092
+B.bootstrap.servers = b:9092
+C.bootstrap.servers = c:9092
+A->B.enabled = true
+A->C.enabled = true
+topics = orders.*
+A->C.topics = payments
+A->C.replication.factor = 3
+offset.lag.max = 10
+replication.policy.separator = _
+A.consumer.auto.offset.reset = latest
+A.consumer.fetch.max.bytes = 1000
+A.security.protocol = PLAINTEXT
+B.producer.compression.type = zstd
+A->C.producer.linger.ms = 7
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ab, ac := cfg.Flows[0], cfg.Flows[1]
+	if ab.ReplicationFactor != 2 || ac.ReplicationFactor != 3 {
+		t.Errorf("replication.factor = %d, %d; want MM2's default 2 and the flow override 3", ab.ReplicationFactor, ac.ReplicationFactor)
+	}
+	if ab.OffsetSyncsReplicationFactor != 3 {
+		t.Errorf("offset-syncs RF default = %d, want 3", ab.OffsetSyncsReplicationFactor)
+	}
+	if !ab.Rules.ShouldReplicate("orders-eu") || ab.Rules.ShouldReplicate("payments") {
+		t.Error("A->B should follow top-level topics")
+	}
+	if !ac.Rules.ShouldReplicate("payments") || ac.Rules.ShouldReplicate("orders-eu") {
+		t.Error("A->C should follow its own topics")
+	}
+	if got := ab.Rules.RemoteTopic("orders"); got != "A_orders" {
+		t.Errorf("remote name with separator _ = %s", got)
+	}
+	if ab.OffsetLagMax != 10 || ab.StartFrom != "latest" {
+		t.Errorf("offset.lag.max = %d, start = %s", ab.OffsetLagMax, ab.StartFrom)
+	}
+	if ab.SourceConsumer["fetch.max.bytes"] != "1000" || ab.SourceConsumer["security.protocol"] != "PLAINTEXT" {
+		t.Errorf("source consumer props = %v", ab.SourceConsumer)
+	}
+	if ab.TargetProducer["compression.type"] != "zstd" {
+		t.Errorf("B producer props = %v", ab.TargetProducer)
+	}
+	if ac.TargetProducer["linger.ms"] != "7" || ab.TargetProducer["linger.ms"] != "" {
+		t.Errorf("flow-level producer override leaked or missing: %v / %v", ac.TargetProducer, ab.TargetProducer)
+	}
+	if ab.Groups.Match("console-consumer-1") || !ab.Groups.Match("app") {
+		t.Error("group filter defaults")
+	}
+}
+
+// Every problem at once, each naming the key the user wrote.
+func TestValidationListsEveryProblem(t *testing.T) {
+	_, err := parse(t, `
+clusters = A, B
+A.bootstrap.servers = a:9092
+A->B.enabled = true
+A->B.topics = orders, (?!x).*
+A->C.enabled = true
+topics.exclude = [bad
+replication.factor = two
+offset.lag.max = -1
+B->A.enabled = maybe
+replication.policy.class = com.example.MyPolicy
+`)
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("error = %v, want a ValidationError", err)
+	}
+	wantKeys := []string{"A->B.topics", "A->C.enabled", "topics.exclude", "replication.factor", "offset.lag.max", "B->A.enabled", "replication.policy.class", "B.bootstrap.servers"}
+	for _, k := range wantKeys {
+		if !slices.ContainsFunc(ve.Problems, func(p Problem) bool { return p.Key == k }) {
+			t.Errorf("no problem reported for %s; got %v", k, ve.Problems)
+		}
+	}
+	if !strings.Contains(err.Error(), `"C", which is not in`) {
+		t.Errorf("unknown alias not named: %v", err)
+	}
+}
+
+func TestValidationCases(t *testing.T) {
+	for _, tc := range []struct {
+		name, text, key, says string
+	}{
+		{"no clusters", "A->B.enabled = true", "clusters", "missing"},
+		{"no flow", "clusters = A, B\nA.bootstrap.servers = a:1\nB.bootstrap.servers = b:1", "", "no flow is enabled"},
+		{"missing bootstrap", "clusters = A, B\nA.bootstrap.servers = a:1\nA->B.enabled = true", "B.bootstrap.servers", "missing"},
+		{"bad bootstrap", "clusters = A, B\nA.bootstrap.servers = a\nB.bootstrap.servers = b:1\nA->B.enabled = true", "A.bootstrap.servers", "host:port"},
+		{"identity cycle", "clusters = A, B\nA.bootstrap.servers = a:1\nB.bootstrap.servers = b:1\nA->B.enabled = true\nB->A.enabled = true\nreplication.policy.class = " + IdentityPolicyClass, "replication.policy.class", "A -> B -> A"},
+		{"bad rf", "clusters = A, B\nA.bootstrap.servers = a:1\nB.bootstrap.servers = b:1\nA->B.enabled = true\nA->B.replication.factor = 0", "A->B.replication.factor", "replication factor"},
+		{"bad reset", "clusters = A, B\nA.bootstrap.servers = a:1\nB.bootstrap.servers = b:1\nA->B.enabled = true\nA.consumer.auto.offset.reset = none", "A.consumer.auto.offset.reset", "earliest or latest"},
+	} {
+		_, err := parse(t, tc.text)
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
+			t.Errorf("%s: error = %v, want a ValidationError", tc.name, err)
+			continue
+		}
+		if !slices.ContainsFunc(ve.Problems, func(p Problem) bool { return p.Key == tc.key && strings.Contains(p.Message, tc.says) }) {
+			t.Errorf("%s: problems %v lack %s: ...%s...", tc.name, ve.Problems, tc.key, tc.says)
+		}
+	}
+}
+
+func TestIdentityOneWayIsFine(t *testing.T) {
+	cfg, err := parse(t, "clusters = A, B\nA.bootstrap.servers = a:1\nB.bootstrap.servers = b:1\nA->B.enabled = true\nreplication.policy.class = "+IdentityPolicyClass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cfg.Flows[0].Rules.Policy.(policy.IdentityPolicy); !ok || cfg.Flows[0].Rules.RemoteTopic("orders") != "orders" {
+		t.Error("identity policy not applied")
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	cfg, err := parse(t, `
+clusters = A, B
+A.bootstrap.servers = a:1
+B.bootstrap.servers = b:1
+A->B.enabled = true
+A->B.topcs = typo
+A.topics = ignored
+tasks.max = 4
+B.offset.flush.interval.ms = 1000
+offset-syncs.topic.location = source
+sync.topic.acls.enabled = false
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"A->B.topcs is not a MirrorMaker 2 setting", "A.topics: MM2 does not read connector settings per cluster", "tasks.max is a Kafka Connect setting", "B.offset.flush.interval.ms is a Kafka Connect worker setting", "offset-syncs.topic.location is not supported"} {
+		if !slices.ContainsFunc(cfg.Warnings, func(w string) bool { return strings.Contains(w, want) }) {
+			t.Errorf("missing warning %q in %q", want, cfg.Warnings)
+		}
+	}
+	for _, w := range cfg.Warnings {
+		if strings.Contains(w, "sync.topic.acls.enabled") {
+			t.Errorf("a key a later function reads was warned about: %s", w)
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.properties"))
+	if err == nil || !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), "MIRROR_PROPERTIES_FILE") {
+		t.Errorf("error = %v", err)
+	}
+}
+
+func TestSettingsFromEnvironment(t *testing.T) {
+	t.Setenv("MIRROR_PROPERTIES_FILE", "/x.properties")
+	t.Setenv("MIRROR_TIME_BUDGET", "12s")
+	t.Setenv("MIRROR_FLOWS", "A->B")
+	s, err := LoadSettings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.TimeBudget.Seconds() != 12 || s.MaxUnits != 64 || !slices.Equal(s.Flows, []string{"A->B"}) {
+		t.Errorf("settings = %+v", s)
+	}
+	t.Setenv("MIRROR_TIME_BUDGET", "soon")
+	if _, err := LoadSettings(); err == nil || !strings.Contains(err.Error(), "MIRROR_TIME_BUDGET") {
+		t.Errorf("bad duration: %v", err)
+	}
+	t.Setenv("MIRROR_TIME_BUDGET", "1s")
+	t.Setenv("MIRROR_MAX_UNITS", "0")
+	t.Setenv("MIRROR_LOG_LEVEL", "loud")
+	_, err = LoadSettings()
+	if err == nil || !strings.Contains(err.Error(), "MIRROR_MAX_UNITS") || !strings.Contains(err.Error(), "MIRROR_LOG_LEVEL") {
+		t.Errorf("want both problems named: %v", err)
+	}
+}
+
+func TestMain(m *testing.M) {
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "MIRROR_") {
+			k, _, _ := strings.Cut(kv, "=")
+			os.Unsetenv(k)
+		}
+	}
+	os.Exit(m.Run())
+}
