@@ -10,7 +10,7 @@ import (
 
 // Default patterns, as MM2 ships them.
 var (
-	DefaultTopics        = []string{".*"}
+	DefaultTopics = []string{".*"}
 	// DefaultTopicsExclude is Kafka 4.x's (KIP-1074); 3.x excluded
 	// `.*[\-\.]internal` instead of `mm2.*\.internal`.
 	DefaultTopicsExclude = []string{`mm2.*\.internal`, `.*\.replica`, `__.*`}
