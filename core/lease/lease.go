@@ -64,6 +64,16 @@ func (s *Store) now() time.Time {
 // Read returns every lease in the group.
 func (s *Store) Read(ctx context.Context) (map[Unit]Lease, error) {
 	resp, err := s.Admin.FetchOffsets(ctx, s.Group)
+	for attempt := 0; err != nil && kerr.IsRetriable(err) && attempt < 50; attempt++ {
+		// The coordinator is moving, or __consumer_offsets is being
+		// created on a new cluster.
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		resp, err = s.Admin.FetchOffsets(ctx, s.Group)
+	}
 	if errors.Is(err, kerr.GroupIDNotFound) {
 		return map[Unit]Lease{}, nil // no lease was ever written
 	}
@@ -157,9 +167,21 @@ func (s *Store) Release(ctx context.Context, units []Unit) error {
 }
 
 func (s *Store) commit(ctx context.Context, os kadm.Offsets) error {
-	resp, err := s.Admin.CommitOffsets(ctx, s.Group, os)
-	if err == nil {
-		err = resp.Error()
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		var resp kadm.OffsetResponses
+		resp, err = s.Admin.CommitOffsets(ctx, s.Group, os)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err == nil || !kerr.IsRetriable(err) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("write leases to group %s: %w", s.Group, err)

@@ -91,7 +91,11 @@ func readProgress(ctx context.Context, adm *kadm.Client, group string, stable bo
 			return map[lease.Unit]Position{}, nil // never written: no progress yet
 		}
 		if err != nil {
-			if errors.Is(err, kerr.UnstableOffsetCommit) && attempt < 50 {
+			// UNSTABLE_OFFSET_COMMIT: a fenced transaction is being
+			// aborted; COORDINATOR_* errors: the group coordinator is
+			// moving or (on a new cluster) __consumer_offsets is being
+			// created. Both settle within seconds.
+			if kerr.IsRetriable(err) && attempt < 50 {
 				if err := sleep(ctx, 100*time.Millisecond); err != nil {
 					return nil, err
 				}

@@ -1,0 +1,42 @@
+# mirrorless — common tasks. Every target works on a fresh machine with Go
+# (and, for `test`, a JDK 17 with Maven, which fetch and run real Kafka).
+
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUNCTIONS   := mirror reconcile
+
+.PHONY: demo test test-fast build kafka-up kafka-down clean
+
+## demo: copy a seeded `test` topic between two embedded clusters and show both sides
+demo:
+	go run ./localtest/demo
+
+## test: everything, on a real Apache Kafka pair started from Maven Central
+test:
+	bash scripts/test.sh
+
+## test-fast: unit and in-process (kfake) tests only; no real brokers
+test-fast:
+	go vet ./...
+	go test -race ./core/... ./functions/...
+
+## build: one static linux/arm64 `bootstrap` per function, zipped for Lambda (provided.al2023)
+build:
+	@mkdir -p dist
+	@for f in $(FUNCTIONS); do \
+		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+			-o dist/$$f/bootstrap ./functions/$$f || exit 1; \
+		(cd dist/$$f && rm -f ../$$f.zip && zip -q -X ../$$f.zip bootstrap) || exit 1; \
+		printf '%-10s %s bytes (zip %s bytes)\n' $$f $$(stat -c %s dist/$$f/bootstrap) $$(stat -c %s dist/$$f.zip); \
+	done
+
+## kafka-up / kafka-down: the real Kafka pair on 127.0.0.1:19092 and :29092
+kafka-up:
+	bash scripts/kafka-pair.sh start
+kafka-down:
+	bash scripts/kafka-pair.sh stop
+
+staticcheck:
+	go run $(STATICCHECK) ./...
+
+clean:
+	rm -rf dist

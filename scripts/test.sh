@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The test suite, as a user or CI runs it (`make test`):
+#   1. static checks: gofmt, go vet, staticcheck;
+#   2. a real Apache Kafka pair (scripts/kafka-pair.sh) unless MIRROR_TEST_A and
+#      MIRROR_TEST_B already point at one (e.g. the docker-compose pair in localtest/);
+#   3. go test -race over everything, with the real tier required (CI=true makes a
+#      real-Kafka test that cannot reach its brokers fail instead of skip).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+started=0
+if [ -z "${MIRROR_TEST_A:-}" ] || [ -z "${MIRROR_TEST_B:-}" ]; then
+	step "starting the real Kafka pair (first run resolves Apache Kafka from Maven Central)"
+	exports=$(bash scripts/kafka-pair.sh start) || {
+		echo "the real Kafka pair did not start: the real-Kafka tier cannot run, so the suite fails" >&2
+		exit 1
+	}
+	eval "$exports"
+	started=1
+	trap 'bash scripts/kafka-pair.sh stop >&2 || true' EXIT
+fi
+export MIRROR_TEST_A MIRROR_TEST_B
+export CI=true # real-Kafka tests fail, never skip, when the pair is unreachable
+step "go test -race (real Kafka at $MIRROR_TEST_A and $MIRROR_TEST_B)"
+go test -race -count=1 -timeout 30m ./... "$@"
+[ "$started" = 1 ] && step "stopping the Kafka pair"
+exit 0
