@@ -1,0 +1,654 @@
+#!/usr/bin/env bash
+# kafka-pair.sh: two single-node KRaft Apache Kafka clusters ("A" and "B") on
+# loopback, run from Apache Kafka's Maven Central jars with the local JDK (17+).
+# No Docker needed; nothing is downloaded except through Maven.
+#
+#   scripts/kafka-pair.sh start              resolve jars (cached), format, start A and B,
+#                                            wait until both answer, print `export` lines
+#   scripts/kafka-pair.sh stop               stop both (SIGTERM, then SIGKILL), remove data
+#   scripts/kafka-pair.sh status             say which are up (exit 0 only if both are)
+#   scripts/kafka-pair.sh env                print the `export` lines only
+#   scripts/kafka-pair.sh stop-broker A|B    SIGTERM one broker, keep its data
+#   scripts/kafka-pair.sh kill-broker A|B    SIGKILL one broker (crash), keep its data
+#   scripts/kafka-pair.sh start-broker A|B   start one broker on its data dir and wait for it
+#   scripts/kafka-pair.sh restart-broker A|B stop-broker + start-broker
+#   scripts/kafka-pair.sh run CLASS [ARG...] run a Java main on the Kafka classpath, e.g.
+#                                            run org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:19092 --list
+#
+# Typical use:   eval "$(scripts/kafka-pair.sh start)"; go test ./...; scripts/kafka-pair.sh stop
+# Only the `export` lines go to stdout; progress and errors go to stderr.
+#
+# Environment:
+#   KAFKA_VERSION       Kafka version (4.x), default 4.1.1
+#   KAFKA_PAIR_DIR      state dir (configs, data, logs, pid files),
+#                       default ${TMPDIR:-/tmp}/mirrorless-kafka-pair
+#   KAFKA_CACHE_DIR     jar cache, default ~/.cache/mirrorless/kafka-$KAFKA_VERSION
+#   KAFKA_A_PORT        client port of cluster A, default 19092 (its controller: +1)
+#   KAFKA_B_PORT        client port of cluster B, default 29092 (its controller: +1)
+#   KAFKA_PAIR_TIMEOUT  seconds to wait for a broker to come up, default 90
+#   KAFKA_HEAP_OPTS     default "-Xms256m -Xmx512m"
+#   KAFKA_JVM_OPTS      extra JVM flags for the brokers
+#   KAFKA_BROKER_PROPS  extra server.properties lines for both brokers, separated by
+#                       newlines or spaces, e.g. "broker.session.timeout.ms=3000"
+#                       (it is 9 s by default, so start-broker after kill-broker takes ~12 s:
+#                       the restarted controller waits out the dead incarnation's session).
+#                       Applied whenever a broker is (re)started, so keep it set for later
+#                       start-broker/restart-broker calls too.
+#   KAFKA_PAIR_CDS      1 (default) or 0: class-data sharing archive for faster starts
+#   JAVA_HOME           JDK to use (else `java` on PATH)
+set -euo pipefail
+
+KAFKA_VERSION=${KAFKA_VERSION:-4.1.1}
+PAIR_DIR=${KAFKA_PAIR_DIR:-${TMPDIR:-/tmp}/mirrorless-kafka-pair}
+CACHE_DIR=${KAFKA_CACHE_DIR:-$HOME/.cache/mirrorless/kafka-$KAFKA_VERSION}
+A_PORT=${KAFKA_A_PORT:-19092}
+B_PORT=${KAFKA_B_PORT:-29092}
+TIMEOUT=${KAFKA_PAIR_TIMEOUT:-90}
+HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}
+JVM_OPTS=${KAFKA_JVM_OPTS:-}
+BROKER_PROPS=${KAFKA_BROKER_PROPS:-}
+USE_CDS=${KAFKA_PAIR_CDS:-1}
+CDS_ARCHIVE= # set by check_java
+HOST=127.0.0.1
+STOP_TIMEOUT=30
+DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
+LIB=$CACHE_DIR/lib
+STAMP=$CACHE_DIR/.resolved
+if [[ -n ${JAVA_HOME:-} ]]; then JAVA=$JAVA_HOME/bin/java; else JAVA=java; fi
+
+log() { printf 'kafka-pair: %s\n' "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+usage() {
+	sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+client_port() { if [[ $1 == A ]]; then echo "$A_PORT"; else echo "$B_PORT"; fi; }
+controller_port() { echo $(($(client_port "$1") + 1)); }
+bdir() { echo "$PAIR_DIR/$1"; }
+
+check_name() { [[ ${1:-} == A || ${1:-} == B ]] || die "expected broker name A or B, got '${1:-}'"; }
+
+print_env() {
+	echo "export MIRROR_TEST_A=$HOST:$A_PORT"
+	echo "export MIRROR_TEST_B=$HOST:$B_PORT"
+}
+
+# ---------------------------------------------------------------- locking
+# Serialise commands on one state dir. The lock fd must not leak into the
+# JVMs (they would hold the lock for their whole life): launch closes fd 8/9.
+lock_pair() {
+	command -v flock >/dev/null || return 0
+	mkdir -p "$PAIR_DIR"
+	exec 9>"$PAIR_DIR/.lock"
+	flock -w 300 9 || die "another kafka-pair.sh holds $PAIR_DIR/.lock"
+}
+
+# ---------------------------------------------------------------- jars
+check_java() {
+	command -v "$JAVA" >/dev/null || die "no java found (set JAVA_HOME or put a JDK 17+ on PATH)"
+	local props v vm
+	props=$("$JAVA" -XshowSettings:properties -version 2>&1)
+	v=$(sed -n 's/^ *java\.specification\.version = //p' <<<"$props")
+	[[ ${v%%.*} =~ ^[0-9]+$ ]] || die "cannot tell the Java version of $JAVA"
+	((${v%%.*} >= 17)) || die "Kafka $KAFKA_VERSION needs Java 17+, $JAVA is Java $v"
+	vm=$(sed -n 's/^ *java\.vm\.version = //p' <<<"$props" | tr -c 'A-Za-z0-9._+\n-' _)
+	# A class-data sharing archive only fits the JVM build (and jars) it was made with.
+	CDS_ARCHIVE=$CACHE_DIR/broker-cds-${vm:-unknown}.jsa
+}
+
+write_pom() { # extra dependency XML in $1
+	cat >"$CACHE_DIR/pom.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- written by scripts/kafka-pair.sh: resolves Apache Kafka's broker and tools jars -->
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.mirrorless</groupId>
+  <artifactId>kafka-pair-deps</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version></dependency>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka-tools</artifactId><version>$KAFKA_VERSION</version></dependency>
+$1
+  </dependencies>
+</project>
+EOF
+}
+
+mvn_run() { # args... ; output to $CACHE_DIR/mvn.log, tail on failure
+	if ! mvn -B -q -Dstyle.color=never -f "$CACHE_DIR/pom.xml" "$@" >>"$CACHE_DIR/mvn.log" 2>&1; then
+		log "Maven output (last 30 lines of $CACHE_DIR/mvn.log):"
+		tail -n 30 "$CACHE_DIR/mvn.log" | sed 's/\x1b\[[0-9;]*m//g' >&2
+		die "Maven could not resolve org.apache.kafka:kafka_2.13:$KAFKA_VERSION (+ kafka-tools, log4j binding); see above"
+	fi
+}
+
+resolve_jars() {
+	[[ -f $STAMP && -d $LIB ]] && return 0
+	command -v mvn >/dev/null || die "mvn not found: Maven is needed once to fetch the Kafka jars into $CACHE_DIR"
+	local major=${KAFKA_VERSION%%.*}
+	if ! [[ $major =~ ^[0-9]+$ ]] || ((major < 4)); then
+		die "KAFKA_VERSION=$KAFKA_VERSION: only Kafka 4.x and later are supported (log4j2, KRaft-only)"
+	fi
+	mkdir -p "$CACHE_DIR"
+	exec 8>"$CACHE_DIR/.lock"
+	if command -v flock >/dev/null; then flock -w 600 8 || die "cannot lock $CACHE_DIR/.lock"; fi
+	if [[ -f $STAMP && -d $LIB ]]; then
+		exec 8>&-
+		return 0
+	fi
+	log "resolving Kafka $KAFKA_VERSION jars with Maven into $CACHE_DIR (first run only)"
+	local t0=$SECONDS tmp=$CACHE_DIR/lib.tmp
+	: >"$CACHE_DIR/mvn.log"
+	rm -rf "$tmp"
+	write_pom ""
+	mvn_run "$DEP_PLUGIN:copy-dependencies" -DoutputDirectory="$tmp"
+	# Kafka 4.x brings log4j-api/log4j-core (KIP-653) and slf4j-api but no
+	# slf4j->log4j2 binding; add the one matching those versions.
+	local core slf4j binding
+	core=$(find "$tmp" -name 'log4j-core-*.jar' | sed -n '1s#.*/log4j-core-\(.*\)\.jar$#\1#p')
+	slf4j=$(find "$tmp" -name 'slf4j-api-*.jar' | sed -n '1s#.*/slf4j-api-\(.*\)\.jar$#\1#p')
+	[[ -n $core ]] || core=2.24.3
+	if [[ $slf4j == 1.* ]]; then binding=log4j-slf4j-impl; else binding=log4j-slf4j2-impl; fi
+	write_pom "    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>$binding</artifactId><version>$core</version></dependency>"
+	mvn_run "$DEP_PLUGIN:copy-dependencies" -DoutputDirectory="$tmp"
+	[[ -f $tmp/kafka_2.13-$KAFKA_VERSION.jar ]] || die "Maven ran but $tmp/kafka_2.13-$KAFKA_VERSION.jar is missing"
+	rm -rf "$LIB"
+	rm -f "$CACHE_DIR"/*.jsa
+	mv "$tmp" "$LIB"
+	echo "kafka_2.13:$KAFKA_VERSION log4j-core:$core $binding slf4j-api:$slf4j" >"$STAMP"
+	log "resolved $(find "$LIB" -name '*.jar' | wc -l) jars in $((SECONDS - t0))s"
+	exec 8>&-
+}
+
+# ---------------------------------------------------------------- configs
+write_log_configs() {
+	mkdir -p "$PAIR_DIR"
+	# Broker: everything from INFO up to <broker>/logs/server.log (rolled at
+	# 50 MB), WARN and up also to stderr, which goes to <broker>/logs/stdout.log.
+	cat >"$PAIR_DIR/log4j2-broker.properties" <<'EOF'
+status = warn
+appender.file.type = RollingFile
+appender.file.name = FILE
+appender.file.fileName = ${sys:kafka.logs.dir}/server.log
+appender.file.filePattern = ${sys:kafka.logs.dir}/server.log.%i
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+appender.file.policies.type = Policies
+appender.file.policies.size.type = SizeBasedTriggeringPolicy
+appender.file.policies.size.size = 50MB
+appender.file.strategy.type = DefaultRolloverStrategy
+appender.file.strategy.max = 2
+appender.err.type = Console
+appender.err.name = STDERR
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = [%d] %p %m (%c)%n
+appender.err.filter.threshold.type = ThresholdFilter
+appender.err.filter.threshold.level = warn
+rootLogger.level = info
+rootLogger.appenderRef.file.ref = FILE
+rootLogger.appenderRef.err.ref = STDERR
+logger.request.name = kafka.request.logger
+logger.request.level = warn
+EOF
+	# Tools (StorageTool, `run`): errors only, to stderr.
+	cat >"$PAIR_DIR/log4j2-tools.properties" <<'EOF'
+status = error
+appender.err.type = Console
+appender.err.name = STDERR
+appender.err.target = SYSTEM_ERR
+appender.err.layout.type = PatternLayout
+appender.err.layout.pattern = %p %m (%c)%n
+rootLogger.level = error
+rootLogger.appenderRef.err.ref = STDERR
+EOF
+}
+
+write_server_config() { # X
+	local d cp ctl
+	d=$(bdir "$1")
+	cp=$(client_port "$1")
+	ctl=$(controller_port "$1")
+	mkdir -p "$d/logs"
+	cat >"$d/server.properties" <<EOF
+# cluster $1, written by scripts/kafka-pair.sh
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@$HOST:$ctl
+listeners=PLAINTEXT://$HOST:$cp,CONTROLLER://$HOST:$ctl
+advertised.listeners=PLAINTEXT://$HOST:$cp
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$d/data
+num.partitions=1
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+EOF
+	if [[ -n $BROKER_PROPS ]]; then
+		echo "# from KAFKA_BROKER_PROPS" >>"$d/server.properties"
+		tr ' ' '\n' <<<"$BROKER_PROPS" | sed '/^$/d' >>"$d/server.properties"
+	fi
+}
+
+# Kafka cluster ids are 16 random bytes in unpadded base64url (what
+# `StorageTool random-uuid` prints); avoid a leading '-' as Kafka does.
+new_cluster_id() {
+	local id
+	while :; do
+		id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+		[[ $id != -* ]] && break
+	done
+	echo "$id"
+}
+
+# Format <X>/data with a fresh cluster id. Runs in the background; the caller waits.
+format_storage() { # X
+	local d
+	d=$(bdir "$1")
+	rm -rf "$d/data"
+	local -a fast=(-XX:TieredStopAtLevel=1)
+	[[ $USE_CDS == 1 && -s $CDS_ARCHIVE ]] && fast+=(-XX:SharedArchiveFile="$CDS_ARCHIVE")
+	"$JAVA" "${fast[@]}" -Dlog4j2.configurationFile="$PAIR_DIR/log4j2-tools.properties" -cp "$LIB/*" \
+		kafka.tools.StorageTool format -t "$(new_cluster_id)" -c "$d/server.properties" \
+		>"$d/logs/format.log" 2>&1 8>&- 9>&-
+}
+
+format_all() { # X...
+	local x pids=() failed=()
+	for x in "$@"; do
+		format_storage "$x" &
+		pids+=($!)
+	done
+	local i=0
+	for x in "$@"; do
+		wait "${pids[$i]}" || failed+=("$x")
+		i=$((i + 1))
+	done
+	for x in ${failed[@]+"${failed[@]}"}; do
+		log "formatting cluster $x failed:"
+		cat "$(bdir "$x")/logs/format.log" >&2
+	done
+	((${#failed[@]} == 0)) || die "StorageTool format failed"
+}
+
+# ---------------------------------------------------------------- processes
+# Print the pid of broker X if its JVM is alive (and really is that broker).
+broker_pid() { # X
+	local d f pid cmd
+	d=$(bdir "$1")
+	f=$d/pid
+	[[ -f $f ]] || return 1
+	pid=$(<"$f")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	kill -0 "$pid" 2>/dev/null || return 1
+	if [[ -r /proc/$pid/cmdline ]]; then
+		cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+	else
+		cmd=$(ps -o args= -p "$pid" 2>/dev/null) || return 1
+	fi
+	# An exited-but-unreaped JVM (zombie) has an empty command line.
+	[[ $cmd == *kafka.Kafka*"$d/server.properties"* ]] || return 1
+	echo "$pid"
+}
+
+port_in_use() { # port
+	(exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null
+}
+
+# One Kafka Metadata v4 round trip (no JVM): prints the number of live brokers
+# in the response; fails if the port is closed or the answer is malformed.
+metadata_probe() { # port
+	# shellcheck disable=SC2016
+	timeout 5 bash -c '
+		exec 3<>"/dev/tcp/$0/$1" || exit 2
+		# size=25 | api_key=3 (Metadata) api_version=4 correlation_id=1 client_id="kafka-pair"
+		# | topics=[] (none) allow_auto_topic_creation=false
+		printf "\x00\x00\x00\x19\x00\x03\x00\x04\x00\x00\x00\x01\x00\x0akafka-pair\x00\x00\x00\x00\x00" >&3
+		# size(4) correlation_id(4) throttle_time_ms(4) brokers.length(4)
+		hex=$(od -An -v -tx1 -N 16 <&3 | tr -d " \n")
+		[[ ${#hex} == 32 && ${hex:8:8} == 00000001 ]] || exit 3
+		echo $((16#${hex:24:8}))
+	' "$HOST" "$1" 2>/dev/null
+}
+
+broker_answers() { # X
+	local n
+	n=$(metadata_probe "$(client_port "$1")") || return 1
+	((n >= 1))
+}
+
+launch() { # X
+	local d off
+	d=$(bdir "$1")
+	[[ -f $d/data/meta.properties ]] || die "cluster $1 has no formatted storage in $d/data"
+	check_ports_free "$1"
+	write_server_config "$1"
+	mkdir -p "$d/logs"
+	touch "$d/logs/server.log"
+	off=$(wc -c <"$d/logs/server.log")
+	echo "$off" >"$d/logs/.started-offset"
+	rm -f "$d/pid"
+	local heap
+	read -r -a heap <<<"$HEAP_OPTS"
+	local -a extra=()
+	[[ -n $JVM_OPTS ]] && read -r -a extra <<<"$JVM_OPTS"
+	local -a detach=()
+	command -v setsid >/dev/null && detach=(setsid)
+	# Class-data sharing (JDK AppCDS) roughly halves the JVM's start-up on this
+	# 2-core machine. Without an archive yet, this broker records one when it
+	# exits gracefully (collect_cds moves it into the cache); later starts map it.
+	local -a cds=()
+	rm -f "$d/cds-dump"
+	if [[ $USE_CDS == 1 ]]; then
+		if [[ -s $CDS_ARCHIVE ]]; then
+			cds=(-XX:SharedArchiveFile="$CDS_ARCHIVE")
+		elif [[ ! -e $PAIR_DIR/A/cds-dump && ! -e $PAIR_DIR/B/cds-dump ]]; then
+			echo "$CDS_ARCHIVE.$$.$1.tmp" >"$d/cds-dump"
+			cds=(-XX:ArchiveClassesAtExit="$CDS_ARCHIVE.$$.$1.tmp")
+		fi
+	fi
+	echo "=== $(date '+%F %T') starting cluster $1" >>"$d/logs/stdout.log"
+	# The inner shell writes its own pid (exec keeps it) so the pid file names the JVM.
+	# shellcheck disable=SC2016
+	nohup ${detach[@]+"${detach[@]}"} bash -c 'echo $$ >"$0"; exec "$@"' "$d/pid" \
+		"$JAVA" "${heap[@]}" ${extra[@]+"${extra[@]}"} ${cds[@]+"${cds[@]}"} -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+		-Dkafka.logs.dir="$d/logs" -Dlog4j2.configurationFile="$PAIR_DIR/log4j2-broker.properties" \
+		-cp "$LIB/*" kafka.Kafka "$d/server.properties" \
+		</dev/null >>"$d/logs/stdout.log" 2>&1 8>&- 9>&- &
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[[ -s $d/pid ]] && break
+		sleep 0.1
+	done
+	[[ -s $d/pid ]] || die "cluster $1: the JVM did not start (see $d/logs/stdout.log)"
+}
+
+check_ports_free() { # X...
+	local x p
+	for x in "$@"; do
+		for p in "$(client_port "$x")" "$(controller_port "$x")"; do
+			if port_in_use "$p"; then
+				die "port $HOST:$p (cluster $x) is already in use by another process"
+			fi
+		done
+	done
+}
+
+# Brokers launched by this command; if it fails, they are stopped again.
+LAUNCHED=()
+stop_launched_on_failure() {
+	local rc=$? x
+	((rc != 0)) || return 0
+	for x in ${LAUNCHED[@]+"${LAUNCHED[@]}"}; do
+		if broker_pid "$x" >/dev/null; then
+			log "stopping cluster $x, started by this failed command"
+			signal_and_wait "$x" TERM 10 || signal_and_wait "$x" KILL 5 || true
+		fi
+		collect_cds "$x" drop
+		rm -f "$(bdir "$x")/pid"
+	done
+	return "$rc"
+}
+
+fail_broker() { # X message
+	local d
+	d=$(bdir "$1")
+	log "cluster $1 ($HOST:$(client_port "$1")): $2"
+	log "---- last 40 lines of $d/logs/server.log"
+	tail -n 40 "$d/logs/server.log" >&2 2>/dev/null || true
+	log "---- last 20 lines of $d/logs/stdout.log"
+	tail -n 20 "$d/logs/stdout.log" >&2 2>/dev/null || true
+	die "cluster $1 did not come up"
+}
+
+started_line_seen() { # X
+	local d off
+	d=$(bdir "$1")
+	off=$(cat "$d/logs/.started-offset" 2>/dev/null || echo 0)
+	# server.log may have rolled over since the launch.
+	(($(wc -c <"$d/logs/server.log" 2>/dev/null || echo 0) >= off)) || off=0
+	# No `grep -q` here: it would exit at the first match, tail would die of
+	# SIGPIPE and pipefail would turn the match into a failure.
+	tail -c +"$((off + 1))" "$d/logs/server.log" 2>/dev/null | grep -F 'Kafka Server started' >/dev/null
+}
+
+# Wait until each broker has logged "Kafka Server started" and answers a
+# Metadata request that lists at least one live (unfenced) broker.
+wait_ready() { # X...
+	local deadline=$((SECONDS + TIMEOUT)) pending=("$@") next x
+	while ((${#pending[@]} > 0)); do
+		next=()
+		for x in "${pending[@]}"; do
+			broker_pid "$x" >/dev/null || fail_broker "$x" "the JVM exited during startup"
+			if started_line_seen "$x" && broker_answers "$x"; then
+				log "cluster $x is up on $HOST:$(client_port "$x") (pid $(broker_pid "$x"))"
+			else
+				next+=("$x")
+			fi
+		done
+		pending=(${next[@]+"${next[@]}"})
+		((${#pending[@]} == 0)) && break
+		((SECONDS < deadline)) || fail_broker "${pending[0]}" "not up after ${TIMEOUT}s"
+		sleep 0.2
+	done
+}
+
+# True once pid has fully exited (its sockets closed): gone, or a zombie.
+pid_gone() { # pid
+	kill -0 "$1" 2>/dev/null || return 0
+	local st
+	if [[ -r /proc/$1/stat ]]; then
+		st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 0
+	else
+		st=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
+	fi
+	[[ -z $st ]] && return 0
+	[[ $st == Z* ]] || return 1
+	# A zombie thread-group leader may still have exiting threads holding the
+	# sockets; gone once only the leader is left.
+	[[ ! -d /proc/$1/task ]] || (($(find "/proc/$1/task" -mindepth 1 -maxdepth 1 | wc -l) <= 1))
+}
+
+# Send SIG to broker X and wait up to SECS for it to go; fails if still alive.
+signal_and_wait() { # X SIG SECS
+	local pid i
+	pid=$(broker_pid "$1") || return 0
+	kill -s "$2" "$pid" 2>/dev/null || true
+	for ((i = 0; i < $3 * 10; i++)); do
+		pid_gone "$pid" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# After broker X has exited: keep (gracefully stopped) or drop the class-data
+# archive it was asked to write at exit.
+collect_cds() { # X keep|drop
+	local m tmp
+	m=$(bdir "$1")/cds-dump
+	[[ -f $m ]] || return 0
+	tmp=$(<"$m")
+	rm -f "$m"
+	if [[ $2 == keep && -s $tmp ]] && started_line_seen "$1"; then
+		[[ -n $CDS_ARCHIVE ]] || check_java
+		mv -f "$tmp" "$CDS_ARCHIVE" && log "saved class-data archive $CDS_ARCHIVE (faster starts from now on)"
+	fi
+	rm -f "$tmp"
+}
+
+stop_brokers() { # X...
+	local x pid
+	for x in "$@"; do
+		if pid=$(broker_pid "$x"); then
+			log "stopping cluster $x (pid $pid)"
+			kill -s TERM "$pid" 2>/dev/null || true
+		fi
+	done
+	for x in "$@"; do
+		if signal_and_wait "$x" TERM "$STOP_TIMEOUT"; then
+			collect_cds "$x" keep
+		else
+			log "cluster $x did not stop within ${STOP_TIMEOUT}s; sending SIGKILL"
+			signal_and_wait "$x" KILL 10 || die "cannot kill cluster $x (pid $(broker_pid "$x"))"
+			collect_cds "$x" drop
+		fi
+		rm -f "$(bdir "$x")/pid"
+	done
+}
+
+# ---------------------------------------------------------------- commands
+cmd_start() {
+	lock_pair
+	local x running=() down=()
+	for x in A B; do
+		if broker_pid "$x" >/dev/null; then running+=("$x"); else down+=("$x"); fi
+	done
+	if ((${#down[@]} == 0)); then
+		log "already running (A pid $(broker_pid A), B pid $(broker_pid B))"
+		print_env
+		return 0
+	fi
+	check_ports_free "${down[@]}"
+	check_java
+	resolve_jars
+	write_log_configs
+	trap stop_launched_on_failure EXIT
+	local t0=$SECONDS fresh=()
+	if ((${#running[@]} == 0)); then
+		# Nothing running: start from clean storage and logs.
+		rm -rf "$PAIR_DIR/A" "$PAIR_DIR/B"
+		fresh=(A B)
+	else
+		log "cluster ${running[*]} already running; starting ${down[*]}"
+		for x in "${down[@]}"; do
+			[[ -f $(bdir "$x")/data/meta.properties ]] || fresh+=("$x")
+		done
+	fi
+	if ((${#fresh[@]} > 0)); then
+		for x in "${fresh[@]}"; do write_server_config "$x"; done
+		format_all "${fresh[@]}"
+	fi
+	for x in "${down[@]}"; do
+		LAUNCHED+=("$x")
+		launch "$x"
+	done
+	wait_ready "${down[@]}"
+	LAUNCHED=()
+	log "ready in $((SECONDS - t0))s (state in $PAIR_DIR)"
+	print_env
+}
+
+cmd_stop() {
+	lock_pair
+	stop_brokers A B
+	rm -rf "$PAIR_DIR/A/data" "$PAIR_DIR/B/data" "$PAIR_DIR/A/pid" "$PAIR_DIR/B/pid"
+	log "stopped; data removed (logs kept in $PAIR_DIR/A/logs, $PAIR_DIR/B/logs)"
+}
+
+cmd_status() {
+	local x pid all=0 cid
+	for x in A B; do
+		if pid=$(broker_pid "$x"); then
+			cid=$(sed -n 's/^cluster\.id=//p' "$(bdir "$x")/data/meta.properties" 2>/dev/null || true)
+			if broker_answers "$x"; then
+				echo "$x: up      $HOST:$(client_port "$x") pid $pid cluster.id ${cid:-?}"
+			else
+				echo "$x: running $HOST:$(client_port "$x") pid $pid but not answering (starting or stuck)"
+				all=1
+			fi
+		else
+			echo "$x: down    $HOST:$(client_port "$x")"
+			all=1
+		fi
+	done
+	return "$all"
+}
+
+cmd_start_broker() { # X
+	check_name "${1:-}"
+	lock_pair
+	if broker_pid "$1" >/dev/null; then
+		log "cluster $1 already running (pid $(broker_pid "$1"))"
+		return 0
+	fi
+	check_ports_free "$1"
+	check_java
+	resolve_jars
+	write_log_configs
+	trap stop_launched_on_failure EXIT
+	if [[ ! -f $(bdir "$1")/data/meta.properties ]]; then
+		log "cluster $1 has no storage; formatting a new one"
+		write_server_config "$1"
+		format_all "$1"
+	fi
+	local t0=$SECONDS
+	LAUNCHED=("$1")
+	launch "$1"
+	wait_ready "$1"
+	LAUNCHED=()
+	log "cluster $1 ready in $((SECONDS - t0))s"
+}
+
+cmd_stop_broker() { # X
+	check_name "${1:-}"
+	lock_pair
+	broker_pid "$1" >/dev/null || log "cluster $1 is not running"
+	stop_brokers "$1"
+}
+
+cmd_kill_broker() { # X
+	check_name "${1:-}"
+	lock_pair
+	local pid
+	if pid=$(broker_pid "$1"); then
+		log "killing cluster $1 (pid $pid) with SIGKILL"
+		signal_and_wait "$1" KILL 10 || die "cluster $1 (pid $pid) survived SIGKILL"
+	else
+		log "cluster $1 is not running"
+	fi
+	collect_cds "$1" drop
+	rm -f "$(bdir "$1")/pid"
+}
+
+cmd_run() {
+	(($# > 0)) || die "usage: run CLASS [ARG...]"
+	check_java
+	resolve_jars
+	write_log_configs
+	exec "$JAVA" -Dlog4j2.configurationFile="$PAIR_DIR/log4j2-tools.properties" -cp "$LIB/*" "$@"
+}
+
+main() {
+	local cmd=${1:-}
+	(($# > 0)) && shift
+	case $cmd in
+	start) cmd_start ;;
+	stop) cmd_stop ;;
+	status) cmd_status ;;
+	env) print_env ;;
+	start-broker) cmd_start_broker "$@" ;;
+	stop-broker) cmd_stop_broker "$@" ;;
+	kill-broker) cmd_kill_broker "$@" ;;
+	restart-broker)
+		cmd_stop_broker "$@"
+		cmd_start_broker "$@"
+		;;
+	run) cmd_run "$@" ;;
+	-h | --help | help) usage ;;
+	*) usage ;;
+	esac
+}
+
+main "$@"
