@@ -42,6 +42,9 @@ func newApp(t testing.TB, pair kafkatest.Pair, s config.Settings, extra ...strin
 	if s.TransactionTimeout == 0 {
 		s.TransactionTimeout = 30 * time.Second
 	}
+	if s.LeaseTTL == 0 {
+		s.LeaseTTL = 20 * time.Second
+	}
 	if s.ConnectTimeout == 0 {
 		s.ConnectTimeout = 10 * time.Second
 	}

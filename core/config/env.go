@@ -35,6 +35,10 @@ type Settings struct {
 	// crashed invocation's open transaction can hold back read_committed
 	// consumers of the remote partition if nobody fences it first.
 	TransactionTimeout time.Duration `envconfig:"TRANSACTION_TIMEOUT" default:"30s" desc:"target transaction timeout"`
+	// LeaseTTL is how long a claim on a partition lasts without renewal;
+	// a running invocation renews its leases every third of it, so a
+	// crashed or killed one frees its partitions within LeaseTTL.
+	LeaseTTL time.Duration `envconfig:"LEASE_TTL" default:"20s" desc:"how long an unrenewed partition lease lasts"`
 	// ConnectTimeout bounds the first round trip to each cluster, so an
 	// unreachable broker fails fast instead of retrying until the deadline.
 	ConnectTimeout time.Duration `envconfig:"CONNECT_TIMEOUT" default:"10s" desc:"how long to wait for a cluster to answer at start"`
@@ -81,6 +85,9 @@ func (s Settings) Validate() error {
 	}
 	if s.TransactionTimeout < time.Second || s.TransactionTimeout > 15*time.Minute {
 		problems = append(problems, "MIRROR_TRANSACTION_TIMEOUT must be between 1s and 15m (the broker's transaction.max.timeout.ms default)")
+	}
+	if s.LeaseTTL < time.Second {
+		problems = append(problems, "MIRROR_LEASE_TTL must be at least 1s")
 	}
 	if s.ConnectTimeout <= 0 {
 		problems = append(problems, "MIRROR_CONNECT_TIMEOUT must be positive")

@@ -76,6 +76,12 @@ func (m *Mirror) newProducer(txnID string) (*kgo.Client, error) {
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MaxBufferedRecords(m.Settings.BatchRecords + 1000),
 		kgo.ProducerLinger(0),
+		// Transaction-coordinator contention (CONCURRENT_TRANSACTIONS while
+		// the previous commit's markers are written) clears in
+		// milliseconds; kgo's default backoff starts at 250ms.
+		kgo.RetryBackoffFn(func(tries int) time.Duration {
+			return min(5*time.Millisecond<<min(tries, 7), 250*time.Millisecond)
+		}),
 	}, m.TargetOpts...)
 	opts = append(opts, kgo.TransactionalID(txnID))
 	cl, err := kgo.NewClient(opts...)
@@ -116,13 +122,14 @@ func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		cands = cands[:m.Settings.MaxUnits]
 	}
 
-	// Claim leases long enough to cover the whole invocation.
+	// Claim short leases and renew them while working, so that a crashed
+	// or killed invocation frees its partitions within one TTL.
 	leases := &lease.Store{Admin: m.TargetAdmin, Group: LeaseGroup(m.Flow), Owner: m.Owner}
 	want := make([]lease.Unit, len(cands))
 	for i, u := range cands {
 		want[i] = u.Unit
 	}
-	ttl := time.Until(stopAt) + 2*m.Settings.SafetyMargin
+	ttl := m.Settings.LeaseTTL
 	claimed, err := leases.Claim(ctx, want, ttl)
 	if err != nil {
 		return res, err
@@ -131,7 +138,15 @@ func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	if len(claimed) == 0 {
 		return res, nil
 	}
+	renewCtx, stopRenew := context.WithCancel(ctx)
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		m.renewLeases(renewCtx, leases, claimed, ttl, log)
+	}()
 	defer func() {
+		stopRenew()
+		<-renewed
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		if err := leases.Release(rctx, claimed); err != nil {
@@ -183,6 +198,31 @@ func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	return res, nil
 }
 
+// renewLeases extends this invocation's leases every third of their TTL
+// until ctx ends. A unit found taken by another owner is only logged:
+// fencing, not the lease, decides who may commit.
+func (m *Mirror) renewLeases(ctx context.Context, leases *lease.Store, units []lease.Unit, ttl time.Duration, log *slog.Logger) {
+	t := time.NewTicker(ttl / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		got, err := leases.Claim(ctx, units, ttl)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("renew leases", "err", err)
+			}
+			continue
+		}
+		if len(got) < len(units) {
+			log.Warn("leases taken by another invocation", "held", len(got), "claimed", len(units))
+		}
+	}
+}
+
 // start fences every claimed unit (a fresh producer's InitProducerID bumps
 // the epoch and aborts any open transaction of an earlier holder), then
 // reads their committed positions, which are now stable.
@@ -228,7 +268,11 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 		return nil, errs
 	}
 
-	progress, err := readProgress(ctx, m.TargetAdmin, ProgressGroup(m.Flow), true)
+	fenced := map[lease.Unit]bool{}
+	for _, w := range workers {
+		fenced[w.u.Unit] = true
+	}
+	progress, err := readProgress(ctx, m.TargetAdmin, ProgressGroup(m.Flow), fenced)
 	if err != nil {
 		for _, w := range workers {
 			w.prod.Close()

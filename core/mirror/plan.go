@@ -93,7 +93,7 @@ func makePlan(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (*plan
 	if err != nil {
 		return nil, fmt.Errorf("list source end offsets: %w", err)
 	}
-	progress, err := readProgress(ctx, tgt, ProgressGroup(f), false)
+	progress, err := readProgress(ctx, tgt, ProgressGroup(f), nil)
 	if err != nil {
 		return nil, err
 	}

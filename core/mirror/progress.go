@@ -79,10 +79,12 @@ func parsePosition(offset int64, meta string) Position {
 }
 
 // readProgress returns the committed position of every unit in the group.
-// With stable set it waits out pending transactional commits (after the
-// units were fenced, those resolve promptly) so the answer is the truth.
-func readProgress(ctx context.Context, adm *kadm.Client, group string, stable bool) (map[lease.Unit]Position, error) {
-	if stable {
+// With stable units given, it waits out pending transactional commits of
+// those units (after they were fenced, those resolve promptly) so the
+// answer for them is the truth; other units may carry a pending commit of
+// a live or crashed invocation, which is not waited for.
+func readProgress(ctx context.Context, adm *kadm.Client, group string, stable map[lease.Unit]bool) (map[lease.Unit]Position, error) {
+	if stable != nil {
 		ctx = kadm.RequireStable(ctx)
 	}
 	for attempt := 0; ; attempt++ {
@@ -109,7 +111,9 @@ func readProgress(ctx context.Context, adm *kadm.Client, group string, stable bo
 		resp.Each(func(o kadm.OffsetResponse) {
 			switch {
 			case errors.Is(o.Err, kerr.UnstableOffsetCommit):
-				unstable = true
+				if stable[lease.Unit{Topic: o.Topic, Partition: o.Partition}] {
+					unstable = true
+				}
 			case o.Err != nil:
 				if firstErr == nil {
 					firstErr = o.Err
@@ -134,12 +138,14 @@ func readProgress(ctx context.Context, adm *kadm.Client, group string, stable bo
 	}
 }
 
-// commitProgressInTxn adds the progress group to the producer's open
-// transaction and writes the unit's new position into it. kgo has no
-// exported call for a transactional offset commit outside a group session,
-// so the two requests are issued directly with the producer's current id
-// and epoch.
-func commitProgressInTxn(ctx context.Context, prod *kgo.Client, txnID, group string, u lease.Unit, topicID [16]byte, p Position) error {
+// addProgressGroup adds the progress group to the producer's open
+// transaction. It runs first in each transaction, before any produce: under
+// KIP-890 a produce registers its partition with the transaction coordinator
+// too, and the two racing there cost seconds of CONCURRENT_TRANSACTIONS
+// backoff. kgo has no exported call for a transactional offset commit
+// outside a group session, so this and commitProgress are issued directly
+// with the producer's current id and epoch.
+func addProgressGroup(ctx context.Context, prod *kgo.Client, txnID, group string) error {
 	id, epoch, err := prod.ProducerID(ctx)
 	if err != nil {
 		return fmt.Errorf("load producer id: %w", err)
@@ -149,22 +155,34 @@ func commitProgressInTxn(ctx context.Context, prod *kgo.Client, txnID, group str
 	add.ProducerID = id
 	add.ProducerEpoch = epoch
 	add.Group = group
+	backoff := 5 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		resp, err := add.RequestWith(ctx, prod)
 		if err != nil {
 			return fmt.Errorf("add progress group to transaction: %w", err)
 		}
 		err = kerr.ErrorForCode(resp.ErrorCode)
-		if errors.Is(err, kerr.ConcurrentTransactions) && attempt < 50 {
-			if err := sleep(ctx, 20*time.Millisecond); err != nil {
+		// The previous transaction's markers are still being written.
+		if errors.Is(err, kerr.ConcurrentTransactions) && attempt < 100 {
+			if err := sleep(ctx, backoff); err != nil {
 				return err
 			}
+			backoff = min(2*backoff, 50*time.Millisecond)
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("add progress group to transaction: %w", err)
 		}
-		break
+		return nil
+	}
+}
+
+// commitProgress writes the unit's new position into the open
+// transaction (the group must have been added with addProgressGroup).
+func commitProgress(ctx context.Context, prod *kgo.Client, txnID, group string, u lease.Unit, topicID [16]byte, p Position) error {
+	id, epoch, err := prod.ProducerID(ctx)
+	if err != nil {
+		return fmt.Errorf("load producer id: %w", err)
 	}
 	req := kmsg.NewPtrTxnOffsetCommitRequest()
 	req.TransactionalID = txnID

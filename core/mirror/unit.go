@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mirrorless/mirrorless/core/lease"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
 )
 
@@ -44,6 +45,9 @@ type worker struct {
 	rest []*kgo.Record // fetched but not yet in a transaction
 	// fetchErr is set by the poller before it closes in.
 	fetchErr error
+	// deadline bounds the work of a transaction (not its end).
+	deadline   time.Time
+	lastCommit time.Time
 
 	// offset-sync state for MM2's emission rules (per invocation, as MM2's
 	// is per task lifetime).
@@ -153,12 +157,19 @@ func (w *worker) commit(batch []*kgo.Record, stopAt time.Time) error {
 	// before the deadline, and the invocation's context must not cut the
 	// commit short (the Lambda runtime cancels it at the deadline).
 	margin := w.m.Settings.SafetyMargin
-	ctx, cancel := context.WithDeadline(context.WithoutCancel(w.m.ctx), stopAt.Add(margin/2))
+	w.deadline = stopAt.Add(margin / 2)
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(w.m.ctx), w.deadline)
 	defer cancel()
 
+	t0 := time.Now()
 	if err := w.prod.BeginTransaction(); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
+	group := ProgressGroup(w.m.Flow)
+	if err := addProgressGroup(ctx, w.prod, w.txnID, group); err != nil {
+		return w.abort(err)
+	}
+	tAdded := time.Now()
 	remote := w.u.Unit.Topic
 	e := kgo.AbortingFirstErrPromise(w.prod)
 	var bytes int64
@@ -178,6 +189,7 @@ func (w *worker) commit(batch []*kgo.Record, stopAt time.Time) error {
 	if err := e.Err(); err != nil {
 		return w.abort(fmt.Errorf("produce to %s: %w", w.u.Unit, err))
 	}
+	tProduced := time.Now()
 
 	newPos := w.pos
 	newPos.Next = next
@@ -191,18 +203,24 @@ func (w *worker) commit(batch []*kgo.Record, stopAt time.Time) error {
 		// has a record (kgo ends a transaction with no records as a no-op).
 		syncs = []offsetsync.OffsetSync{{Topic: w.u.SourceTopic, Partition: w.u.Partition, Upstream: w.pos.LastUpstream, Downstream: w.pos.LastDownstream}}
 	}
+	// Each step that registers something with the transaction coordinator
+	// (a partition's first produce, the offsets' verification) runs after
+	// the previous one: concurrent registrations for one transactional id
+	// are refused with CONCURRENT_TRANSACTIONS, which Kafka reports as
+	// NOT_ENOUGH_REPLICAS on produce, and cost seconds of backoff.
 	e2 := kgo.AbortingFirstErrPromise(w.prod)
 	syncTopic := w.m.Flow.OffsetSyncsTopic()
 	for _, s := range syncs {
 		w.prod.Produce(ctx, &kgo.Record{Topic: syncTopic, Partition: 0, Key: s.Key(), Value: s.Value()}, e2.Promise())
 	}
-	if err := commitProgressInTxn(ctx, w.prod, w.txnID, ProgressGroup(w.m.Flow), w.u.Unit, w.u.RemoteID, newPos); err != nil {
-		_ = e2.Err()
-		return w.abort(err)
-	}
 	if err := e2.Err(); err != nil {
 		return w.abort(fmt.Errorf("produce offset syncs to %s: %w", syncTopic, err))
 	}
+	tSyncs := time.Now()
+	if err := commitProgress(ctx, w.prod, w.txnID, group, w.u.Unit, w.u.RemoteID, newPos); err != nil {
+		return w.abort(err)
+	}
+	tOffsets := time.Now()
 
 	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(w.m.ctx), max(margin/2, 2*time.Second))
 	defer endCancel()
@@ -214,6 +232,8 @@ func (w *worker) commit(batch []*kgo.Record, stopAt time.Time) error {
 		// blindly; find out from the committed position.
 		return w.resolveUnknown(err, newPos, len(data), bytes)
 	}
+	w.log.Debug("committed", "records", len(data), "offset", next, "took", time.Since(t0), "add", tAdded.Sub(t0), "produce", tProduced.Sub(tAdded), "syncs", tSyncs.Sub(tProduced), "offsets", tOffsets.Sub(tSyncs), "end", time.Since(tOffsets))
+	w.lastCommit = time.Now()
 	w.pos = newPos
 	w.res.Records += int64(len(data))
 	w.res.Bytes += bytes
@@ -277,7 +297,7 @@ func (w *worker) resolveUnknown(cause error, want Position, records int, bytes i
 	if _, _, err := prod.ProducerID(ctx); err != nil {
 		return fmt.Errorf("commit outcome unknown (%v); fence: %w", cause, err)
 	}
-	progress, err := readProgress(ctx, w.m.TargetAdmin, ProgressGroup(w.m.Flow), true)
+	progress, err := readProgress(ctx, w.m.TargetAdmin, ProgressGroup(w.m.Flow), map[lease.Unit]bool{w.u.Unit: true})
 	if err != nil {
 		return fmt.Errorf("commit outcome unknown (%v); %w", cause, err)
 	}
@@ -301,6 +321,11 @@ var errStopUnit = errors.New("unit stopped after resolving an unknown commit")
 
 func (w *worker) fail(err error) {
 	switch {
+	case errors.Is(err, context.DeadlineExceeded) && !time.Now().Before(w.deadline):
+		// Time ran out inside a transaction: it was aborted, and the next
+		// invocation copies the batch again. Not a failure.
+		w.res.Status = "deadline"
+		w.log.Info("time budget ended inside a transaction; aborted it", "offset", w.pos.Next)
 	case errors.Is(err, errStopUnit):
 		w.res.Status = "resolved"
 	case isFenced(err):

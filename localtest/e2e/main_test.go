@@ -122,6 +122,7 @@ func drain(t testing.TB, environ []string) {
 	defer cancel()
 	for ctx.Err() == nil {
 		s := mustInvoke(t, "mirror", environ)
+		t.Logf("drain run: %v records, lag left %v, %v ms", s["records"], s["lag_left"], s["duration_ms"])
 		if s["lag_left"].(float64) == 0 {
 			return
 		}

@@ -13,9 +13,9 @@ import (
 
 // produceWhile produces sequence-numbered records to every partition in
 // small batches until stop is closed, and returns how many each partition got.
-func produceWhile(t *testing.T, addr, topic string, partitions int32, stop <-chan struct{}) func() int {
+func produceWhile(t *testing.T, addr, topic string, partitions int32, from int, stop <-chan struct{}) func() int {
 	prod := kafkatest.Producer(t, addr)
-	var n int
+	n := from
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -25,8 +25,8 @@ func produceWhile(t *testing.T, addr, topic string, partitions int32, stop <-cha
 				return
 			default:
 			}
-			kafkatest.ProduceSeq(t, prod, topic, partitions, n, n+50)
-			n += 50
+			kafkatest.ProduceSeq(t, prod, topic, partitions, n, n+10)
+			n += 10
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
@@ -40,21 +40,31 @@ func TestSigkillExactlyOnce(t *testing.T) {
 	topic := kafkatest.Unique(t, "sigkill")
 	const parts = 4
 	kafkatest.CreateTopic(t, pair.A, topic, parts, nil)
-	environ := env(kafkatest.Properties(t, pair, "A->B.topics = "+topic), "MIRROR_BATCH_RECORDS=200")
+	// Small transactions over a backlog keep every run busy long enough
+	// to be killed mid-flight, at any step of a transaction.
+	// A killed run's leases live on for MIRROR_LEASE_TTL; keep it short so
+	// the next run can take over the partitions (and fence the killed run's
+	// open transactions) soon after.
+	environ := env(kafkatest.Properties(t, pair, "A->B.topics = "+topic), "MIRROR_BATCH_RECORDS=50", "MIRROR_LEASE_TTL=1s")
 	mustInvoke(t, "reconcile", environ)
+	const backlog = 3000
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, parts, 0, backlog)
 
 	stop := make(chan struct{})
-	produced := produceWhile(t, pair.A, topic, parts, stop)
+	produced := produceWhile(t, pair.A, topic, parts, backlog, stop)
 	kills := 0
-	for i := 0; kills < 12 && i < 40; i++ {
+	for i := 0; kills < 12 && i < 60; i++ {
 		began := time.Now()
 		cmd, out, errb := start(t, "mirror", environ)
-		time.Sleep(time.Duration(100+rand.IntN(1400)) * time.Millisecond)
+		time.Sleep(time.Duration(150+rand.IntN(1000)) * time.Millisecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		if r := wait(cmd, out, errb, began); r.killed {
 			kills++
+			time.Sleep(time.Duration(500+rand.IntN(700)) * time.Millisecond) // sometimes before the lease expires
 		} else if r.code != 0 {
 			t.Fatalf("mirror exited %d before the kill: %s", r.code, r.stderr)
+		} else {
+			t.Logf("run %d finished before its kill, in %v", i, r.duration.Round(time.Millisecond))
 		}
 	}
 	close(stop)
@@ -62,7 +72,10 @@ func TestSigkillExactlyOnce(t *testing.T) {
 	if kills < 10 {
 		t.Fatalf("only %d of the runs were killed mid-flight", kills)
 	}
+	t.Logf("%d kills done; producing stopped at %d records per partition", kills, n)
+	began := time.Now()
 	drain(t, environ)
+	t.Logf("drained in %v", time.Since(began).Round(time.Millisecond))
 	dst := kafkatest.ReadAll(t, pair.B, "A."+topic)
 	if err := kafkatest.ExactlyOnce(dst, parts, n); err != nil {
 		t.Fatalf("after %d kills: %v", kills, err)
@@ -84,7 +97,7 @@ func TestConcurrentInvocations(t *testing.T) {
 	mustInvoke(t, "reconcile", environ)
 
 	stop := make(chan struct{})
-	produced := produceWhile(t, pair.A, topic, parts, stop)
+	produced := produceWhile(t, pair.A, topic, parts, 0, stop)
 	var claimed [3]float64
 	for round := 0; round < 5; round++ {
 		var wg sync.WaitGroup
