@@ -45,9 +45,9 @@ func TestSigkillExactlyOnce(t *testing.T) {
 	// A killed run's leases live on for MIRROR_LEASE_TTL; keep it short so
 	// the next run can take over the partitions (and fence the killed run's
 	// open transactions) soon after.
-	environ := env(kafkatest.Properties(t, pair, "A->B.topics = "+topic), "MIRROR_BATCH_RECORDS=50", "MIRROR_LEASE_TTL=1s")
+	environ := env(kafkatest.Properties(t, pair, "A->B.topics = "+topic), "MIRROR_BATCH_RECORDS=20", "MIRROR_LEASE_TTL=1s")
 	mustInvoke(t, "reconcile", environ)
-	const backlog = 3000
+	const backlog = 10000
 	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, parts, 0, backlog)
 
 	stop := make(chan struct{})
@@ -56,7 +56,8 @@ func TestSigkillExactlyOnce(t *testing.T) {
 	for i := 0; kills < 12 && i < 60; i++ {
 		began := time.Now()
 		cmd, out, errb := start(t, "mirror", environ)
-		time.Sleep(time.Duration(150+rand.IntN(1000)) * time.Millisecond)
+		// From start-up (config, plan, claim, fence) to deep in the copy.
+		time.Sleep(time.Duration(30+rand.IntN(900)) * time.Millisecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		if r := wait(cmd, out, errb, began); r.killed {
 			kills++

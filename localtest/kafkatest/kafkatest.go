@@ -25,17 +25,25 @@ type Pair struct {
 // Kfake starts two single-broker in-process clusters for the test.
 func Kfake(t testing.TB) Pair {
 	t.Helper()
+	p, _, _ := KfakeClusters(t)
+	return p
+}
+
+// KfakeClusters is Kfake, also returning the clusters for fault injection;
+// options apply to cluster B (the target).
+func KfakeClusters(t testing.TB, bOpts ...kfake.Opt) (Pair, *kfake.Cluster, *kfake.Cluster) {
+	t.Helper()
 	a, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ClusterID("A"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ClusterID("B"))
+	b, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.ClusterID("B")}, bOpts...)...)
 	if err != nil {
 		a.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close(); b.Close() })
-	return Pair{A: a.ListenAddrs()[0], B: b.ListenAddrs()[0]}
+	return Pair{A: a.ListenAddrs()[0], B: b.ListenAddrs()[0]}, a, b
 }
 
 // Real returns the real Kafka pair named by MIRROR_TEST_A and
@@ -113,16 +121,40 @@ func Producer(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 	return cl
 }
 
-// ReadAll reads every committed record of a topic (read_committed) up to
-// its end offsets at call time.
+// ReadAll reads every committed record of a topic (read_committed). It
+// first waits until no transaction is open on the topic (last stable offset
+// equals high watermark): a commit is acknowledged once decided, and its
+// markers, which move the last stable offset, are written just after. A
+// transaction still open after 60s fails the test: nothing may be left open.
 func ReadAll(t testing.TB, addr, topic string) []*kgo.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	adm := Admin(t, addr)
-	ends, err := adm.ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		t.Fatalf("list end offsets of %s: %v", topic, err)
+	var ends kadm.ListedOffsets
+	for settled := time.Now().Add(60 * time.Second); ; {
+		var err error
+		ends, err = adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			t.Fatalf("list last stable offsets of %s: %v", topic, err)
+		}
+		hwms, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			t.Fatalf("list end offsets of %s: %v", topic, err)
+		}
+		open := ""
+		ends.Each(func(o kadm.ListedOffset) {
+			if h, _ := hwms.Lookup(o.Topic, o.Partition); h.Offset != o.Offset {
+				open = fmt.Sprintf("%s/%d: last stable offset %d, high watermark %d", o.Topic, o.Partition, o.Offset, h.Offset)
+			}
+		})
+		if open == "" {
+			break
+		}
+		if time.Now().After(settled) {
+			t.Fatalf("a transaction stays open: %s", open)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	starts, err := adm.ListStartOffsets(ctx, topic)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,7 +135,7 @@ func ExactlyOnce(target []*kgo.Record, partitions int32, want int) error {
 		recs := bp[p]
 		if len(recs) != want {
 			dups, missing := countSeq(recs, want)
-			return fmt.Errorf("partition %d: %d records, want %d (%d duplicated, %d missing)", p, len(recs), want, dups, missing)
+			return fmt.Errorf("partition %d: %d records, want %d (%d duplicated, %d missing: %s)", p, len(recs), want, dups, len(missing), ranges(missing))
 		}
 		for i, r := range recs {
 			if s := Seq(r); s != int64(i) {
@@ -145,7 +146,7 @@ func ExactlyOnce(target []*kgo.Record, partitions int32, want int) error {
 	return nil
 }
 
-func countSeq(recs []*kgo.Record, want int) (dups, missing int) {
+func countSeq(recs []*kgo.Record, want int) (dups int, missing []int) {
 	seen := map[int64]int{}
 	for _, r := range recs {
 		seen[Seq(r)]++
@@ -157,8 +158,29 @@ func countSeq(recs []*kgo.Record, want int) (dups, missing int) {
 	}
 	for i := 0; i < want; i++ {
 		if seen[int64(i)] == 0 {
-			missing++
+			missing = append(missing, i)
 		}
 	}
 	return dups, missing
+}
+
+// ranges prints sorted numbers as "a-b, c".
+func ranges(ns []int) string {
+	var out []string
+	for i := 0; i < len(ns); {
+		j := i
+		for j+1 < len(ns) && ns[j+1] == ns[j]+1 {
+			j++
+		}
+		if i == j {
+			out = append(out, fmt.Sprint(ns[i]))
+		} else {
+			out = append(out, fmt.Sprintf("%d-%d", ns[i], ns[j]))
+		}
+		i = j + 1
+	}
+	if len(out) > 10 {
+		out = append(out[:10], "...")
+	}
+	return strings.Join(out, ", ")
 }
