@@ -94,13 +94,18 @@ func TestConcurrentInvocations(t *testing.T) {
 	topic := kafkatest.Unique(t, "concurrent")
 	const parts = 6
 	kafkatest.CreateTopic(t, pair.A, topic, parts, nil)
-	environ := env(kafkatest.Properties(t, pair, "A->B.topics = "+topic), "MIRROR_BATCH_RECORDS=300", "MIRROR_TIME_BUDGET=8s")
+	// Each program may take 2 of the 6 partitions, so the three must
+	// share them through leases; small transactions keep them busy at the
+	// same time.
+	environ := env(kafkatest.Properties(t, pair, "A->B.topics = "+topic), "MIRROR_BATCH_RECORDS=50", "MIRROR_MAX_UNITS=2", "MIRROR_TIME_BUDGET=8s")
 	mustInvoke(t, "reconcile", environ)
+	const backlog = 3000
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, parts, 0, backlog)
 
 	stop := make(chan struct{})
-	produced := produceWhile(t, pair.A, topic, parts, 0, stop)
-	var claimed [3]float64
-	for round := 0; round < 5; round++ {
+	produced := produceWhile(t, pair.A, topic, parts, backlog, stop)
+	var claimed, fenced [3]float64
+	for round := 0; round < 4; round++ {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		for i := 0; i < 3; i++ {
@@ -115,6 +120,7 @@ func TestConcurrentInvocations(t *testing.T) {
 				s := r.summary(t)
 				mu.Lock()
 				claimed[i] += s["units_claimed"].(float64)
+				fenced[i] += s["flows"].([]any)[0].(map[string]any)["fenced"].(float64)
 				mu.Unlock()
 			}()
 		}
@@ -127,7 +133,12 @@ func TestConcurrentInvocations(t *testing.T) {
 	if err := kafkatest.ExactlyOnce(dst, parts, n); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d records per partition exactly once; units claimed per program over 5 rounds: %v", n, claimed)
+	for i, c := range claimed {
+		if c == 0 {
+			t.Errorf("program %d never got a partition: leases did not spread the work (claimed %v)", i, claimed)
+		}
+	}
+	t.Logf("%d records per partition exactly once; over 4 rounds the programs claimed %v units and were fenced on %v", n, claimed, fenced)
 }
 
 // A source topic that grows partitions is followed: reconcile grows the
