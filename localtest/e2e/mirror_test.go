@@ -175,3 +175,44 @@ func TestPartitionGrowth(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// MIRROR_DRY_RUN=true prints the plan and changes nothing; the real run
+// then applies exactly that plan.
+func TestReconcileDryRun(t *testing.T) {
+	pair := kafkatest.Real(t)
+	topic := kafkatest.Unique(t, "dryrun")
+	kafkatest.CreateTopic(t, pair.A, topic, 3, nil)
+	environ := env(kafkatest.Properties(t, pair, "A->B.topics = "+topic))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := mustInvoke(t, "reconcile", append(environ, "MIRROR_DRY_RUN=true"))
+	if s["dry_run"] != true || s["applied"].(float64) != 0 {
+		t.Fatalf("dry run summary: %v", s)
+	}
+	planned := s["planned"].(float64)
+	if td, _ := kafkatest.Admin(t, pair.B).ListTopics(ctx, "A."+topic); td.Has("A."+topic) && td["A."+topic].Err == nil {
+		t.Fatal("the dry run created the remote topic")
+	}
+	s = mustInvoke(t, "reconcile", environ)
+	if s["applied"].(float64)+countExists(s) != planned {
+		t.Fatalf("applied %v of %v planned changes: %v", s["applied"], planned, s)
+	}
+	td, err := kafkatest.Admin(t, pair.B).ListTopics(ctx, "A."+topic)
+	if err != nil || len(td["A."+topic].Partitions) != 3 {
+		t.Fatalf("remote topic after the real run: %v %v", td, err)
+	}
+}
+
+// countExists counts planned changes that someone else made meanwhile
+// (the shared offset-syncs topic, created by a parallel test).
+func countExists(summary map[string]any) float64 {
+	var n float64
+	for _, p := range summary["plans"].([]any) {
+		for _, a := range p.(map[string]any)["actions"].([]any) {
+			if a.(map[string]any)["status"] == "exists" {
+				n++
+			}
+		}
+	}
+	return n
+}
