@@ -279,9 +279,22 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 		}
 		return nil, append(errs, err.Error())
 	}
+	var fresh []*unit
+	for _, w := range workers {
+		if _, ok := progress[w.u.Unit]; !ok {
+			fresh = append(fresh, w.u)
+		}
+	}
+	bounds, err := remoteBounds(ctx, m.TargetAdmin, fresh)
+	if err != nil {
+		for _, w := range workers {
+			w.prod.Close()
+		}
+		return nil, append(errs, err.Error())
+	}
 	var ready []*worker
 	for _, w := range workers {
-		if err := m.position(ctx, w, progress); err != nil {
+		if err := m.position(ctx, w, progress, bounds[w.u.Unit]); err != nil {
 			w.prod.Close()
 			w.log.Error("unit cannot start", "err", err)
 			errs = append(errs, fmt.Sprintf("%s/%d: %v", w.u.SourceTopic, w.u.Partition, err))
@@ -296,7 +309,7 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 // committed position the source no longer has is data loss, and a remote
 // partition that holds records without any progress was written by
 // something else.
-func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Unit]Position) error {
+func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Unit]Position, remote [2]int64) error {
 	u := w.u
 	if pos, ok := progress[u.Unit]; ok {
 		u.Progress = &pos
@@ -311,7 +324,7 @@ func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Uni
 		}
 		return nil
 	}
-	has, err := hasCommittedRecords(ctx, m.TargetOpts, u.Unit.Topic, u.Partition)
+	has, err := hasCommittedRecords(ctx, m.TargetOpts, u.Unit.Topic, u.Partition, remote[0], remote[1])
 	if err != nil {
 		return err
 	}

@@ -7,37 +7,56 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mirrorless/mirrorless/core/lease"
 )
 
-// hasCommittedRecords reports whether a remote partition holds any
-// committed data record. A partition can be non-empty yet hold none: a
-// first transaction killed before its commit leaves aborted records and an
-// abort marker, and that must not look like foreign data.
-func hasCommittedRecords(ctx context.Context, targetOpts []kgo.Opt, topic string, partition int32) (bool, error) {
-	adm, err := kadm.NewOptClient(targetOpts...)
+// remoteBounds lists the start and last stable offsets of the units'
+// remote partitions in two requests.
+func remoteBounds(ctx context.Context, adm *kadm.Client, units []*unit) (map[lease.Unit][2]int64, error) {
+	topics := map[string]bool{}
+	for _, u := range units {
+		topics[u.Unit.Topic] = true
+	}
+	names := make([]string, 0, len(topics))
+	for t := range topics {
+		names = append(names, t)
+	}
+	out := map[lease.Unit][2]int64{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	starts, err := adm.ListStartOffsets(ctx, names...)
 	if err != nil {
-		return false, err
+		return nil, fmt.Errorf("list remote start offsets: %w", err)
 	}
-	defer adm.Close()
-	starts, err := adm.ListStartOffsets(ctx, topic)
+	ends, err := adm.ListCommittedOffsets(ctx, names...)
 	if err != nil {
-		return false, fmt.Errorf("list offsets of %s/%d: %w", topic, partition, err)
+		return nil, fmt.Errorf("list remote end offsets: %w", err)
 	}
-	ends, err := adm.ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		return false, fmt.Errorf("list offsets of %s/%d: %w", topic, partition, err)
+	for _, u := range units {
+		s, _ := starts.Lookup(u.Unit.Topic, u.Partition)
+		e, _ := ends.Lookup(u.Unit.Topic, u.Partition)
+		if s.Err != nil || e.Err != nil {
+			return nil, fmt.Errorf("list offsets of %s: %v %v", u.Unit, s.Err, e.Err)
+		}
+		out[u.Unit] = [2]int64{s.Offset, e.Offset}
 	}
-	s, _ := starts.Lookup(topic, partition)
-	e, _ := ends.Lookup(topic, partition)
-	if s.Err != nil || e.Err != nil {
-		return false, fmt.Errorf("list offsets of %s/%d: %v %v", topic, partition, s.Err, e.Err)
-	}
-	if e.Offset <= s.Offset {
+	return out, nil
+}
+
+// hasCommittedRecords reports whether the remote partition's range
+// [start, end) holds any committed data record. A partition can be
+// non-empty yet hold none: a first transaction killed before its commit
+// leaves aborted records and an abort marker, and that must not look like
+// foreign data.
+func hasCommittedRecords(ctx context.Context, targetOpts []kgo.Opt, topic string, partition int32, start, end int64) (bool, error) {
+	if end <= start {
 		return false, nil
 	}
 	opts := append([]kgo.Opt{}, targetOpts...)
 	opts = append(opts,
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(s.Offset)}}),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(start)}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
@@ -71,7 +90,7 @@ func hasCommittedRecords(ctx context.Context, targetOpts []kgo.Opt, topic string
 		if found {
 			return true, nil
 		}
-		if next >= e.Offset {
+		if next >= end {
 			return false, nil
 		}
 	}
