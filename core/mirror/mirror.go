@@ -272,12 +272,15 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 	for _, w := range workers {
 		fenced[w.u.Unit] = true
 	}
-	progress, err := readProgress(ctx, m.TargetAdmin, ProgressGroup(m.Flow), fenced)
-	if err != nil {
+	giveUp := func(err error) ([]*worker, []string) {
 		for _, w := range workers {
 			w.prod.Close()
 		}
 		return nil, append(errs, err.Error())
+	}
+	progress, err := readProgress(ctx, m.TargetAdmin, ProgressGroup(m.Flow), fenced)
+	if err != nil {
+		return giveUp(err)
 	}
 	var fresh []*unit
 	for _, w := range workers {
@@ -287,10 +290,7 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 	}
 	bounds, err := remoteBounds(ctx, m.TargetAdmin, fresh)
 	if err != nil {
-		for _, w := range workers {
-			w.prod.Close()
-		}
-		return nil, append(errs, err.Error())
+		return giveUp(err)
 	}
 	var ready []*worker
 	for _, w := range workers {
