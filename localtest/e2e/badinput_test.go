@@ -91,6 +91,9 @@ func TestBadInput(t *testing.T) {
 				if r.duration > 30*time.Second {
 					t.Errorf("%s took %v to fail", fn, r.duration)
 				}
+				if s := r.summary(t); s["ok"] != false || s["error"] == "" {
+					t.Errorf("%s's summary does not report the failure: %v", fn, s)
+				}
 				lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 				last := lines[len(lines)-1]
 				for _, s := range tc.says {

@@ -66,7 +66,7 @@ func local(name string, s config.Settings, cfg *config.Config, logger *slog.Logg
 		if errors.Is(err, app.ErrInput) {
 			code = 2
 		}
-		fmt.Fprintf(os.Stderr, "%s: %s\n", name, oneLine(err))
+		failed(name, err)
 		return code
 	}
 	defer a.Close()
@@ -85,8 +85,20 @@ func local(name string, s config.Settings, cfg *config.Config, logger *slog.Logg
 }
 
 func exit(name string, code int, err error) {
-	fmt.Fprintf(os.Stderr, "%s: %s\n", name, oneLine(err))
+	failed(name, err)
 	os.Exit(code)
+}
+
+// failed reports a run that could not start: the JSON summary on stdout
+// (the contract every run keeps) and the reason on stderr.
+func failed(name string, err error) {
+	b, _ := json.Marshal(struct {
+		Function string `json:"function"`
+		OK       bool   `json:"ok"`
+		Error    string `json:"error"`
+	}{name, false, oneLine(err)})
+	fmt.Println(string(b))
+	fmt.Fprintf(os.Stderr, "%s: %s\n", name, oneLine(err))
 }
 
 func oneLine(err error) string {
