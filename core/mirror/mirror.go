@@ -314,6 +314,11 @@ func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Uni
 	if pos, ok := progress[u.Unit]; ok {
 		u.Progress = &pos
 		w.pos = pos
+		w.pos.SourceID = u.SourceID
+		if pos.SourceID != "" && pos.SourceID != u.SourceID {
+			return fmt.Errorf("source topic %s was deleted and recreated (topic id %s, now %s): its offsets are not the ones copied so far; the partition stays stopped until an operator resets its progress",
+				u.SourceTopic, pos.SourceID, u.SourceID)
+		}
 		if pos.Next < u.LogStart {
 			return fmt.Errorf("source data lost: offsets %d..%d of %s/%d were deleted (retention or DeleteRecords) before they were copied; the partition stays stopped until an operator resets its progress",
 				pos.Next, u.LogStart-1, u.SourceTopic, u.Partition)
@@ -332,7 +337,7 @@ func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Uni
 		return fmt.Errorf("remote partition %s/%d already holds records but has no mirrorless progress (group %s): it was written by another tool or the progress was deleted; refusing to copy duplicates",
 			u.Unit.Topic, u.Partition, ProgressGroup(m.Flow))
 	}
-	w.pos = Position{Next: u.LogStart, LastUpstream: -1, LastDownstream: -1}
+	w.pos = Position{Next: u.LogStart, LastUpstream: -1, LastDownstream: -1, SourceID: u.SourceID}
 	if m.Flow.StartFrom == "latest" {
 		w.pos.Next = u.End
 		w.pos.Committed = time.Now()

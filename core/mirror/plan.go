@@ -19,6 +19,8 @@ import (
 type unit struct {
 	lease.Unit  // the remote topic and partition on the target
 	SourceTopic string
+	// SourceID is the source topic's id, as text.
+	SourceID string
 	// RemoteID is the remote topic's id: TxnOffsetCommit v6+ names topics by id.
 	RemoteID [16]byte
 	LogStart int64 // first offset still on the source
@@ -121,7 +123,7 @@ func makePlan(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (*plan
 				}
 				return nil, fmt.Errorf("list offsets of %s/%d: %w", t, part.Partition, s.Err)
 			}
-			u := &unit{Unit: lease.Unit{Topic: rt, Partition: part.Partition}, SourceTopic: t, RemoteID: rd.ID, LogStart: s.Offset, End: e.Offset}
+			u := &unit{Unit: lease.Unit{Topic: rt, Partition: part.Partition}, SourceTopic: t, SourceID: topics[t].ID.String(), RemoteID: rd.ID, LogStart: s.Offset, End: e.Offset}
 			if pos, ok := progress[u.Unit]; ok {
 				u.Progress = &pos
 			}

@@ -46,12 +46,20 @@ type Position struct {
 	// only passes source control records re-emit a valid offset sync.
 	LastUpstream, LastDownstream int64
 	Committed                    time.Time
+	// SourceID is the source topic's id when the position was written: a
+	// topic deleted and recreated under the same name gets a new id, and
+	// its offsets mean something else.
+	SourceID string
 }
 
 const progressMetaPrefix = "mirrorless/v1"
 
 func (p Position) metadata() string {
-	return fmt.Sprintf("%s up=%d down=%d t=%d", progressMetaPrefix, p.LastUpstream, p.LastDownstream, p.Committed.UnixMilli())
+	m := fmt.Sprintf("%s up=%d down=%d t=%d", progressMetaPrefix, p.LastUpstream, p.LastDownstream, p.Committed.UnixMilli())
+	if p.SourceID != "" {
+		m += " src=" + p.SourceID
+	}
+	return m
 }
 
 func parsePosition(offset int64, meta string) Position {
@@ -62,6 +70,10 @@ func parsePosition(offset int64, meta string) Position {
 	}
 	for _, f := range strings.Fields(rest) {
 		k, v, _ := strings.Cut(f, "=")
+		if k == "src" {
+			p.SourceID = v
+			continue
+		}
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			continue
