@@ -235,6 +235,11 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# Tests copy records with old (2020) timestamps on purpose. Under the default
+# 7-day time retention the broker would delete them at its first retention
+# check, 30 s after start, on the source and on the copies alike. Topics that
+# need time retention set retention.ms themselves.
+log.retention.ms=-1
 EOF
 	if [[ -n $BROKER_PROPS ]]; then
 		echo "# from KAFKA_BROKER_PROPS" >>"$d/server.properties"
