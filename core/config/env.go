@@ -39,6 +39,11 @@ type Settings struct {
 	// a running invocation renews its leases every third of it, so a
 	// crashed or killed one frees its partitions within LeaseTTL.
 	LeaseTTL time.Duration `envconfig:"LEASE_TTL" default:"20s" desc:"how long an unrenewed partition lease lasts"`
+	// ProgressRefresh re-commits the position of a partition that has had
+	// nothing to copy for this long. Kafka expires a group's committed
+	// offsets after offsets.retention.minutes (7 days by default) without
+	// a commit; an idle partition must not lose its place.
+	ProgressRefresh time.Duration `envconfig:"PROGRESS_REFRESH" default:"24h" desc:"re-commit an idle partition's position this often (keep it under the broker's offsets.retention.minutes)"`
 	// ConnectTimeout bounds the first round trip to each cluster, so an
 	// unreachable broker fails fast instead of retrying until the deadline.
 	ConnectTimeout time.Duration `envconfig:"CONNECT_TIMEOUT" default:"10s" desc:"how long to wait for a cluster to answer at start"`
@@ -88,6 +93,9 @@ func (s Settings) Validate() error {
 	}
 	if s.LeaseTTL < time.Second {
 		problems = append(problems, "MIRROR_LEASE_TTL must be at least 1s")
+	}
+	if s.ProgressRefresh <= 0 {
+		problems = append(problems, "MIRROR_PROGRESS_REFRESH must be positive")
 	}
 	if s.ConnectTimeout <= 0 {
 		problems = append(problems, "MIRROR_CONNECT_TIMEOUT must be positive")

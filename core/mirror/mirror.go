@@ -109,7 +109,7 @@ func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		log.Warn("remote topics missing; run reconcile", "topics", p.Waiting)
 	}
 	startFrom := m.Flow.StartFrom
-	cands := p.candidates(startFrom)
+	cands := p.candidates(startFrom, m.Settings.ProgressRefresh)
 	res.UnitsWithLag = len(cands)
 	res.LagLeft = p.lagLeft(startFrom)
 	if len(cands) == 0 {
@@ -355,7 +355,7 @@ func (m *Mirror) copy(ctx context.Context, workers []*worker, stopAt time.Time, 
 	byTP := map[string]map[int32]*worker{}
 	var active []*worker
 	for _, w := range workers {
-		if w.pos.Next >= w.u.End {
+		if w.pos.Next >= w.u.End && !w.u.refreshDue(m.Settings.ProgressRefresh) {
 			w.res.Status = "done"
 			w.res.From, w.res.To = w.pos.Next, w.pos.Next
 			continue

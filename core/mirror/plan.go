@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -41,9 +42,18 @@ func (u *unit) lag(startFrom string) int64 {
 }
 
 // needsWork: the unit has records to copy, or (latest) has no progress
-// and must be anchored so later records are not missed.
-func (u *unit) needsWork(startFrom string) bool {
-	return u.lag(startFrom) > 0 || (u.Progress == nil && startFrom == "latest")
+// and must be anchored so later records are not missed, or its position
+// was last committed longer ago than refresh and must be re-committed
+// before the broker expires it.
+func (u *unit) needsWork(startFrom string, refresh time.Duration) bool {
+	return u.lag(startFrom) > 0 || (u.Progress == nil && startFrom == "latest") || u.refreshDue(refresh)
+}
+
+// refreshDue: the position is old enough to re-commit, and can be (a
+// refresh transaction re-emits the last offset sync, so something must
+// have been copied).
+func (u *unit) refreshDue(refresh time.Duration) bool {
+	return u.Progress != nil && u.Progress.LastUpstream >= 0 && time.Since(u.Progress.Committed) >= refresh
 }
 
 // plan is a flow's units, as listed at the start of an invocation.
@@ -139,10 +149,10 @@ func makePlan(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (*plan
 // candidates orders the units that need work: least recently committed
 // first, so that over successive invocations every partition gets its
 // turn; ties are shuffled so concurrent invocations spread out.
-func (p *plan) candidates(startFrom string) []*unit {
+func (p *plan) candidates(startFrom string, refresh time.Duration) []*unit {
 	var out []*unit
 	for _, u := range p.Units {
-		if u.needsWork(startFrom) {
+		if u.needsWork(startFrom, refresh) {
 			out = append(out, u)
 		}
 	}

@@ -61,6 +61,12 @@ func (w *worker) run(stopAt time.Time) {
 	defer close(w.quit)
 	w.res.From = w.pos.Next
 	defer func() { w.res.To = w.pos.Next }()
+	if w.pos.Next >= w.u.End && w.u.refreshDue(w.m.Settings.ProgressRefresh) {
+		if err := w.refresh(stopAt); err != nil {
+			w.fail(err)
+			return
+		}
+	}
 	for {
 		if w.pos.Next >= w.u.End {
 			w.res.Status = "done"
@@ -239,6 +245,44 @@ func (w *worker) commit(batch []*kgo.Record, stopAt time.Time) error {
 	w.res.Bytes += bytes
 	w.res.Transactions++
 	w.m.addProgress(int64(len(data)), bytes)
+	return nil
+}
+
+// refresh re-commits an idle unit's position in a transaction that
+// re-emits its last offset sync (a transaction needs a record), so the
+// broker's offset retention never expires it.
+func (w *worker) refresh(stopAt time.Time) error {
+	margin := w.m.Settings.SafetyMargin
+	w.deadline = stopAt.Add(margin / 2)
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(w.m.ctx), w.deadline)
+	defer cancel()
+	if err := w.prod.BeginTransaction(); err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	group := ProgressGroup(w.m.Flow)
+	if err := addProgressGroup(ctx, w.prod, w.txnID, group); err != nil {
+		return w.abort(err)
+	}
+	s := offsetsync.OffsetSync{Topic: w.u.SourceTopic, Partition: w.u.Partition, Upstream: w.pos.LastUpstream, Downstream: w.pos.LastDownstream}
+	if err := w.prod.ProduceSync(ctx, &kgo.Record{Topic: w.m.Flow.OffsetSyncsTopic(), Partition: 0, Key: s.Key(), Value: s.Value()}).FirstErr(); err != nil {
+		return w.abort(fmt.Errorf("produce offset sync: %w", err))
+	}
+	pos := w.pos
+	pos.Committed = time.Now()
+	if err := commitProgress(ctx, w.prod, w.txnID, group, w.u.Unit, w.u.RemoteID, pos); err != nil {
+		return w.abort(err)
+	}
+	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(w.m.ctx), max(margin/2, 2*time.Second))
+	defer endCancel()
+	if err := w.prod.EndTransaction(endCtx, kgo.TryCommit); err != nil {
+		if isFenced(err) {
+			return w.abort(fmt.Errorf("commit: %w", err))
+		}
+		return w.resolveUnknown(err, pos, 0, 0)
+	}
+	w.pos = pos
+	w.res.Transactions++
+	w.log.Info("refreshed the position of an idle partition", "offset", pos.Next)
 	return nil
 }
 
