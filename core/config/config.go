@@ -17,6 +17,19 @@ import (
 	"github.com/mirrorless/mirrorless/core/policy"
 )
 
+// DefaultConfigExclude is config.properties.exclude's default: topic
+// configs never copied to the target. It is MM2's list with every
+// message.timestamp.* key instead of two of them: copying
+// message.timestamp.before.max.ms (Kafka 3.6+) would make the target
+// reject the old records being copied.
+var DefaultConfigExclude = []string{
+	`follower\.replication\.throttled\.replicas`,
+	`leader\.replication\.throttled\.replicas`,
+	`message\.timestamp\..*`,
+	`unclean\.leader\.election\.enable`,
+	`min\.insync\.replicas`,
+}
+
 // MM2's replication policy classes.
 const (
 	DefaultPolicyClass  = "org.apache.kafka.connect.mirror.DefaultReplicationPolicy"
@@ -54,6 +67,16 @@ type Flow struct {
 	// OffsetLagMax bounds how stale the newest offset sync may be, in
 	// records (MM2's offset.lag.max).
 	OffsetLagMax int64
+	// Metadata sync (reconcile). SyncTopicConfigs is
+	// sync.topic.configs.enabled; ConfigExclude is config.properties.exclude
+	// (MM2's DefaultConfigPropertyFilter); UseDefaultsFromSource is
+	// use.defaults.from=source (default target: a source default becomes a
+	// DELETE on the target). SyncTopicACLs is sync.topic.acls.enabled.
+	SyncTopicConfigs      bool
+	ConfigExclude         policy.Pattern
+	UseDefaultsFromSource bool
+	SyncTopicACLs         bool
+
 	// StartFrom is where a partition with no progress starts: "earliest"
 	// (MM2's default) or "latest", from the source consumer's auto.offset.reset.
 	StartFrom string
@@ -419,6 +442,26 @@ func (p *parser) flow(cfg *Config, src, tgt string) *Flow {
 		p.problem(lagKey, "%q is not a whole number of records >= 0", lag)
 	} else {
 		f.OffsetLagMax = n
+	}
+
+	v, k := get("sync.topic.configs.enabled", "true")
+	f.SyncTopicConfigs = p.boolean(k, v)
+	v, k = get("sync.topic.acls.enabled", "true")
+	f.SyncTopicACLs = p.boolean(k, v)
+	exc, k := get("config.properties.exclude", "\x00")
+	if exc == "\x00" {
+		exc, k = get("config.properties.blacklist", strings.Join(DefaultConfigExclude, ","))
+	}
+	var err error
+	if f.ConfigExclude, err = policy.CompilePattern(splitList(exc)); err != nil {
+		p.problem(k, "%v", err)
+	}
+	switch v, k := get("use.defaults.from", "target"); strings.ToLower(strings.TrimSpace(v)) {
+	case "target":
+	case "source":
+		f.UseDefaultsFromSource = true
+	default:
+		p.problem(k, "%q is not source or target", v)
 	}
 
 	sc, tc := cfg.Clusters[src], cfg.Clusters[tgt]

@@ -24,7 +24,29 @@ const (
 	CreateTopic         = "create-topic"
 	GrowPartitions      = "grow-partitions"
 	CreateInternalTopic = "create-internal-topic"
+	AlterConfigs        = "alter-configs"
+	CreateACL           = "create-acl"
 )
+
+// ConfigChange is one incremental config change on a remote topic.
+type ConfigChange struct {
+	Key string `json:"key"`
+	// Op is "set" or "delete" (revert to the target's default).
+	Op  string  `json:"op"`
+	Old *string `json:"old"` // the target's current value (nil: not set as a topic override)
+	New *string `json:"new"` // the value after the change (nil for delete)
+}
+
+// ACL is one topic ACL binding to create on the target.
+type ACL struct {
+	Principal  string `json:"principal"`
+	Host       string `json:"host"`
+	Operation  string `json:"operation"`  // e.g. READ, DESCRIBE (kadm.ACLOperation's String)
+	Permission string `json:"permission"` // ALLOW or DENY
+	// SourceOperation is the operation on the source when it differs
+	// (ALL is copied as READ).
+	SourceOperation string `json:"source_operation,omitempty"`
+}
 
 // Action is one planned change on the target.
 type Action struct {
@@ -35,6 +57,10 @@ type Action struct {
 	FromPartitions    int32             `json:"from_partitions,omitempty"`
 	ReplicationFactor int16             `json:"replication_factor,omitempty"`
 	Configs           map[string]string `json:"configs,omitempty"`
+	// Changes are the config changes of an alter-configs action.
+	Changes []ConfigChange `json:"changes,omitempty"`
+	// ACL is the binding of a create-acl action (on Topic).
+	ACL *ACL `json:"acl,omitempty"`
 	// Status is planned, applied, exists (someone created it meanwhile) or failed.
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
