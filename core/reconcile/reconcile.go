@@ -98,24 +98,41 @@ func MakePlan(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (*Plan
 		}
 		wanted[remote] = want{source: t.Topic, partitions: int32(len(t.Partitions))}
 	}
-	names := make([]string, 0, len(wanted)+1)
+	names := make([]string, 0, len(wanted)+3)
 	for r := range wanted {
 		names = append(names, r)
 	}
-	syncs := f.OffsetSyncsTopic()
-	names = append(names, syncs)
+	for _, it := range internalTopics(f) {
+		names = append(names, it.Topic)
+	}
 	existing, err := tgt.ListTopics(ctx, names...)
 	if err != nil {
 		return nil, fmt.Errorf("list target topics of %s: %w", f.Target, err)
 	}
 
-	if d, ok := existing[syncs]; !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
-		p.Actions = append(p.Actions, Action{
-			Kind: CreateInternalTopic, Topic: syncs, Partitions: 1,
-			ReplicationFactor: f.OffsetSyncsReplicationFactor,
-			Configs:           map[string]string{"cleanup.policy": "compact"},
-		})
+	for _, it := range internalTopics(f) {
+		if d, ok := existing[it.Topic]; !ok || errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+			p.Actions = append(p.Actions, it)
+		}
 	}
+
+	var srcCfgs, tgtCfgs map[string]topicConfigs
+	if f.SyncTopicConfigs {
+		var sources, remotes []string
+		for remote, w := range wanted {
+			sources = append(sources, w.source)
+			if d, ok := existing[remote]; ok && d.Err == nil {
+				remotes = append(remotes, remote)
+			}
+		}
+		if srcCfgs, err = describeConfigs(ctx, src, sources); err != nil {
+			return nil, fmt.Errorf("describe source topic configs of %s: %w", f.Source, err)
+		}
+		if tgtCfgs, err = describeConfigs(ctx, tgt, remotes); err != nil {
+			return nil, fmt.Errorf("describe target topic configs of %s: %w", f.Target, err)
+		}
+	}
+
 	sort.Strings(names)
 	for _, remote := range names {
 		w, ok := wanted[remote]
@@ -126,26 +143,49 @@ func MakePlan(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (*Plan
 		if exists && d.Err != nil && !errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
 			return nil, fmt.Errorf("describe target topic %s: %w", remote, d.Err)
 		}
-		switch {
-		case !exists || d.Err != nil:
+		if !exists || d.Err != nil {
 			p.Actions = append(p.Actions, Action{
 				Kind: CreateTopic, Topic: remote, SourceTopic: w.source, Partitions: w.partitions,
-				ReplicationFactor: f.ReplicationFactor,
+				ReplicationFactor: f.ReplicationFactor, Configs: createConfigs(f, srcCfgs[w.source]),
 			})
-		case int32(len(d.Partitions)) < w.partitions:
+			continue
+		}
+		switch n := int32(len(d.Partitions)); {
+		case n < w.partitions:
 			p.Actions = append(p.Actions, Action{
 				Kind: GrowPartitions, Topic: remote, SourceTopic: w.source,
-				FromPartitions: int32(len(d.Partitions)), Partitions: w.partitions,
+				FromPartitions: n, Partitions: w.partitions,
 			})
-		case int32(len(d.Partitions)) > w.partitions:
+		case n > w.partitions:
 			p.Notes = append(p.Notes, fmt.Sprintf("%s has %d partitions on %s but its source %s has %d: left as is (partitions are never removed); the extra partitions receive no records",
-				remote, len(d.Partitions), f.Target, w.source, w.partitions))
+				remote, n, f.Target, w.source, w.partitions))
+		}
+		if f.SyncTopicConfigs {
+			if ch := configChanges(f, srcCfgs[w.source], tgtCfgs[remote]); len(ch) > 0 {
+				p.Actions = append(p.Actions, Action{Kind: AlterConfigs, Topic: remote, SourceTopic: w.source, Changes: ch})
+			}
 		}
 	}
 	for i := range p.Actions {
 		p.Actions[i].Status = "planned"
 	}
 	return p, nil
+}
+
+// internalTopics are MM2's topics a flow needs on its target, each with one
+// partition, compacted, and its replication-factor key: offset syncs (the
+// mirror writes them in its transactions), checkpoints and heartbeats
+// (unless emit.checkpoints.enabled / emit.heartbeats.enabled are false).
+func internalTopics(f *config.Flow) []Action {
+	compact := map[string]string{"cleanup.policy": "compact"}
+	out := []Action{{Kind: CreateInternalTopic, Topic: f.OffsetSyncsTopic(), Partitions: 1, ReplicationFactor: f.OffsetSyncsReplicationFactor, Configs: compact}}
+	if v, _ := f.Get("emit.checkpoints.enabled"); v != "false" {
+		out = append(out, Action{Kind: CreateInternalTopic, Topic: f.Rules.Policy.CheckpointsTopic(f.Source), Partitions: 1, ReplicationFactor: f.CheckpointsReplicationFactor, Configs: compact})
+	}
+	if v, _ := f.Get("emit.heartbeats.enabled"); v != "false" {
+		out = append(out, Action{Kind: CreateInternalTopic, Topic: f.Rules.Policy.HeartbeatsTopic(), Partitions: 1, ReplicationFactor: f.HeartbeatsReplicationFactor, Configs: compact})
+	}
+	return out
 }
 
 // Apply carries out the plan's actions one by one. A failed action is
@@ -180,6 +220,8 @@ func Apply(ctx context.Context, p *Plan, tgt *kadm.Client) error {
 			if err == nil {
 				err = rs.Error()
 			}
+		case AlterConfigs:
+			err = applyConfigs(ctx, tgt, a)
 		}
 		if err != nil {
 			a.Status, a.Error = "failed", err.Error()

@@ -51,7 +51,12 @@ func TestPlanAndApply(t *testing.T) {
 			t.Errorf("planned a change to %s", never)
 		}
 	}
-	if len(p.Actions) != 3 || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "A.wide has 4 partitions") {
+	for _, internal := range []string{"A.checkpoints.internal", "heartbeats"} {
+		if a := got[internal]; a.Kind != CreateInternalTopic || a.Partitions != 1 || a.Configs["cleanup.policy"] != "compact" {
+			t.Errorf("%s: %+v", internal, a)
+		}
+	}
+	if len(p.Actions) != 5 || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "A.wide has 4 partitions") {
 		t.Fatalf("plan = %+v", p)
 	}
 

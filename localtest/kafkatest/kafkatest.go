@@ -81,7 +81,7 @@ func Real(t testing.TB) Pair {
 // Admin returns an admin client closed at the end of the test.
 func Admin(t testing.TB, addr string) *kadm.Client {
 	t.Helper()
-	adm, err := kadm.NewOptClient(kgo.SeedBrokers(addr))
+	adm, err := kadm.NewOptClient(kgo.SeedBrokers(addr), kgo.MetadataMinAge(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
