@@ -190,6 +190,12 @@ func (a *App) Reconcile(ctx context.Context) (*ReconcileSummary, error) {
 			errs = append(errs, fmt.Errorf("flow %s: %w", f.Name(), err))
 			continue
 		}
+		recorded, err := mirror.RecordedSourceIDs(ctx, tgt, f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("flow %s: %w", f.Name(), err))
+			continue
+		}
+		p.NoteRecreated(recorded)
 		sum.Plans = append(sum.Plans, p)
 		sum.Planned += len(p.Actions)
 		for _, n := range p.Notes {
@@ -203,7 +209,7 @@ func (a *App) Reconcile(ctx context.Context) (*ReconcileSummary, error) {
 			switch act.Status {
 			case "applied":
 				sum.Applied++
-				a.Logger.Info("applied", "flow", f.Name(), "kind", act.Kind, "topic", act.Topic, "from_partitions", act.FromPartitions, "partitions", act.Partitions)
+				a.logApplied(f.Name(), act)
 			case "failed":
 				sum.Failed++
 				a.Logger.Error("change failed", "flow", f.Name(), "kind", act.Kind, "topic", act.Topic, "err", act.Error)
@@ -220,6 +226,31 @@ func (a *App) Reconcile(ctx context.Context) (*ReconcileSummary, error) {
 		sum.Error = err.Error()
 	}
 	return sum, err
+}
+
+// logApplied logs a change with its before and after.
+func (a *App) logApplied(flow string, act reconcile.Action) {
+	l := a.Logger.With("flow", flow, "kind", act.Kind, "topic", act.Topic)
+	switch act.Kind {
+	case reconcile.GrowPartitions:
+		l.Info("applied", "before", act.FromPartitions, "after", act.Partitions)
+	case reconcile.AlterConfigs:
+		for _, c := range act.Changes {
+			after := "(target default)"
+			if c.New != nil {
+				after = *c.New
+			}
+			before := "(default)"
+			if c.Old != nil {
+				before = *c.Old
+			}
+			l.Info("applied", "key", c.Key, "before", before, "after", after)
+		}
+	case reconcile.CreateACL:
+		l.Info("applied", "acl", act.ACL)
+	default:
+		l.Info("applied", "partitions", act.Partitions, "replication_factor", act.ReplicationFactor, "configs", act.Configs)
+	}
 }
 
 // NewOwner names an invocation for leases and logs: the Lambda request id

@@ -106,7 +106,11 @@ func testSourceRecreated(t *testing.T, pair kafkatest.Pair) {
 	}
 	time.Sleep(time.Second) // producer and admin metadata
 	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 1, 0, 80)
-	_, err := a.Mirror(ctx, NewOwner(""))
+	rs, err := a.Reconcile(ctx)
+	if err != nil || len(rs.Plans[0].Notes) != 1 || !strings.Contains(rs.Plans[0].Notes[0], "was deleted and recreated") {
+		t.Fatalf("reconcile does not report the recreation: %v %+v", err, rs.Plans)
+	}
+	_, err = a.Mirror(ctx, NewOwner(""))
 	if err == nil || !strings.Contains(err.Error(), "was deleted and recreated") {
 		t.Fatalf("mirror error = %v, want the recreation reported", err)
 	}

@@ -254,3 +254,20 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// RecordedSourceIDs returns, per remote topic, the source topic id recorded
+// with the flow's progress, so that reconcile can report a source topic
+// that was deleted and recreated since it was copied.
+func RecordedSourceIDs(ctx context.Context, adm *kadm.Client, f *config.Flow) (map[string]string, error) {
+	progress, err := readProgress(ctx, adm, ProgressGroup(f), nil)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for u, p := range progress {
+		if p.SourceID != "" {
+			out[u.Topic] = p.SourceID
+		}
+	}
+	return out, nil
+}

@@ -73,11 +73,38 @@ type Plan struct {
 	// Notes are conditions reconcile reports but does not change, such as
 	// a remote topic with more partitions than its source.
 	Notes []string `json:"notes,omitempty"`
+
+	sources map[string]sourceTopic // by remote topic
+}
+
+type sourceTopic struct {
+	name string
+	id   string
+}
+
+// NoteRecreated reports source topics whose id differs from the one the
+// mirror recorded (remote topic -> source topic id): they were deleted and
+// recreated since they were copied. The mirror keeps their partitions
+// stopped rather than mix two topics' records in one remote topic.
+func (p *Plan) NoteRecreated(recorded map[string]string) {
+	var remotes []string
+	for r := range recorded {
+		remotes = append(remotes, r)
+	}
+	sort.Strings(remotes)
+	for _, remote := range remotes {
+		s, ok := p.sources[remote]
+		if !ok || s.id == recorded[remote] {
+			continue
+		}
+		p.Notes = append(p.Notes, fmt.Sprintf("source topic %s was deleted and recreated (topic id %s, now %s): mirror keeps %s stopped rather than mix two topics' records. To copy the new topic from its start, delete %s on the target and its progress (kafka-consumer-groups --delete-offsets --group '%s' --topic %s); reconcile then recreates it",
+			s.name, recorded[remote], s.id, remote, remote, "mirrorless."+p.Flow+".progress", remote))
+	}
 }
 
 // MakePlan compares the flow's selected source topics with the target.
 func MakePlan(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (*Plan, error) {
-	p := &Plan{Flow: f.Name()}
+	p := &Plan{Flow: f.Name(), sources: map[string]sourceTopic{}}
 	topics, err := src.ListTopics(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list source topics of %s: %w", f.Source, err)
@@ -97,6 +124,7 @@ func MakePlan(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (*Plan
 			continue
 		}
 		wanted[remote] = want{source: t.Topic, partitions: int32(len(t.Partitions))}
+		p.sources[remote] = sourceTopic{name: t.Topic, id: t.ID.String()}
 	}
 	names := make([]string, 0, len(wanted)+3)
 	for r := range wanted {

@@ -5,13 +5,21 @@ package main
 
 import (
 	"context"
+	"os"
 
 	"github.com/mirrorless/mirrorless/core/app"
+	"github.com/mirrorless/mirrorless/core/reconcile"
 	"github.com/mirrorless/mirrorless/functions/internal/runner"
 )
 
 func main() {
 	runner.Main("reconcile", func(ctx context.Context, a *app.App, _ string) (any, error) {
-		return a.Reconcile(ctx)
+		sum, err := a.Reconcile(ctx)
+		if os.Getenv("AWS_LAMBDA_RUNTIME_API") == "" && sum != nil {
+			// For people: the plan as a table on stderr; stdout keeps the
+			// one-line JSON summary.
+			reconcile.WriteTable(os.Stderr, sum.Plans, sum.DryRun)
+		}
+		return sum, err
 	})
 }
