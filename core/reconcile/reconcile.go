@@ -119,6 +119,10 @@ func MakePlan(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (*Plan
 			continue
 		}
 		remote := f.Rules.RemoteTopic(t.Topic)
+		if why := invalidTopicName(remote); why != "" {
+			p.Notes = append(p.Notes, fmt.Sprintf("source topic %s cannot be mirrored: its remote name %q %s", t.Topic, remote, why))
+			continue
+		}
 		if prev, ok := wanted[remote]; ok {
 			p.Notes = append(p.Notes, fmt.Sprintf("source topics %s and %s both map to %s; only %s is mirrored", prev.source, t.Topic, remote, prev.source))
 			continue
@@ -198,6 +202,23 @@ func MakePlan(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (*Plan
 		p.Actions[i].Status = "planned"
 	}
 	return p, nil
+}
+
+// invalidTopicName says why Kafka would refuse a topic name ("" if it
+// would not): at most 249 characters of [a-zA-Z0-9._-], not "." or "..".
+func invalidTopicName(name string) string {
+	if len(name) > 249 {
+		return fmt.Sprintf("is %d characters long; Kafka allows 249 (shorten the source name or use another replication.policy.separator/policy)", len(name))
+	}
+	if name == "." || name == ".." {
+		return "is not a valid topic name"
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Sprintf("contains %q; Kafka topic names allow only letters, digits, '.', '_' and '-' (check replication.policy.separator)", r)
+		}
+	}
+	return ""
 }
 
 // internalTopics are MM2's topics a flow needs on its target, each with one
