@@ -2,6 +2,8 @@
 # kafka-pair.sh: two single-node KRaft Apache Kafka clusters ("A" and "B") on
 # loopback, run from Apache Kafka's Maven Central jars with the local JDK (17+).
 # No Docker needed; nothing is downloaded except through Maven.
+# ACLs are enforced (StandardAuthorizer), with User:ANONYMOUS, i.e. every
+# PLAINTEXT client, as super user.
 #
 #   scripts/kafka-pair.sh start              resolve jars (cached), format, start A and B,
 #                                            wait until both answer, print `export` lines
@@ -240,6 +242,16 @@ group.initial.rebalance.delay.ms=0
 # check, 30 s after start, on the source and on the copies alike. Topics that
 # need time retention set retention.ms themselves.
 log.retention.ms=-1
+# ACLs are enforced (KRaft's StandardAuthorizer) so that ACL sync can be tested
+# against a real broker: without an authorizer, DescribeAcls/CreateAcls only
+# answer SECURITY_DISABLED. Every listener here is PLAINTEXT, so every client
+# (the tests, and this combined node's own inter-broker and broker->controller
+# connections) is User:ANONYMOUS; making it a super user keeps full rights
+# everywhere and needs no ACL for the controller. allow.everyone.if.no.acl.found
+# therefore stays at Kafka's default (false): any other principal, such as the
+# ones tests put into ACLs, gets only what its ACLs grant.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
 EOF
 	if [[ -n $BROKER_PROPS ]]; then
 		echo "# from KAFKA_BROKER_PROPS" >>"$d/server.properties"
