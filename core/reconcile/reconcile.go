@@ -198,6 +198,12 @@ func MakePlan(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (*Plan
 			}
 		}
 	}
+	acls, notes, err := planACLs(ctx, f, src, tgt)
+	if err != nil {
+		return nil, err
+	}
+	p.Actions = append(p.Actions, acls...)
+	p.Notes = append(p.Notes, notes...)
 	for i := range p.Actions {
 		p.Actions[i].Status = "planned"
 	}
@@ -271,6 +277,8 @@ func Apply(ctx context.Context, p *Plan, tgt *kadm.Client) error {
 			}
 		case AlterConfigs:
 			err = applyConfigs(ctx, tgt, a)
+		case CreateACL:
+			err = applyACL(ctx, tgt, a)
 		}
 		if err != nil {
 			a.Status, a.Error = "failed", err.Error()
@@ -292,7 +300,8 @@ func Apply(ctx context.Context, p *Plan, tgt *kadm.Client) error {
 func waitVisible(ctx context.Context, p *Plan, tgt *kadm.Client) {
 	want := map[string]int{}
 	for _, a := range p.Actions {
-		if a.Status == "applied" || a.Status == "exists" {
+		creates := a.Kind == CreateTopic || a.Kind == CreateInternalTopic || a.Kind == GrowPartitions
+		if creates && (a.Status == "applied" || a.Status == "exists") {
 			want[a.Topic] = int(a.Partitions)
 		}
 	}
