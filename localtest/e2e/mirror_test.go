@@ -216,3 +216,35 @@ func countExists(summary map[string]any) float64 {
 	}
 	return n
 }
+
+// Each reconcile re-reads the source: a topic created between two runs
+// that matches the flow's regex is created remotely and mirrored by the
+// next mirror run; one matching topics.exclude never is.
+func TestNewTopicDiscoveredExcludedNot(t *testing.T) {
+	pair := kafkatest.Real(t)
+	base := kafkatest.Unique(t, "disc")
+	environ := env(kafkatest.Properties(t, pair, "A->B.topics = "+base+"-.*", "A->B.topics.exclude = .*-private"))
+	kafkatest.CreateTopic(t, pair.A, base+"-first", 1, nil)
+	mustInvoke(t, "reconcile", environ)
+
+	kafkatest.CreateTopic(t, pair.A, base+"-second", 2, nil)
+	kafkatest.CreateTopic(t, pair.A, base+"-private", 1, nil)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), base+"-second", 2, 0, 30)
+	mustInvoke(t, "reconcile", environ)
+	drain(t, environ)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	td, err := kafkatest.Admin(t, pair.B).ListTopics(ctx, "A."+base+"-first", "A."+base+"-second", "A."+base+"-private")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"A." + base + "-first": true, "A." + base + "-second": true, "A." + base + "-private": false} {
+		if got := td.Has(name) && td[name].Err == nil; got != want {
+			t.Errorf("%s exists on B: %v, want %v", name, got, want)
+		}
+	}
+	if err := kafkatest.ExactlyOnce(kafkatest.ReadAll(t, pair.B, "A."+base+"-second"), 2, 30); err != nil {
+		t.Fatal(err)
+	}
+}
