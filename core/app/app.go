@@ -174,6 +174,7 @@ type ReconcileSummary struct {
 	Planned    int               `json:"planned"`
 	Applied    int               `json:"applied"`
 	Failed     int               `json:"failed"`
+	Skipped    int               `json:"skipped"`
 	Plans      []*reconcile.Plan `json:"plans"`
 	Error      string            `json:"error,omitempty"`
 }
@@ -181,6 +182,9 @@ type ReconcileSummary struct {
 // Reconcile plans, and unless DryRun is set applies, every selected flow.
 func (a *App) Reconcile(ctx context.Context) (*ReconcileSummary, error) {
 	start := time.Now()
+	// Changes not started by the time budget are left for the next run.
+	ctx, cancel := context.WithDeadline(ctx, a.StopAt(ctx, start))
+	defer cancel()
 	sum := &ReconcileSummary{Function: "reconcile", DryRun: a.Settings.DryRun}
 	var errs []error
 	for _, f := range a.Flows {
@@ -210,6 +214,8 @@ func (a *App) Reconcile(ctx context.Context) (*ReconcileSummary, error) {
 			case "applied":
 				sum.Applied++
 				a.logApplied(f.Name(), act)
+			case "skipped":
+				sum.Skipped++
 			case "failed":
 				sum.Failed++
 				a.Logger.Error("change failed", "flow", f.Name(), "kind", act.Kind, "topic", act.Topic, "err", act.Error)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -25,6 +26,24 @@ func override(t *testing.T, adm *kadm.Client, topic, key string) (string, bool) 
 	return *c.Value, true
 }
 
+// settled waits until the topic's override for key is want (nil: none).
+// A broker answers DescribeConfigs from its metadata cache, which follows
+// the controller's commit of an alter by a moment.
+func settled(t *testing.T, adm *kadm.Client, topic, key string, want *string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v, ok := override(t, adm, topic, key)
+		if (want == nil && !ok) || (want != nil && ok && v == *want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			return // the assertion that follows reports it
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func setConfig(t *testing.T, adm *kadm.Client, topic, key string, value *string) {
 	t.Helper()
 	op := kadm.SetConfig
@@ -38,6 +57,7 @@ func setConfig(t *testing.T, adm *kadm.Client, topic, key string, value *string)
 	if err != nil {
 		t.Fatalf("alter %s %s: %v", topic, key, err)
 	}
+	settled(t, adm, topic, key, value)
 }
 
 // plan makes and applies the flow's plan and returns its actions for topic.
@@ -81,6 +101,7 @@ func testConfigSync(t *testing.T, pair kafkatest.Pair) {
 	if len(acts) != 1 || acts[0].Kind != CreateTopic {
 		t.Fatalf("first plan: %+v", acts)
 	}
+	settled(t, tgt, remote, "retention.ms", kadm.StringPtr("123456789"))
 	if v, _ := override(t, tgt, remote, "retention.ms"); v != "123456789" {
 		t.Errorf("retention.ms on the new remote topic = %q", v)
 	}
@@ -117,6 +138,8 @@ func testConfigSync(t *testing.T, pair kafkatest.Pair) {
 	if slices.ContainsFunc(changes, func(c ConfigChange) bool { return c.Key == "min.insync.replicas" }) {
 		t.Errorf("excluded min.insync.replicas planned: %+v", changes)
 	}
+	settled(t, tgt, remote, "retention.ms", kadm.StringPtr("987654321"))
+	settled(t, tgt, remote, "retention.bytes", nil)
 	if v, _ := override(t, tgt, remote, "retention.ms"); v != "987654321" {
 		t.Errorf("retention.ms after sync = %q", v)
 	}
@@ -130,6 +153,7 @@ func testConfigSync(t *testing.T, pair kafkatest.Pair) {
 	// Deleted on the source: the target reverts to its own default.
 	setConfig(t, src, topic, "retention.ms", nil)
 	planApply(t, pair, topic)
+	settled(t, tgt, remote, "retention.ms", nil)
 	if v, ok := override(t, tgt, remote, "retention.ms"); ok {
 		t.Errorf("retention.ms still overridden on the target: %q", v)
 	}
@@ -137,6 +161,7 @@ func testConfigSync(t *testing.T, pair kafkatest.Pair) {
 	// use.defaults.from=source: the source's default is written.
 	setConfig(t, tgt, remote, "retention.bytes", kadm.StringPtr("2097152"))
 	acts = planApply(t, pair, topic, "A->B.use.defaults.from = source")
+	settled(t, tgt, remote, "retention.bytes", kadm.StringPtr("-1"))
 	if v, ok := override(t, tgt, remote, "retention.bytes"); !ok || v != "-1" {
 		t.Errorf("use.defaults.from=source: retention.bytes = %q (override %v), want the source default -1; plan %+v", v, ok, acts)
 	}
