@@ -2,11 +2,15 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/mirrorless/mirrorless/localtest/kafkatest"
 )
@@ -176,30 +180,63 @@ func TestPartitionGrowth(t *testing.T) {
 	}
 }
 
-// MIRROR_DRY_RUN=true prints the plan and changes nothing; the real run
-// then applies exactly that plan.
+// MIRROR_DRY_RUN=true prints the plan and changes nothing (the target is
+// described before and after); the real run then applies exactly that plan.
 func TestReconcileDryRun(t *testing.T) {
 	pair := kafkatest.Real(t)
 	topic := kafkatest.Unique(t, "dryrun")
+	existing := topic + "-cfg"
 	kafkatest.CreateTopic(t, pair.A, topic, 3, nil)
-	environ := env(kafkatest.Properties(t, pair, "A->B.topics = "+topic))
+	kafkatest.CreateTopic(t, pair.A, existing, 1, nil)
+	environ := env(kafkatest.Properties(t, pair, "A->B.topics = "+topic+".*"))
+	mustInvoke(t, "reconcile", environ) // both remote topics exist now
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	src, tgt := kafkatest.Admin(t, pair.A), kafkatest.Admin(t, pair.B)
+	// Pending: a config change on the source, and a new topic.
+	if rs, err := src.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: kadm.StringPtr("3600000")}}, existing); err != nil || rs[0].Err != nil {
+		t.Fatal(err, rs)
+	}
+	kafkatest.CreateTopic(t, pair.A, topic+"-new", 2, nil)
+	time.Sleep(500 * time.Millisecond) // the source's metadata cache
+	describe := func() string {
+		td, err := tgt.ListTopics(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := tgt.DescribeTopicConfigs(ctx, "A."+topic, "A."+existing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, n := range td.Names() {
+			if strings.Contains(n, topic) {
+				fmt.Fprintf(&b, "%s:%d ", n, len(td[n].Partitions))
+			}
+		}
+		for _, r := range rc {
+			for _, c := range r.Configs {
+				fmt.Fprintf(&b, "%s/%s=%s(%v) ", r.Name, c.Key, c.MaybeValue(), c.Source)
+			}
+		}
+		return b.String()
+	}
+	before := describe()
 	s := mustInvoke(t, "reconcile", append(environ, "MIRROR_DRY_RUN=true"))
-	if s["dry_run"] != true || s["applied"].(float64) != 0 {
+	if s["dry_run"] != true || s["applied"].(float64) != 0 || s["planned"].(float64) < 2 {
 		t.Fatalf("dry run summary: %v", s)
 	}
-	planned := s["planned"].(float64)
-	if td, _ := kafkatest.Admin(t, pair.B).ListTopics(ctx, "A."+topic); td.Has("A."+topic) && td["A."+topic].Err == nil {
-		t.Fatal("the dry run created the remote topic")
+	if after := describe(); after != before {
+		t.Fatalf("the dry run changed the target:\nbefore %s\nafter  %s", before, after)
 	}
+	planned := s["planned"].(float64)
 	s = mustInvoke(t, "reconcile", environ)
 	if s["applied"].(float64)+countExists(s) != planned {
 		t.Fatalf("applied %v of %v planned changes: %v", s["applied"], planned, s)
 	}
-	td, err := kafkatest.Admin(t, pair.B).ListTopics(ctx, "A."+topic)
-	if err != nil || len(td["A."+topic].Partitions) != 3 {
-		t.Fatalf("remote topic after the real run: %v %v", td, err)
+	td, err := tgt.ListTopics(ctx, "A."+topic+"-new")
+	if err != nil || len(td["A."+topic+"-new"].Partitions) != 2 {
+		t.Fatalf("new remote topic after the real run: %v %v", td, err)
 	}
 }
 
