@@ -43,6 +43,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -115,18 +117,8 @@ type result struct {
 	tail     string // last lines of stderr when the run failed
 }
 
-// summary holds the fields every reconcile summary has; the rest (plans,
-// new fields) is read tolerantly in parsePlans.
-type summary struct {
-	Function   string `json:"function"`
-	OK         bool   `json:"ok"`
-	DryRun     bool   `json:"dry_run"`
-	DurationMs int64  `json:"duration_ms"`
-	Planned    int    `json:"planned"`
-	Applied    int    `json:"applied"`
-	Failed     int    `json:"failed"`
-	Error      string `json:"error"`
-}
+// summary is the reconcile program's one-line JSON summary.
+type summary = app.ReconcileSummary
 
 func run(ctx context.Context, o options) (err error) {
 	if o.work == "" {
