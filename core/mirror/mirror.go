@@ -40,7 +40,6 @@ type Mirror struct {
 	// Owner names this invocation in leases and logs.
 	Owner string
 
-	ctx     context.Context // the invocation's context, for WithoutCancel
 	records atomic.Int64
 	bytes   atomic.Int64
 }
@@ -95,7 +94,6 @@ func (m *Mirror) newProducer(txnID string) (*kgo.Client, error) {
 // stopAt. Units that fail do not stop the others; they are reported in the
 // result and the returned error wraps ErrUnitsFailed.
 func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
-	m.ctx = ctx
 	log := m.Logger.With("flow", m.Flow.Name())
 	res := &Result{Flow: m.Flow.Name()}
 
@@ -396,7 +394,7 @@ func (m *Mirror) copy(ctx context.Context, workers []*worker, stopAt time.Time, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.run(stopAt)
+			w.run(ctx, stopAt)
 			if remaining.Add(-1) == 0 {
 				cancelPoll()
 			}

@@ -57,12 +57,12 @@ type worker struct {
 	res UnitResult
 }
 
-func (w *worker) run(stopAt time.Time) {
+func (w *worker) run(parent context.Context, stopAt time.Time) {
 	defer close(w.quit)
 	w.res.From = w.pos.Next
 	defer func() { w.res.To = w.pos.Next }()
 	if w.pos.Next >= w.u.End && w.u.refreshDue(w.m.Settings.ProgressRefresh) {
-		if err := w.refresh(stopAt); err != nil {
+		if err := w.refresh(parent, stopAt); err != nil {
 			w.fail(err)
 			return
 		}
@@ -84,7 +84,7 @@ func (w *worker) run(stopAt time.Time) {
 			}
 			continue
 		}
-		if err := w.commit(batch, stopAt); err != nil {
+		if err := w.commit(parent, batch, stopAt); err != nil {
 			w.fail(err)
 			return
 		}
@@ -143,7 +143,10 @@ func recordBytes(r *kgo.Record) int {
 // position moves past the batch; on any error the transaction is aborted
 // (or found committed, when the commit's outcome was unknown) and the error
 // is returned.
-func (w *worker) commit(batch []*kgo.Record, stopAt time.Time) error {
+// parent is the invocation's context: only its values are used, since the
+// Lambda runtime cancels it at the deadline and a transaction must end
+// cleanly regardless.
+func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time.Time) error {
 	next := batch[len(batch)-1].Offset + 1
 	data := make([]*kgo.Record, 0, len(batch))
 	for _, r := range batch {
@@ -164,7 +167,7 @@ func (w *worker) commit(batch []*kgo.Record, stopAt time.Time) error {
 	// commit short (the Lambda runtime cancels it at the deadline).
 	margin := w.m.Settings.SafetyMargin
 	w.deadline = stopAt.Add(margin / 2)
-	ctx, cancel := context.WithDeadline(context.WithoutCancel(w.m.ctx), w.deadline)
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(parent), w.deadline)
 	defer cancel()
 
 	t0 := time.Now()
@@ -173,7 +176,7 @@ func (w *worker) commit(batch []*kgo.Record, stopAt time.Time) error {
 	}
 	group := ProgressGroup(w.m.Flow)
 	if err := addProgressGroup(ctx, w.prod, w.txnID, group); err != nil {
-		return w.abort(err)
+		return w.abort(parent, err)
 	}
 	tAdded := time.Now()
 	remote := w.u.Unit.Topic
@@ -193,7 +196,7 @@ func (w *worker) commit(batch []*kgo.Record, stopAt time.Time) error {
 		w.prod.Produce(ctx, out[i], e.Promise())
 	}
 	if err := e.Err(); err != nil {
-		return w.abort(fmt.Errorf("produce to %s: %w", w.u.Unit, err))
+		return w.abort(parent, fmt.Errorf("produce to %s: %w", w.u.Unit, err))
 	}
 	tProduced := time.Now()
 
@@ -220,23 +223,23 @@ func (w *worker) commit(batch []*kgo.Record, stopAt time.Time) error {
 		w.prod.Produce(ctx, &kgo.Record{Topic: syncTopic, Partition: 0, Key: s.Key(), Value: s.Value()}, e2.Promise())
 	}
 	if err := e2.Err(); err != nil {
-		return w.abort(fmt.Errorf("produce offset syncs to %s: %w", syncTopic, err))
+		return w.abort(parent, fmt.Errorf("produce offset syncs to %s: %w", syncTopic, err))
 	}
 	tSyncs := time.Now()
 	if err := commitProgress(ctx, w.prod, w.txnID, group, w.u.Unit, w.u.RemoteID, newPos); err != nil {
-		return w.abort(err)
+		return w.abort(parent, err)
 	}
 	tOffsets := time.Now()
 
-	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(w.m.ctx), max(margin/2, 2*time.Second))
+	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(parent), max(margin/2, 2*time.Second))
 	defer endCancel()
 	if err := w.prod.EndTransaction(endCtx, kgo.TryCommit); err != nil {
 		if isFenced(err) {
-			return w.abort(fmt.Errorf("commit: %w", err))
+			return w.abort(parent, fmt.Errorf("commit: %w", err))
 		}
 		// The outcome is unknown: the commit may have landed. Never retry
 		// blindly; find out from the committed position.
-		return w.resolveUnknown(err, newPos, len(data), bytes)
+		return w.resolveUnknown(parent, err, newPos, len(data), bytes)
 	}
 	w.log.Debug("committed", "records", len(data), "offset", next, "took", time.Since(t0), "add", tAdded.Sub(t0), "produce", tProduced.Sub(tAdded), "syncs", tSyncs.Sub(tProduced), "offsets", tOffsets.Sub(tSyncs), "end", time.Since(tOffsets))
 	w.lastCommit = time.Now()
@@ -251,34 +254,34 @@ func (w *worker) commit(batch []*kgo.Record, stopAt time.Time) error {
 // refresh re-commits an idle unit's position in a transaction that
 // re-emits its last offset sync (a transaction needs a record), so the
 // broker's offset retention never expires it.
-func (w *worker) refresh(stopAt time.Time) error {
+func (w *worker) refresh(parent context.Context, stopAt time.Time) error {
 	margin := w.m.Settings.SafetyMargin
 	w.deadline = stopAt.Add(margin / 2)
-	ctx, cancel := context.WithDeadline(context.WithoutCancel(w.m.ctx), w.deadline)
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(parent), w.deadline)
 	defer cancel()
 	if err := w.prod.BeginTransaction(); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	group := ProgressGroup(w.m.Flow)
 	if err := addProgressGroup(ctx, w.prod, w.txnID, group); err != nil {
-		return w.abort(err)
+		return w.abort(parent, err)
 	}
 	s := offsetsync.OffsetSync{Topic: w.u.SourceTopic, Partition: w.u.Partition, Upstream: w.pos.LastUpstream, Downstream: w.pos.LastDownstream}
 	if err := w.prod.ProduceSync(ctx, &kgo.Record{Topic: w.m.Flow.OffsetSyncsTopic(), Partition: 0, Key: s.Key(), Value: s.Value()}).FirstErr(); err != nil {
-		return w.abort(fmt.Errorf("produce offset sync: %w", err))
+		return w.abort(parent, fmt.Errorf("produce offset sync: %w", err))
 	}
 	pos := w.pos
 	pos.Committed = time.Now()
 	if err := commitProgress(ctx, w.prod, w.txnID, group, w.u.Unit, w.u.RemoteID, pos); err != nil {
-		return w.abort(err)
+		return w.abort(parent, err)
 	}
-	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(w.m.ctx), max(margin/2, 2*time.Second))
+	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(parent), max(margin/2, 2*time.Second))
 	defer endCancel()
 	if err := w.prod.EndTransaction(endCtx, kgo.TryCommit); err != nil {
 		if isFenced(err) {
-			return w.abort(fmt.Errorf("commit: %w", err))
+			return w.abort(parent, fmt.Errorf("commit: %w", err))
 		}
-		return w.resolveUnknown(err, pos, 0, 0)
+		return w.resolveUnknown(parent, err, pos, 0, 0)
 	}
 	w.pos = pos
 	w.res.Transactions++
@@ -314,8 +317,8 @@ func (w *worker) offsetSyncs(data, out []*kgo.Record) []offsetsync.OffsetSync {
 }
 
 // abort ends the open transaction without committing and returns cause.
-func (w *worker) abort(cause error) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.m.ctx), max(w.m.Settings.SafetyMargin/2, 2*time.Second))
+func (w *worker) abort(parent context.Context, cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), max(w.m.Settings.SafetyMargin/2, 2*time.Second))
 	defer cancel()
 	_ = w.prod.AbortBufferedRecords(ctx)
 	if err := w.prod.EndTransaction(ctx, kgo.TryAbort); err != nil && !isFenced(cause) {
@@ -328,8 +331,8 @@ func (w *worker) abort(cause error) error {
 // producer with the same transactional id fences this one and lets the
 // coordinator finish or abort the transaction, and a stable read of the
 // progress group then says which happened.
-func (w *worker) resolveUnknown(cause error, want Position, records int, bytes int64) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.m.ctx), 2*w.m.Settings.SafetyMargin+5*time.Second)
+func (w *worker) resolveUnknown(parent context.Context, cause error, want Position, records int, bytes int64) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), 2*w.m.Settings.SafetyMargin+5*time.Second)
 	defer cancel()
 	w.log.Warn("commit outcome unknown; resolving from the committed position", "err", cause)
 	w.prod.Close()
