@@ -58,9 +58,7 @@ func Options(bootstrap []string, props map[string]string, role Role, keyPrefix s
 		case "client.id":
 			opts = append(opts, kgo.ClientID(v))
 		case "security.protocol":
-			if p := strings.ToUpper(strings.TrimSpace(v)); p != "PLAINTEXT" {
-				bad(k, "%q is not supported yet: mirrorless speaks PLAINTEXT today; TLS and SASL come with the deployment work", v)
-			}
+			// securityOptions, below.
 		case "bootstrap.servers":
 			// The cluster's own list is used.
 		case "request.timeout.ms":
@@ -85,8 +83,7 @@ func Options(bootstrap []string, props map[string]string, role Role, keyPrefix s
 			}
 		default:
 			if strings.HasPrefix(k, "ssl.") || strings.HasPrefix(k, "sasl.") {
-				bad(k, "TLS and SASL are not supported yet: mirrorless speaks PLAINTEXT today")
-				continue
+				continue // securityOptions, below
 			}
 			o, known, err := roleOption(role, k, v, ms, i32)
 			if err != "" {
@@ -98,6 +95,8 @@ func Options(bootstrap []string, props map[string]string, role Role, keyPrefix s
 			}
 		}
 	}
+	sec, w, p := securityOptions(props, keyPrefix)
+	opts, warnings, problems = append(opts, sec...), append(warnings, w...), append(problems, p...)
 	if len(problems) > 0 {
 		return nil, warnings, fmt.Errorf("%s", strings.Join(problems, "; "))
 	}

@@ -22,7 +22,9 @@ func TestOptionsMapping(t *testing.T) {
 		{"no idempotence breaks exactly-once", Producer, map[string]string{"enable.idempotence": "false"}, 0, "A.producer.enable.idempotence", 0},
 		{"bad compression", Producer, map[string]string{"compression.type": "brotli"}, 0, "A.producer.compression.type", 0},
 		{"bad number", Consumer, map[string]string{"fetch.max.bytes": "lots"}, 0, "A.producer.fetch.max.bytes", 0},
-		{"TLS not yet", Consumer, map[string]string{"security.protocol": "SASL_SSL"}, 0, "A.producer.security.protocol", 0},
+		{"SASL without a supported mechanism", Consumer, map[string]string{"security.protocol": "SASL_SSL"}, 0, "A.producer.sasl.mechanism", 0},
+		{"unknown protocol", Consumer, map[string]string{"security.protocol": "TLS"}, 0, "A.producer.security.protocol", 0},
+		{"JKS trust store", Consumer, map[string]string{"security.protocol": "SSL", "ssl.truststore.location": "/x.jks"}, 0, "A.producer.ssl.truststore.type", 0},
 	} {
 		opts, warns, err := Options([]string{"b:9092"}, tc.props, tc.role, "A.producer.", nil)
 		if tc.err != "" {

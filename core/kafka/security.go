@@ -1,0 +1,263 @@
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/aws"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// securityOptions maps a client's security.protocol, ssl.* and sasl.*
+// settings, written as for the Java client, to kgo options. Problems name
+// the key, never a secret's value.
+func securityOptions(props map[string]string, keyPrefix string) (opts []kgo.Opt, warnings, problems []string) {
+	bad := func(k, format string, args ...any) {
+		problems = append(problems, keyPrefix+k+": "+fmt.Sprintf(format, args...))
+	}
+	protocol := strings.ToUpper(strings.TrimSpace(props["security.protocol"]))
+	if protocol == "" {
+		protocol = "PLAINTEXT"
+	}
+	var useTLS, useSASL bool
+	switch protocol {
+	case "PLAINTEXT":
+	case "SSL":
+		useTLS = true
+	case "SASL_PLAINTEXT":
+		useSASL = true
+	case "SASL_SSL":
+		useTLS, useSASL = true, true
+	default:
+		bad("security.protocol", "%q is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL", props["security.protocol"])
+	}
+	for k := range props {
+		switch {
+		case strings.HasPrefix(k, "ssl.") && !useTLS:
+			warnings = append(warnings, fmt.Sprintf("%s%s is ignored: security.protocol is %s", keyPrefix, k, protocol))
+		case strings.HasPrefix(k, "sasl.") && !useSASL:
+			warnings = append(warnings, fmt.Sprintf("%s%s is ignored: security.protocol is %s", keyPrefix, k, protocol))
+		}
+	}
+	if useTLS {
+		cfg, w, p := tlsConfig(props, keyPrefix)
+		warnings, problems = append(warnings, w...), append(problems, p...)
+		if cfg != nil {
+			opts = append(opts, kgo.DialTLSConfig(cfg))
+		}
+	}
+	if useSASL {
+		m, p := saslMechanism(props, keyPrefix)
+		problems = append(problems, p...)
+		if m != nil {
+			opts = append(opts, kgo.SASL(m))
+		}
+	}
+	return opts, warnings, problems
+}
+
+// tlsConfig builds the TLS settings. Certificates are always verified;
+// ssl.endpoint.identification.algorithm set to empty (as with the Java
+// client) skips only the host name check. Trust and key stores must be PEM.
+func tlsConfig(props map[string]string, keyPrefix string) (*tls.Config, []string, []string) {
+	var warnings, problems []string
+	bad := func(k, format string, args ...any) {
+		problems = append(problems, keyPrefix+k+": "+fmt.Sprintf(format, args...))
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+
+	var caPEM []byte
+	if v := props["ssl.truststore.certificates"]; v != "" {
+		caPEM = []byte(v)
+	}
+	if loc := props["ssl.truststore.location"]; loc != "" {
+		if t := strings.ToUpper(props["ssl.truststore.type"]); t != "PEM" {
+			bad("ssl.truststore.type", "trust store %s is %s; mirrorless reads PEM only: convert it (keytool -exportcert -rfc -keystore ... > ca.pem) and set ssl.truststore.type=PEM", loc, orDefault(t, "JKS (the Java default)"))
+		} else if b, err := os.ReadFile(loc); err != nil {
+			bad("ssl.truststore.location", "cannot read %s: %v", loc, errors.Unwrap(err))
+		} else {
+			caPEM = append(caPEM, b...)
+		}
+	}
+	if caPEM != nil {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(caPEM) {
+			bad("ssl.truststore", "no PEM certificate found in the trust store")
+		}
+		cfg.RootCAs = pool
+	}
+
+	chain, key := []byte(props["ssl.keystore.certificate.chain"]), []byte(props["ssl.keystore.key"])
+	if loc := props["ssl.keystore.location"]; loc != "" {
+		if t := strings.ToUpper(props["ssl.keystore.type"]); t != "PEM" {
+			bad("ssl.keystore.type", "key store %s is %s; mirrorless reads PEM only (certificate chain and unencrypted private key in one file): set ssl.keystore.type=PEM", loc, orDefault(t, "JKS (the Java default)"))
+		} else if b, err := os.ReadFile(loc); err != nil {
+			bad("ssl.keystore.location", "cannot read %s: %v", loc, errors.Unwrap(err))
+		} else {
+			chain, key = b, b
+		}
+	}
+	if props["ssl.key.password"] != "" {
+		bad("ssl.key.password", "encrypted private keys are not supported: give the key unencrypted in PEM")
+	}
+	if len(chain) > 0 || len(key) > 0 {
+		cert, err := tls.X509KeyPair(chain, key)
+		if err != nil {
+			bad("ssl.keystore", "the client certificate and key do not load as PEM (%v)", errors.Unwrap(err))
+		} else {
+			cfg.Certificates = []tls.Certificate{cert}
+		}
+	}
+
+	if alg, set := props["ssl.endpoint.identification.algorithm"]; set && strings.TrimSpace(alg) == "" {
+		// Verify the chain, not the name: what the Java client does.
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("broker sent no certificate")
+			}
+			inter := x509.NewCertPool()
+			for _, c := range cs.PeerCertificates[1:] {
+				inter.AddCert(c)
+			}
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: cfg.RootCAs, Intermediates: inter})
+			return err
+		}
+	}
+	for k := range props {
+		switch k {
+		case "ssl.truststore.certificates", "ssl.truststore.location", "ssl.truststore.type",
+			"ssl.keystore.certificate.chain", "ssl.keystore.key", "ssl.keystore.location", "ssl.keystore.type",
+			"ssl.key.password", "ssl.endpoint.identification.algorithm",
+			"ssl.truststore.password", "ssl.keystore.password", "ssl.protocol", "ssl.enabled.protocols":
+		default:
+			if strings.HasPrefix(k, "ssl.") {
+				warnings = append(warnings, fmt.Sprintf("%s%s has no franz-go equivalent and is ignored", keyPrefix, k))
+			}
+		}
+	}
+	return cfg, warnings, problems
+}
+
+// saslMechanism builds the SASL mechanism from sasl.mechanism and the
+// credentials in sasl.jaas.config.
+func saslMechanism(props map[string]string, keyPrefix string) (sasl.Mechanism, []string) {
+	var problems []string
+	bad := func(k, format string, args ...any) {
+		problems = append(problems, keyPrefix+k+": "+fmt.Sprintf(format, args...))
+	}
+	mech := strings.ToUpper(strings.TrimSpace(props["sasl.mechanism"]))
+	if mech == "" {
+		mech = "GSSAPI" // the Java default
+	}
+	if mech == "AWS_MSK_IAM" {
+		// Credentials are read for every SASL session (including
+		// re-authentication), so rotated Lambda credentials are picked up.
+		return aws.ManagedStreamingIAM(func(context.Context) (aws.Auth, error) {
+			a := aws.Auth{AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"), SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"), SessionToken: os.Getenv("AWS_SESSION_TOKEN")}
+			if a.AccessKey == "" || a.SecretKey == "" {
+				return a, errors.New("AWS_MSK_IAM: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (Lambda sets them from the execution role)")
+			}
+			return a, nil
+		}), nil
+	}
+	if mech != "PLAIN" && mech != "SCRAM-SHA-256" && mech != "SCRAM-SHA-512" {
+		bad("sasl.mechanism", "%q is not supported: use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or AWS_MSK_IAM", mech)
+		return nil, problems
+	}
+	user, pass, err := jaasCredentials(props["sasl.jaas.config"])
+	if err != nil {
+		bad("sasl.jaas.config", "%v", err)
+		return nil, problems
+	}
+	switch mech {
+	case "PLAIN":
+		return plain.Auth{User: user, Pass: pass}.AsMechanism(), nil
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: user, Pass: pass}.AsSha256Mechanism(), nil
+	default:
+		return scram.Auth{User: user, Pass: pass}.AsSha512Mechanism(), nil
+	}
+}
+
+// jaasCredentials reads username and password from a JAAS line such as
+// `org.apache.kafka.common.security.scram.ScramLoginModule required
+// username="alice" password="secret";`. Errors never contain the values.
+func jaasCredentials(jaas string) (user, pass string, err error) {
+	if strings.TrimSpace(jaas) == "" {
+		return "", "", errors.New("missing: give the credentials as `<LoginModule> required username=\"...\" password=\"...\";`")
+	}
+	opts := map[string]string{}
+	s := jaas
+	// Skip the login module class and its control flag.
+	for range 2 {
+		s = strings.TrimLeft(s, " \t\r\n")
+		i := strings.IndexAny(s, " \t\r\n")
+		if i < 0 {
+			return "", "", errors.New("not a JAAS configuration (expected `<LoginModule> required key=\"value\" ...;`)")
+		}
+		s = s[i:]
+	}
+	for {
+		s = strings.TrimLeft(s, " \t\r\n")
+		if s == "" || s[0] == ';' {
+			break
+		}
+		eq := strings.IndexByte(s, '=')
+		if eq <= 0 {
+			return "", "", errors.New("malformed option (expected key=\"value\")")
+		}
+		key := strings.TrimSpace(s[:eq])
+		s = s[eq+1:]
+		var val strings.Builder
+		if strings.HasPrefix(s, `"`) {
+			s = s[1:]
+			closed := false
+			for i := 0; i < len(s); i++ {
+				switch c := s[i]; {
+				case c == '\\' && i+1 < len(s):
+					i++
+					val.WriteByte(s[i])
+				case c == '"':
+					s = s[i+1:]
+					closed = true
+				default:
+					val.WriteByte(c)
+				}
+				if closed {
+					break
+				}
+			}
+			if !closed {
+				return "", "", fmt.Errorf("the value of %s has no closing quote", key)
+			}
+		} else {
+			end := strings.IndexAny(s, " \t\r\n;")
+			if end < 0 {
+				end = len(s)
+			}
+			val.WriteString(s[:end])
+			s = s[end:]
+		}
+		opts[key] = val.String()
+	}
+	if opts["username"] == "" || opts["password"] == "" {
+		return "", "", errors.New("username and password are required (the values are not shown)")
+	}
+	return opts["username"], opts["password"], nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
