@@ -5,6 +5,15 @@
 # ACLs are enforced (StandardAuthorizer), with User:ANONYMOUS, i.e. every
 # PLAINTEXT client, as super user.
 #
+# Each broker listens on loopback on three client ports (its controller is on +1):
+#   client port      PLAINTEXT
+#   client port + 2  SASL_SSL, SCRAM-SHA-256 and SCRAM-SHA-512, user mirror /
+#                    mirror-secret (created at format time; a super user too)
+#   client port + 3  SSL, no client certificate (so the client is User:ANONYMOUS)
+# Both TLS listeners use a server certificate for IP 127.0.0.1 signed by a
+# test CA made at each fresh `start` (openssl, else keytool) in $KAFKA_PAIR_DIR;
+# its certificate is $KAFKA_PAIR_DIR/ca.pem (MIRROR_TEST_CA).
+#
 #   scripts/kafka-pair.sh start              resolve jars (cached), format, start A and B,
 #                                            wait until both answer, print `export` lines
 #   scripts/kafka-pair.sh stop               stop both (SIGTERM, then SIGKILL), remove data
@@ -25,8 +34,9 @@
 #   KAFKA_PAIR_DIR      state dir (configs, data, logs, pid files),
 #                       default ${TMPDIR:-/tmp}/mirrorless-kafka-pair
 #   KAFKA_CACHE_DIR     jar cache, default ~/.cache/mirrorless/kafka-$KAFKA_VERSION
-#   KAFKA_A_PORT        client port of cluster A, default 19092 (its controller: +1)
-#   KAFKA_B_PORT        client port of cluster B, default 29092 (its controller: +1)
+#   KAFKA_A_PORT        client port of cluster A, default 19092 (controller +1,
+#                       SASL_SSL +2, SSL +3)
+#   KAFKA_B_PORT        client port of cluster B, default 29092 (likewise)
 #   KAFKA_PAIR_TIMEOUT  seconds to wait for a broker to come up, default 90
 #   KAFKA_HEAP_OPTS     default "-Xms256m -Xmx512m"
 #   KAFKA_JVM_OPTS      extra JVM flags for the brokers
@@ -37,6 +47,8 @@
 #                       Applied whenever a broker is (re)started, so keep it set for later
 #                       start-broker/restart-broker calls too.
 #   KAFKA_PAIR_CDS      1 (default) or 0: class-data sharing archive for faster starts
+#   KAFKA_PAIR_OPENSSL  openssl command that makes the test CA and server certificate,
+#                       default openssl; if it is not found, the JDK's keytool does
 #   JAVA_HOME           JDK to use (else `java` on PATH)
 set -euo pipefail
 
@@ -52,11 +64,17 @@ BROKER_PROPS=${KAFKA_BROKER_PROPS:-}
 USE_CDS=${KAFKA_PAIR_CDS:-1}
 CDS_ARCHIVE= # set by check_java
 HOST=127.0.0.1
+SCRAM_USER=mirror
+SCRAM_PASSWORD=mirror-secret
 STOP_TIMEOUT=30
 DEP_PLUGIN=org.apache.maven.plugins:maven-dependency-plugin:3.8.1
 LIB=$CACHE_DIR/lib
 STAMP=$CACHE_DIR/.resolved
+OPENSSL=${KAFKA_PAIR_OPENSSL:-openssl}
+TLS_DIR=$PAIR_DIR/tls
+P12_PASSWORD=kafka-pair # of the PKCS12 key store that keytool makes (no secret: a test CA)
 if [[ -n ${JAVA_HOME:-} ]]; then JAVA=$JAVA_HOME/bin/java; else JAVA=java; fi
+if [[ -n ${JAVA_HOME:-} ]]; then KEYTOOL=$JAVA_HOME/bin/keytool; else KEYTOOL=keytool; fi
 
 log() { printf 'kafka-pair: %s\n' "$*" >&2; }
 die() {
@@ -71,6 +89,8 @@ usage() {
 
 client_port() { if [[ $1 == A ]]; then echo "$A_PORT"; else echo "$B_PORT"; fi; }
 controller_port() { echo $(($(client_port "$1") + 1)); }
+sasl_ssl_port() { echo $(($(client_port "$1") + 2)); }
+ssl_port() { echo $(($(client_port "$1") + 3)); }
 bdir() { echo "$PAIR_DIR/$1"; }
 
 check_name() { [[ ${1:-} == A || ${1:-} == B ]] || die "expected broker name A or B, got '${1:-}'"; }
@@ -78,6 +98,13 @@ check_name() { [[ ${1:-} == A || ${1:-} == B ]] || die "expected broker name A o
 print_env() {
 	echo "export MIRROR_TEST_A=$HOST:$A_PORT"
 	echo "export MIRROR_TEST_B=$HOST:$B_PORT"
+	echo "export MIRROR_TEST_A_SASL_SSL=$HOST:$(sasl_ssl_port A)"
+	echo "export MIRROR_TEST_B_SASL_SSL=$HOST:$(sasl_ssl_port B)"
+	echo "export MIRROR_TEST_A_SSL=$HOST:$(ssl_port A)"
+	echo "export MIRROR_TEST_B_SSL=$HOST:$(ssl_port B)"
+	echo "export MIRROR_TEST_CA=$PAIR_DIR/ca.pem"
+	echo "export MIRROR_TEST_SCRAM_USER=$SCRAM_USER"
+	echo "export MIRROR_TEST_SCRAM_PASSWORD=$SCRAM_PASSWORD"
 }
 
 # ---------------------------------------------------------------- locking
@@ -168,7 +195,7 @@ resolve_jars() {
 	exec 8>&-
 }
 
-# ---------------------------------------------------------------- configs
+# ---------------------------------------------------------------- logging
 write_log_configs() {
 	mkdir -p "$PAIR_DIR"
 	# Broker: everything from INFO up to <broker>/logs/server.log (rolled at
@@ -212,22 +239,89 @@ rootLogger.appenderRef.err.ref = STDERR
 EOF
 }
 
+# ---------------------------------------------------------------- TLS
+# A test CA and one server certificate for IP $HOST (30 days), shared by both
+# clusters, in $TLS_DIR; the CA certificate also in $PAIR_DIR/ca.pem for
+# clients. With openssl the brokers read a PEM key store (certificate chain and
+# unencrypted PKCS#8 key in one file), with keytool a PKCS12 one.
+certs_openssl() { # dir
+	local t=$1
+	"$OPENSSL" req -x509 -newkey rsa:2048 -nodes -days 30 -keyout "$t/ca.key" -out "$t/ca.pem" \
+		-subj "/CN=mirrorless kafka-pair test CA" || return 1
+	"$OPENSSL" req -newkey rsa:2048 -nodes -keyout "$t/server.key" -out "$t/server.csr" -subj "/CN=$HOST" || return 1
+	printf '%s\n' "subjectAltName=IP:$HOST" "basicConstraints=CA:FALSE" \
+		"keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" >"$t/server.ext"
+	"$OPENSSL" x509 -req -days 30 -in "$t/server.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+		-extfile "$t/server.ext" -out "$t/server.crt" || return 1
+	"$OPENSSL" pkcs8 -topk8 -nocrypt -in "$t/server.key" -out "$t/server.p8" || return 1
+	cat "$t/server.crt" "$t/ca.pem" "$t/server.p8" >"$t/server.pem"
+}
+
+certs_keytool() { # dir
+	local t=$1
+	local -a kt=(-noprompt -storetype PKCS12 -storepass "$P12_PASSWORD")
+	local -a key=(-keyalg RSA -keysize 2048 -validity 30)
+	"$KEYTOOL" -genkeypair "${kt[@]}" "${key[@]}" -keystore "$t/ca.p12" -alias ca \
+		-dname "CN=mirrorless kafka-pair test CA" -ext bc:c -ext ku:c=keyCertSign,cRLSign || return 1
+	"$KEYTOOL" -exportcert "${kt[@]}" -keystore "$t/ca.p12" -alias ca -rfc -file "$t/ca.pem" || return 1
+	"$KEYTOOL" -genkeypair "${kt[@]}" "${key[@]}" -keystore "$t/server.p12" -alias server -dname "CN=$HOST" || return 1
+	"$KEYTOOL" -certreq "${kt[@]}" -keystore "$t/server.p12" -alias server -file "$t/server.csr" || return 1
+	"$KEYTOOL" -gencert "${kt[@]}" -keystore "$t/ca.p12" -alias ca -infile "$t/server.csr" -outfile "$t/server.crt" \
+		-rfc -validity 30 -ext "san=ip:$HOST" -ext ku:c=digitalSignature,keyEncipherment -ext eku=serverAuth || return 1
+	cat "$t/server.crt" "$t/ca.pem" >"$t/chain.pem"
+	"$KEYTOOL" -importcert "${kt[@]}" -keystore "$t/server.p12" -alias server -file "$t/chain.pem" || return 1
+}
+
+make_certs() {
+	local tmp=$TLS_DIR.tmp tool
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	if command -v "$OPENSSL" >/dev/null; then tool=openssl; else tool=keytool; fi
+	[[ $tool == openssl ]] || command -v "$KEYTOOL" >/dev/null || die "neither openssl nor keytool found: cannot make the test certificates"
+	if ! "certs_$tool" "$tmp" >"$tmp/gen.log" 2>&1; then
+		cat "$tmp/gen.log" >&2
+		die "$tool could not make the test certificates (in $tmp)"
+	fi
+	rm -rf "$TLS_DIR"
+	mv "$tmp" "$TLS_DIR"
+	cp "$TLS_DIR/ca.pem" "$PAIR_DIR/ca.pem.tmp"
+	mv -f "$PAIR_DIR/ca.pem.tmp" "$PAIR_DIR/ca.pem"
+	log "made a test CA ($PAIR_DIR/ca.pem) and a server certificate for $HOST with $tool"
+}
+
+ensure_certs() {
+	[[ -s $PAIR_DIR/ca.pem && (-s $TLS_DIR/server.pem || -s $TLS_DIR/server.p12) ]] || make_certs
+}
+
+# server.properties lines of the key store of listener $1 (lower case).
+keystore_props() { # listener
+	if [[ -s $TLS_DIR/server.pem ]]; then
+		printf '%s\n' "listener.name.$1.ssl.keystore.type=PEM" "listener.name.$1.ssl.keystore.location=$TLS_DIR/server.pem"
+	else
+		printf '%s\n' "listener.name.$1.ssl.keystore.type=PKCS12" "listener.name.$1.ssl.keystore.location=$TLS_DIR/server.p12" \
+			"listener.name.$1.ssl.keystore.password=$P12_PASSWORD" "listener.name.$1.ssl.key.password=$P12_PASSWORD"
+	fi
+}
+
+# ---------------------------------------------------------------- configs
 write_server_config() { # X
-	local d cp ctl
+	local d cp ctl sp tp
 	d=$(bdir "$1")
 	cp=$(client_port "$1")
 	ctl=$(controller_port "$1")
+	sp=$(sasl_ssl_port "$1")
+	tp=$(ssl_port "$1")
 	mkdir -p "$d/logs"
 	cat >"$d/server.properties" <<EOF
 # cluster $1, written by scripts/kafka-pair.sh
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$ctl
-listeners=PLAINTEXT://$HOST:$cp,CONTROLLER://$HOST:$ctl
-advertised.listeners=PLAINTEXT://$HOST:$cp
+listeners=PLAINTEXT://$HOST:$cp,SASL_SSL://$HOST:$sp,SSL://$HOST:$tp,CONTROLLER://$HOST:$ctl
+advertised.listeners=PLAINTEXT://$HOST:$cp,SASL_SSL://$HOST:$sp,SSL://$HOST:$tp
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
 log.dirs=$d/data
 num.partitions=1
 auto.create.topics.enable=false
@@ -244,14 +338,23 @@ group.initial.rebalance.delay.ms=0
 log.retention.ms=-1
 # ACLs are enforced (KRaft's StandardAuthorizer) so that ACL sync can be tested
 # against a real broker: without an authorizer, DescribeAcls/CreateAcls only
-# answer SECURITY_DISABLED. Every listener here is PLAINTEXT, so every client
-# (the tests, and this combined node's own inter-broker and broker->controller
-# connections) is User:ANONYMOUS; making it a super user keeps full rights
-# everywhere and needs no ACL for the controller. allow.everyone.if.no.acl.found
-# therefore stays at Kafka's default (false): any other principal, such as the
-# ones tests put into ACLs, gets only what its ACLs grant.
+# answer SECURITY_DISABLED. Every PLAINTEXT and SSL client (the tests, and this
+# combined node's own inter-broker and broker->controller connections) is
+# User:ANONYMOUS; making it a super user keeps full rights everywhere and needs
+# no ACL for the controller. The SCRAM user of the SASL_SSL listener is one too.
+# allow.everyone.if.no.acl.found therefore stays at Kafka's default (false): any
+# other principal, such as the ones tests put into ACLs, gets only what its
+# ACLs grant.
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
-super.users=User:ANONYMOUS
+super.users=User:ANONYMOUS;User:$SCRAM_USER
+# SASL_SSL: SCRAM only; the credentials are written into the metadata log at
+# format time (StorageTool --add-scram).
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+# SASL_SSL and SSL: the test CA's server certificate; no client certificates.
+$(keystore_props sasl_ssl)
+$(keystore_props ssl)
 EOF
 	if [[ -n $BROKER_PROPS ]]; then
 		echo "# from KAFKA_BROKER_PROPS" >>"$d/server.properties"
@@ -279,6 +382,8 @@ format_storage() { # X
 	[[ $USE_CDS == 1 && -s $CDS_ARCHIVE ]] && fast+=(-XX:SharedArchiveFile="$CDS_ARCHIVE")
 	"$JAVA" "${fast[@]}" -Dlog4j2.configurationFile="$PAIR_DIR/log4j2-tools.properties" -cp "$LIB/*" \
 		kafka.tools.StorageTool format -t "$(new_cluster_id)" -c "$d/server.properties" \
+		--add-scram "SCRAM-SHA-256=[name=$SCRAM_USER,password=$SCRAM_PASSWORD]" \
+		--add-scram "SCRAM-SHA-512=[name=$SCRAM_USER,password=$SCRAM_PASSWORD]" \
 		>"$d/logs/format.log" 2>&1 8>&- 9>&-
 }
 
@@ -343,7 +448,7 @@ metadata_probe() { # port
 broker_answers() { # X
 	local n
 	n=$(metadata_probe "$(client_port "$1")") || return 1
-	((n >= 1))
+	((n >= 1)) && port_in_use "$(sasl_ssl_port "$1")" && port_in_use "$(ssl_port "$1")"
 }
 
 launch() { # X
@@ -395,7 +500,7 @@ launch() { # X
 check_ports_free() { # X...
 	local x p
 	for x in "$@"; do
-		for p in "$(client_port "$x")" "$(controller_port "$x")"; do
+		for p in "$(client_port "$x")" "$(controller_port "$x")" "$(sasl_ssl_port "$x")" "$(ssl_port "$x")"; do
 			if port_in_use "$p"; then
 				die "port $HOST:$p (cluster $x) is already in use by another process"
 			fi
@@ -544,10 +649,12 @@ cmd_start() {
 	trap stop_launched_on_failure EXIT
 	local t0=$SECONDS fresh=()
 	if ((${#running[@]} == 0)); then
-		# Nothing running: start from clean storage and logs.
+		# Nothing running: start from clean storage and logs, and a new CA.
 		rm -rf "$PAIR_DIR/A" "$PAIR_DIR/B"
+		make_certs
 		fresh=(A B)
 	else
+		ensure_certs
 		log "cluster ${running[*]} already running; starting ${down[*]}"
 		for x in "${down[@]}"; do
 			[[ -f $(bdir "$x")/data/meta.properties ]] || fresh+=("$x")
@@ -580,7 +687,7 @@ cmd_status() {
 		if pid=$(broker_pid "$x"); then
 			cid=$(sed -n 's/^cluster\.id=//p' "$(bdir "$x")/data/meta.properties" 2>/dev/null || true)
 			if broker_answers "$x"; then
-				echo "$x: up      $HOST:$(client_port "$x") pid $pid cluster.id ${cid:-?}"
+				echo "$x: up      $HOST:$(client_port "$x") pid $pid cluster.id ${cid:-?} (SASL_SSL $HOST:$(sasl_ssl_port "$x"), SSL $HOST:$(ssl_port "$x"))"
 			else
 				echo "$x: running $HOST:$(client_port "$x") pid $pid but not answering (starting or stuck)"
 				all=1
@@ -590,6 +697,8 @@ cmd_status() {
 			all=1
 		fi
 	done
+	# The same `export` lines as `start` and `env`, for a pair that is up.
+	((all == 0)) && print_env
 	return "$all"
 }
 
@@ -604,6 +713,7 @@ cmd_start_broker() { # X
 	check_java
 	resolve_jars
 	write_log_configs
+	ensure_certs
 	trap stop_launched_on_failure EXIT
 	if [[ ! -f $(bdir "$1")/data/meta.properties ]]; then
 		log "cluster $1 has no storage; formatting a new one"

@@ -25,13 +25,20 @@ step "staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 started=0
-if [ -z "${MIRROR_TEST_A:-}" ] || [ -z "${MIRROR_TEST_B:-}" ]; then
+if [ -n "${MIRROR_TEST_A:-}" ] && [ -n "${MIRROR_TEST_B:-}" ]; then
+	# A pair from outside (e.g. localtest/docker-compose.yml): its secure
+	# listeners, if any, come from MIRROR_TEST_*_SASL_SSL/_SSL; tests that
+	# need them skip when those are unset.
+	export MIRROR_TEST_EXTERNAL_PAIR=1
+else
 	step "starting the real Kafka pair (first run resolves Apache Kafka from Maven Central)"
 	exports=$(bash scripts/kafka-pair.sh start) || {
 		echo "the real Kafka pair did not start: the real-Kafka tier cannot run, so the suite fails" >&2
 		exit 1
 	}
 	eval "$exports"
+	export MIRROR_TEST_A_SASL_SSL MIRROR_TEST_A_SSL MIRROR_TEST_B_SASL_SSL MIRROR_TEST_B_SSL \
+		MIRROR_TEST_CA MIRROR_TEST_SCRAM_USER MIRROR_TEST_SCRAM_PASSWORD
 	started=1
 	trap 'bash scripts/kafka-pair.sh stop >&2 || true' EXIT
 fi

@@ -5,12 +5,15 @@ package kafka
 
 import (
 	"context"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -208,10 +211,20 @@ func compression(v string) (kgo.CompressionCodec, string) {
 func Ping(ctx context.Context, cl *kgo.Client, alias string, bootstrap []string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := cl.Ping(ctx); err != nil {
-		return fmt.Errorf("cluster %s (%s) is unreachable: %w (check %s.bootstrap.servers and the network path)", alias, strings.Join(bootstrap, ","), err, alias)
+	err := cl.Ping(ctx)
+	var unknownCA x509.UnknownAuthorityError
+	var badName x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.IllegalSaslState) || errors.Is(err, kerr.UnsupportedSaslMechanism):
+		return fmt.Errorf("cluster %s (%s) refused the credentials: %w (check the sasl.mechanism and sasl.jaas.config settings of %s)", alias, strings.Join(bootstrap, ","), err, alias)
+	case errors.As(err, &unknownCA) || errors.As(err, &badName) || errors.As(err, &invalid):
+		return fmt.Errorf("cluster %s (%s) failed the TLS certificate check: %w (check %s.ssl.truststore.* and ssl.endpoint.identification.algorithm)", alias, strings.Join(bootstrap, ","), err, alias)
+	default:
+		return fmt.Errorf("cluster %s (%s) is unreachable: %w (check %s.bootstrap.servers, %s.security.protocol and the network path)", alias, strings.Join(bootstrap, ","), err, alias, alias)
 	}
-	return nil
 }
 
 // slogAdapter lets kgo log through slog (kgo logs little at Info).

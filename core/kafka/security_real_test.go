@@ -1,0 +1,236 @@
+package kafka
+
+// Tier 3: the security settings against real Apache Kafka brokers, on the
+// SASL_SSL (SCRAM) and SSL listeners that scripts/kafka-pair.sh opens next
+// to the PLAINTEXT one.
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// securePair is the real pair's secured listeners.
+type securePair struct {
+	saslSSL, ssl map[string]string // cluster alias (A, B) -> address
+	ca           string            // PEM file of the CA that signed the brokers' certificates
+	user, pass   string            // SCRAM credentials
+}
+
+// realSecure returns the secured listeners named by the MIRROR_TEST_*
+// variables that scripts/kafka-pair.sh prints, checking that they accept
+// connections. Without them the test is skipped, except under CI=true,
+// where it fails (as kafkatest.Real does): the real tier must never pass by
+// not running.
+func realSecure(t *testing.T) securePair {
+	t.Helper()
+	missing := func(msg string) {
+		t.Helper()
+		// A pair given from outside (e.g. the docker-compose one) may have
+		// no secure listeners; scripts/test.sh says so. The pair our
+		// scripts start always has them, so CI never skips here.
+		if os.Getenv("CI") == "true" && os.Getenv("MIRROR_TEST_EXTERNAL_PAIR") != "1" {
+			t.Fatalf("real Kafka pair with SASL_SSL and SSL listeners required under CI: %s", msg)
+		}
+		t.Skipf("real Kafka pair with SASL_SSL and SSL listeners not available (%s); start it with scripts/kafka-pair.sh start", msg)
+	}
+	p := securePair{
+		saslSSL: map[string]string{"A": os.Getenv("MIRROR_TEST_A_SASL_SSL"), "B": os.Getenv("MIRROR_TEST_B_SASL_SSL")},
+		ssl:     map[string]string{"A": os.Getenv("MIRROR_TEST_A_SSL"), "B": os.Getenv("MIRROR_TEST_B_SSL")},
+		ca:      os.Getenv("MIRROR_TEST_CA"),
+		user:    os.Getenv("MIRROR_TEST_SCRAM_USER"),
+		pass:    os.Getenv("MIRROR_TEST_SCRAM_PASSWORD"),
+	}
+	var unset []string
+	for _, name := range []string{"MIRROR_TEST_A_SASL_SSL", "MIRROR_TEST_B_SASL_SSL", "MIRROR_TEST_A_SSL", "MIRROR_TEST_B_SSL",
+		"MIRROR_TEST_CA", "MIRROR_TEST_SCRAM_USER", "MIRROR_TEST_SCRAM_PASSWORD"} {
+		if os.Getenv(name) == "" {
+			unset = append(unset, name)
+		}
+	}
+	if len(unset) > 0 {
+		missing(strings.Join(unset, ", ") + " unset")
+	}
+	if _, err := os.Stat(p.ca); err != nil {
+		missing(fmt.Sprintf("MIRROR_TEST_CA: %v", err))
+	}
+	for _, addr := range []string{p.saslSSL["A"], p.saslSSL["B"], p.ssl["A"], p.ssl["B"]} {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			missing(fmt.Sprintf("%s does not accept connections: %v", addr, err))
+		}
+		c.Close()
+	}
+	return p
+}
+
+func (p securePair) scramProps(mech, pass string) map[string]string {
+	return map[string]string{
+		"security.protocol":       "SASL_SSL",
+		"sasl.mechanism":          mech,
+		"sasl.jaas.config":        `org.apache.kafka.common.security.scram.ScramLoginModule required username="` + p.user + `" password="` + pass + `";`,
+		"ssl.truststore.type":     "PEM",
+		"ssl.truststore.location": p.ca,
+	}
+}
+
+func (p securePair) sslProps() map[string]string {
+	return map[string]string{"security.protocol": "SSL", "ssl.truststore.type": "PEM", "ssl.truststore.location": p.ca}
+}
+
+// realClient builds a client from props through Options, closed at the end.
+func realClient(t *testing.T, addr string, props map[string]string) *kgo.Client {
+	t.Helper()
+	opts, warnings, err := Options([]string{addr}, props, Admin, "A.", nil)
+	if err != nil {
+		t.Fatalf("Options: %v", err)
+	}
+	if len(warnings) > 0 {
+		t.Errorf("Options warned: %v", warnings)
+	}
+	cl, err := kgo.NewClient(append(opts, kgo.DialTimeout(5*time.Second), kgo.MetadataMinAge(100*time.Millisecond))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// roundTrip pings the cluster at addr, checks that the broker advertises
+// this very listener, and creates, lists and deletes a topic through kadm.
+func roundTrip(t *testing.T, alias, addr string, props map[string]string) {
+	t.Helper()
+	cl := realClient(t, addr, props)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := Ping(ctx, cl, alias, []string{addr}, 15*time.Second); err != nil {
+		t.Fatalf("%s %s: %v", alias, addr, err)
+	}
+	adm := kadm.NewClient(cl)
+	md, err := adm.BrokerMetadata(ctx)
+	if err != nil {
+		t.Fatalf("%s %s: broker metadata: %v", alias, addr, err)
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	for _, b := range md.Brokers {
+		if strconv.Itoa(int(b.Port)) != port {
+			t.Errorf("%s %s: broker %d advertises %s:%d, not this listener", alias, addr, b.NodeID, b.Host, b.Port)
+		}
+	}
+	topic := fmt.Sprintf("security-real-%s-%s-%d", strings.ToLower(strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())), alias, time.Now().UnixNano()%1_000_000_000)
+	r, err := adm.CreateTopic(ctx, 1, 1, nil, topic)
+	if err == nil {
+		err = r.Err
+	}
+	if err != nil {
+		t.Fatalf("%s %s: create topic %s: %v", alias, addr, topic, err)
+	}
+	defer func() {
+		if _, err := adm.DeleteTopic(context.Background(), topic); err != nil {
+			t.Logf("%s: delete topic %s: %v", alias, topic, err)
+		}
+	}()
+	// A new topic reaches the broker's metadata cache shortly after the
+	// controller accepted it.
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		listed, err := adm.ListTopics(ctx, topic)
+		if err != nil {
+			t.Fatalf("%s %s: list topics: %v", alias, addr, err)
+		}
+		if d, ok := listed[topic]; ok && d.Err == nil && len(d.Partitions) == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s %s: topic %s created but not listed: %+v", alias, addr, topic, listed)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestRealSCRAMOverSASLSSL(t *testing.T) {
+	p := realSecure(t)
+	for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
+		t.Run(mech, func(t *testing.T) {
+			for _, alias := range []string{"A", "B"} {
+				roundTrip(t, alias, p.saslSSL[alias], p.scramProps(mech, p.pass))
+			}
+		})
+	}
+}
+
+func TestRealTLS(t *testing.T) {
+	p := realSecure(t)
+	for _, alias := range []string{"A", "B"} {
+		roundTrip(t, alias, p.ssl[alias], p.sslProps())
+	}
+}
+
+// pingOnce builds a client from props and pings once, returning how long
+// the failure (or success) took.
+func pingOnce(t *testing.T, addr string, props map[string]string) (time.Duration, error) {
+	t.Helper()
+	cl := realClient(t, addr, props)
+	began := time.Now()
+	err := Ping(context.Background(), cl, "A", []string{addr}, 15*time.Second)
+	return time.Since(began), err
+}
+
+func TestRealSCRAMWrongPassword(t *testing.T) {
+	p := realSecure(t)
+	const wrong = "wrong-password-4711"
+	for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
+		took, err := pingOnce(t, p.saslSSL["A"], p.scramProps(mech, wrong))
+		switch {
+		case err == nil:
+			t.Errorf("%s: a wrong password was accepted", mech)
+		case took > 10*time.Second:
+			t.Errorf("%s: a wrong password took %v to fail: %v", mech, took, err)
+		case strings.Contains(err.Error(), wrong) || strings.Contains(err.Error(), p.pass):
+			t.Errorf("%s: the error shows a password: %v", mech, err)
+		case !strings.Contains(strings.ToLower(err.Error()), "authentication") || !strings.Contains(err.Error(), "refused the credentials"):
+			t.Errorf("%s: the error does not say that the credentials were refused: %v", mech, err)
+		default:
+			t.Logf("%s: failed in %v: %v", mech, took.Round(time.Millisecond), err)
+		}
+	}
+}
+
+// Without ssl.truststore.* the system roots are used, which do not know the
+// test CA: the handshake fails, and fast.
+func TestRealWrongCA(t *testing.T) {
+	p := realSecure(t)
+	scram := p.scramProps("SCRAM-SHA-256", p.pass)
+	delete(scram, "ssl.truststore.type")
+	delete(scram, "ssl.truststore.location")
+	for name, c := range map[string]struct {
+		addr  string
+		props map[string]string
+	}{
+		"SASL_SSL": {p.saslSSL["A"], scram},
+		"SSL":      {p.ssl["A"], map[string]string{"security.protocol": "SSL"}},
+	} {
+		took, err := pingOnce(t, c.addr, c.props)
+		var unknown x509.UnknownAuthorityError
+		var invalid x509.CertificateInvalidError
+		switch {
+		case err == nil:
+			t.Errorf("%s: a broker signed by an unknown CA was accepted", name)
+		case took > 10*time.Second:
+			t.Errorf("%s: the unknown CA took %v to fail: %v", name, took, err)
+		case !errors.As(err, &unknown) && !errors.As(err, &invalid) && !strings.Contains(err.Error(), "certificate"):
+			t.Errorf("%s: not a certificate error: %v", name, err)
+		default:
+			t.Logf("%s: failed in %v: %v", name, took.Round(time.Millisecond), err)
+		}
+	}
+}
