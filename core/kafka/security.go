@@ -78,14 +78,8 @@ func tlsConfig(props map[string]string, keyPrefix string) (*tls.Config, []string
 	if v := props["ssl.truststore.certificates"]; v != "" {
 		caPEM = []byte(v)
 	}
-	if loc := props["ssl.truststore.location"]; loc != "" {
-		if t := strings.ToUpper(props["ssl.truststore.type"]); t != "PEM" {
-			bad("ssl.truststore.type", "trust store %s is %s; mirrorless reads PEM only: convert it (keytool -exportcert -rfc -keystore ... > ca.pem) and set ssl.truststore.type=PEM", loc, orDefault(t, "JKS (the Java default)"))
-		} else if b, err := os.ReadFile(loc); err != nil {
-			bad("ssl.truststore.location", "cannot read %s: %v", loc, errors.Unwrap(err))
-		} else {
-			caPEM = append(caPEM, b...)
-		}
+	if b := readPEMStore(props, "truststore", "convert it (keytool -exportcert -rfc -keystore ... > ca.pem)", bad); b != nil {
+		caPEM = append(caPEM, b...)
 	}
 	if caPEM != nil {
 		pool := x509.NewCertPool()
@@ -96,14 +90,8 @@ func tlsConfig(props map[string]string, keyPrefix string) (*tls.Config, []string
 	}
 
 	chain, key := []byte(props["ssl.keystore.certificate.chain"]), []byte(props["ssl.keystore.key"])
-	if loc := props["ssl.keystore.location"]; loc != "" {
-		if t := strings.ToUpper(props["ssl.keystore.type"]); t != "PEM" {
-			bad("ssl.keystore.type", "key store %s is %s; mirrorless reads PEM only (certificate chain and unencrypted private key in one file): set ssl.keystore.type=PEM", loc, orDefault(t, "JKS (the Java default)"))
-		} else if b, err := os.ReadFile(loc); err != nil {
-			bad("ssl.keystore.location", "cannot read %s: %v", loc, errors.Unwrap(err))
-		} else {
-			chain, key = b, b
-		}
+	if b := readPEMStore(props, "keystore", "give the certificate chain and unencrypted private key in one PEM file", bad); b != nil {
+		chain, key = b, b
 	}
 	if props["ssl.key.password"] != "" {
 		bad("ssl.key.password", "encrypted private keys are not supported: give the key unencrypted in PEM")
@@ -145,6 +133,25 @@ func tlsConfig(props map[string]string, keyPrefix string) (*tls.Config, []string
 		}
 	}
 	return cfg, warnings, problems
+}
+
+// readPEMStore reads ssl.<store>.location, which must be PEM
+// (ssl.<store>.type=PEM); nil when the location is unset or unusable.
+func readPEMStore(props map[string]string, store, howToConvert string, bad func(k, format string, args ...any)) []byte {
+	loc := props["ssl."+store+".location"]
+	if loc == "" {
+		return nil
+	}
+	if t := strings.ToUpper(props["ssl."+store+".type"]); t != "PEM" {
+		bad("ssl."+store+".type", "%s %s is %s; mirrorless reads PEM only: %s and set ssl.%s.type=PEM", store, loc, orDefault(t, "JKS (the Java default)"), howToConvert, store)
+		return nil
+	}
+	b, err := os.ReadFile(loc)
+	if err != nil {
+		bad("ssl."+store+".location", "cannot read %s: %v", loc, errors.Unwrap(err))
+		return nil
+	}
+	return b
 }
 
 // saslMechanism builds the SASL mechanism from sasl.mechanism and the

@@ -165,13 +165,11 @@ func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		}
 	}
 
-	var lagLeft int64
-	for _, u := range p.Units {
-		lagLeft += u.lag(startFrom)
-	}
+	// Lag left: what each worked unit did not reach, plus the planned lag
+	// of the units nobody here worked on.
+	lagLeft := p.lagLeft(startFrom)
 	for _, w := range workers {
-		lagLeft -= w.u.lag(startFrom)
-		lagLeft += max(0, w.u.End-w.pos.Next)
+		lagLeft += max(0, w.u.End-w.pos.Next) - w.u.lag(startFrom)
 		r := w.res
 		r.Topic, r.Partition = w.u.SourceTopic, w.u.Partition
 		res.Detail = append(res.Detail, r)
