@@ -93,3 +93,31 @@ func TestApplyPerItemFailure(t *testing.T) {
 		t.Fatalf("err %v, actions %+v", err, p.Actions)
 	}
 }
+
+// Changes not started by the time budget are marked skipped, counted in
+// the error, and not made; the next run plans them again.
+func TestApplyStopsAtTimeBudget(t *testing.T) {
+	pair := kafkatest.Kfake(t)
+	kafkatest.CreateTopic(t, pair.A, "late", 1, nil)
+	f := flow(t, pair, "A->B.topics = late")
+	src, tgt := kafkatest.Admin(t, pair.A), kafkatest.Admin(t, pair.B)
+	p, err := MakePlan(context.Background(), f, src, tgt)
+	if err != nil || len(p.Actions) == 0 {
+		t.Fatalf("plan %+v, %v", p, err)
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = Apply(ended, p, tgt)
+	if err == nil || !strings.Contains(err.Error(), "skipped at the time budget") {
+		t.Fatalf("apply error = %v", err)
+	}
+	for _, a := range p.Actions {
+		if a.Status != "skipped" {
+			t.Errorf("%s %s: status %s", a.Kind, a.Topic, a.Status)
+		}
+	}
+	again, err := MakePlan(context.Background(), f, src, tgt)
+	if err != nil || len(again.Actions) != len(p.Actions) {
+		t.Fatalf("the next plan has %d actions (%v), want the %d skipped ones", len(again.Actions), err, len(p.Actions))
+	}
+}
