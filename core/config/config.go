@@ -283,6 +283,10 @@ func (p *parser) checkConnectorKey(full, k string) {
 	if use, ok := connectorKeys[k]; ok {
 		switch use {
 		case connectOnly:
+			if strings.HasSuffix(k, ".interval.seconds") {
+				p.warn("%s is ignored: each mirrorless function runs on a schedule (template.yaml / infra/ schedule parameters, or the local scheduler), which sets how often", full)
+				break
+			}
 			p.warn("%s is a Kafka Connect setting; mirrorless has no Connect worker and ignores it", full)
 		case unsupported:
 			p.warn("%s is not supported by mirrorless and is ignored: %s", full, unsupportedWhy(k))

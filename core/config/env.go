@@ -44,6 +44,11 @@ type Settings struct {
 	// offsets after offsets.retention.minutes (7 days by default) without
 	// a commit; an idle partition must not lose its place.
 	ProgressRefresh time.Duration `envconfig:"PROGRESS_REFRESH" default:"24h" desc:"re-commit an idle partition's position this often (keep it under the broker's offsets.retention.minutes)"`
+	// CheckpointIndexSyncs bounds the offset syncs the checkpoint function
+	// keeps per source partition; the newest half are never thinned, so a
+	// group lagging less than about half of it times offset.lag.max
+	// records re-reads at most offset.lag.max records after failover.
+	CheckpointIndexSyncs int `envconfig:"CHECKPOINT_INDEX_SYNCS" default:"4096" desc:"checkpoint: offset syncs kept per partition for translation"`
 	// ConnectTimeout bounds the first round trip to each cluster, so an
 	// unreachable broker fails fast instead of retrying until the deadline.
 	ConnectTimeout time.Duration `envconfig:"CONNECT_TIMEOUT" default:"10s" desc:"how long to wait for a cluster to answer at start"`
@@ -96,6 +101,9 @@ func (s Settings) Validate() error {
 	}
 	if s.ProgressRefresh <= 0 {
 		problems = append(problems, "MIRROR_PROGRESS_REFRESH must be positive")
+	}
+	if s.CheckpointIndexSyncs < 16 {
+		problems = append(problems, "MIRROR_CHECKPOINT_INDEX_SYNCS must be at least 16")
 	}
 	if s.ConnectTimeout <= 0 {
 		problems = append(problems, "MIRROR_CONNECT_TIMEOUT must be positive")

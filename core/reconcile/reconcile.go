@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/mirrorless/mirrorless/core/checkpoint"
 	"github.com/mirrorless/mirrorless/core/config"
 )
 
@@ -231,13 +232,15 @@ func invalidTopicName(name string) string {
 
 // internalTopics are MM2's topics a flow needs on its target, each with one
 // partition, compacted, and its replication-factor key: offset syncs (the
-// mirror writes them in its transactions), checkpoints and heartbeats
-// (unless emit.checkpoints.enabled / emit.heartbeats.enabled are false).
+// mirror writes them in its transactions), checkpoints with the checkpoint
+// function's state, and heartbeats (unless emit.checkpoints.enabled /
+// emit.heartbeats.enabled are false).
 func internalTopics(f *config.Flow) []Action {
 	compact := map[string]string{"cleanup.policy": "compact"}
 	out := []Action{{Kind: CreateInternalTopic, Topic: f.OffsetSyncsTopic(), Partitions: 1, ReplicationFactor: f.OffsetSyncsReplicationFactor, Configs: compact}}
 	if v, _ := f.Get("emit.checkpoints.enabled"); v != "false" {
 		out = append(out, Action{Kind: CreateInternalTopic, Topic: f.Rules.Policy.CheckpointsTopic(f.Source), Partitions: 1, ReplicationFactor: f.CheckpointsReplicationFactor, Configs: compact})
+		out = append(out, Action{Kind: CreateInternalTopic, Topic: checkpoint.StateTopic(f), Partitions: 1, ReplicationFactor: f.CheckpointsReplicationFactor, Configs: checkpoint.StateTopicConfigs})
 	}
 	if v, _ := f.Get("emit.heartbeats.enabled"); v != "false" {
 		out = append(out, Action{Kind: CreateInternalTopic, Topic: f.Rules.Policy.HeartbeatsTopic(), Partitions: 1, ReplicationFactor: f.HeartbeatsReplicationFactor, Configs: compact})

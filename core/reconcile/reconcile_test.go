@@ -51,12 +51,12 @@ func TestPlanAndApply(t *testing.T) {
 			t.Errorf("planned a change to %s", never)
 		}
 	}
-	for _, internal := range []string{"A.checkpoints.internal", "heartbeats"} {
+	for _, internal := range []string{"A.checkpoints.internal", "mm2-mirrorless-checkpoint-state.A.internal", "heartbeats"} {
 		if a := got[internal]; a.Kind != CreateInternalTopic || a.Partitions != 1 || a.Configs["cleanup.policy"] != "compact" {
 			t.Errorf("%s: %+v", internal, a)
 		}
 	}
-	if len(p.Actions) != 5 || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "A.wide has 4 partitions") {
+	if len(p.Actions) != 6 || len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "A.wide has 4 partitions") {
 		t.Fatalf("plan = %+v", p)
 	}
 
