@@ -2,7 +2,7 @@
 # (and, for `test`, a JDK 17 with Maven, which fetch and run real Kafka).
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
-FUNCTIONS   := mirror reconcile
+FUNCTIONS   := mirror reconcile checkpoint
 
 .PHONY: demo test test-fast build kafka-up kafka-down clean
 

@@ -12,6 +12,9 @@ import (
 // errStopped: the time budget ended before the topic was read to its end.
 var errStopped = errors.New("time budget ended")
 
+// timeZero: no time budget.
+var timeZero time.Time
+
 // readTopic reads partition 0 of topic from offset from (0: its start) up
 // to its last stable offset, committed records only, calling fn for each
 // data record. With a non-zero stopAt it returns errStopped once stopAt
