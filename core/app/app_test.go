@@ -24,6 +24,13 @@ func testLogger(t testing.TB) *slog.Logger {
 func newApp(t testing.TB, pair kafkatest.Pair, s config.Settings, extra ...string) *App {
 	t.Helper()
 	s.PropertiesFile = kafkatest.Properties(t, pair, extra...)
+	return newAppFrom(t, s)
+}
+
+// newAppFrom builds an App from settings naming a properties file, with
+// test defaults for the rest.
+func newAppFrom(t testing.TB, s config.Settings) *App {
+	t.Helper()
 	if s.TimeBudget == 0 {
 		s.TimeBudget = 60 * time.Second
 	}
@@ -50,6 +57,9 @@ func newApp(t testing.TB, pair kafkatest.Pair, s config.Settings, extra ...strin
 	}
 	if s.ConnectTimeout == 0 {
 		s.ConnectTimeout = 10 * time.Second
+	}
+	if s.CheckpointIndexSyncs == 0 {
+		s.CheckpointIndexSyncs = 4096
 	}
 	s.LogLevel = "info"
 	if err := s.Validate(); err != nil {

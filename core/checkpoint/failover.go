@@ -113,6 +113,9 @@ func (c *Checkpointer) Failover(ctx context.Context, group string, apply bool) (
 				tr.ReReadMax = x.ReRead(cp.Upstream)
 			}
 		}
+		if tr.End >= 0 && tr.Offset >= tr.End {
+			tr.ReReadMax = 0 // resuming at the end re-reads nothing
+		}
 		if at, ok := current[t]; ok {
 			tr.Current = at
 		}

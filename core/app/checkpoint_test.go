@@ -1,0 +1,336 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/offsetsync"
+	"github.com/mirrorless/mirrorless/localtest/kafkatest"
+)
+
+// aliasedApp is newApp with cluster aliases of the test's own, so its
+// internal topics (offset syncs, checkpoints, checkpoint state) and its
+// checkpoint transactional id are not shared with tests running at the
+// same time on the same pair.
+func aliasedApp(t *testing.T, pair kafkatest.Pair, src, tgt string, extra ...string) *App {
+	t.Helper()
+	lines := []string{
+		"clusters = " + src + ", " + tgt,
+		src + ".bootstrap.servers = " + pair.A,
+		tgt + ".bootstrap.servers = " + pair.B,
+		src + "->" + tgt + ".enabled = true",
+		"replication.factor = 1",
+		"offset-syncs.topic.replication.factor = 1",
+		"checkpoints.topic.replication.factor = 1",
+		"heartbeats.topic.replication.factor = 1",
+	}
+	path := t.TempDir() + "/mm2.properties"
+	if err := os.WriteFile(path, []byte(strings.Join(append(lines, extra...), "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := config.Settings{PropertiesFile: path}
+	return newAppFrom(t, s)
+}
+
+func uniqueAlias(prefix string) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func runCheckpoint(t *testing.T, a *App) *CheckpointSummary {
+	t.Helper()
+	sum, err := a.Checkpoint(context.Background())
+	if err != nil {
+		t.Fatalf("checkpoint: %v (%+v)", err, sum.Flows[0])
+	}
+	if sum.Flows[0].Fenced {
+		t.Fatalf("checkpoint fenced: %+v", sum.Flows[0])
+	}
+	return sum
+}
+
+func commitGroup(t *testing.T, addr, group string, offsets map[string]map[int32]int64) {
+	t.Helper()
+	os := kadm.Offsets{}
+	for topic, ps := range offsets {
+		for p, at := range ps {
+			os.Add(kadm.Offset{Topic: topic, Partition: p, At: at, LeaderEpoch: -1})
+		}
+	}
+	resp, err := kafkatest.Admin(t, addr).CommitOffsets(context.Background(), group, os)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("commit %s: %v", group, err)
+	}
+}
+
+func groupOffsets(t *testing.T, addr, group string) map[string]map[int32]int64 {
+	t.Helper()
+	r, err := kafkatest.Admin(t, addr).FetchOffsets(context.Background(), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[int32]int64{}
+	r.Each(func(o kadm.OffsetResponse) {
+		if out[o.Topic] == nil {
+			out[o.Topic] = map[int32]int64{}
+		}
+		out[o.Topic][o.Partition] = o.At
+	})
+	return out
+}
+
+// checkpoints reads every checkpoint record of the flow, in order.
+func checkpoints(t *testing.T, addr, src string) []offsetsync.Checkpoint {
+	t.Helper()
+	var out []offsetsync.Checkpoint
+	for _, r := range kafkatest.ReadAll(t, addr, src+".checkpoints.internal") {
+		cp, err := offsetsync.DecodeCheckpoint(r.Key, r.Value)
+		if err != nil {
+			t.Fatalf("checkpoint record at %d: %v", r.Offset, err)
+		}
+		out = append(out, cp)
+	}
+	return out
+}
+
+func lastCheckpoints(cps []offsetsync.Checkpoint, group, topic string) map[int32]offsetsync.Checkpoint {
+	out := map[int32]offsetsync.Checkpoint{}
+	for _, cp := range cps {
+		if cp.Group == group && cp.Topic == topic {
+			out[cp.Partition] = cp
+		}
+	}
+	return out
+}
+
+// seqAt returns the sequence number (= source offset: the test produces
+// without gaps) of the first record at or after offset on the target.
+func firstSeqFrom(t *testing.T, recs []*kgo.Record, partition int32, offset int64) int64 {
+	t.Helper()
+	for _, r := range recs {
+		if r.Partition == partition && r.Offset >= offset {
+			return kafkatest.Seq(r)
+		}
+	}
+	return -1 // nothing at or after offset: the consumer is at the end
+}
+
+// MM2's scenarios (reference mm2.md §5 rows 4, 5, 7, 8, 11, 12, 13) on the
+// real pair: translation within offset.lag.max, failover without loss,
+// empty partitions, groups behind replication that advance and rewind,
+// checkpoints monotonic across runs, group offsets synced only to absent
+// or empty target groups and only forward.
+func TestCheckpointScenariosReal(t *testing.T) {
+	pair := kafkatest.Real(t)
+	ctx := context.Background()
+	src, tgt := uniqueAlias("s"), uniqueAlias("t")
+	topic := kafkatest.Unique(t, "orders")
+	remote := src + "." + topic
+	const lagMax = 10
+	kafkatest.CreateTopic(t, pair.A, topic, 4, nil) // partition 3 stays empty
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 3, 0, 300)
+	g1, g2 := kafkatest.Unique(t, "app"), kafkatest.Unique(t, "live")
+	a := aliasedApp(t, pair, src, tgt,
+		src+"->"+tgt+".topics = "+topic+".*",
+		src+"->"+tgt+".groups = "+g1+", "+g2,
+		"offset.lag.max = 10",
+		"sync.group.offsets.enabled = true",
+		"emit.heartbeats.enabled = true")
+	reconcileAndMirror(t, a)
+
+	// A group behind replication (p0 in the middle, p1 at the end, p2 at
+	// the start, p3 on the empty partition).
+	at := map[int32]int64{0: 123, 1: 300, 2: 0, 3: 0}
+	commitGroup(t, pair.A, g1, map[string]map[int32]int64{topic: at})
+	sum := runCheckpoint(t, a)
+	if sum.Checkpoints != 4 || sum.Groups != 1 {
+		t.Fatalf("first run: %+v", sum.Flows[0])
+	}
+	target := kafkatest.ReadAll(t, pair.B, remote)
+	checkFailover := func(at map[int32]int64, cps map[int32]offsetsync.Checkpoint) {
+		t.Helper()
+		for p, g := range at {
+			cp, ok := cps[p]
+			if !ok {
+				t.Fatalf("no checkpoint for partition %d", p)
+			}
+			if cp.Topic != remote || cp.Upstream != g {
+				t.Fatalf("partition %d: checkpoint %+v, want topic %s upstream %d", p, cp, remote, g)
+			}
+			first := firstSeqFrom(t, target, p, cp.Downstream)
+			if p == 3 || g == 300 {
+				if first != -1 {
+					t.Errorf("partition %d: group at the end resumes at %d and reads seq %d", p, cp.Downstream, first)
+				}
+				continue
+			}
+			if first > g {
+				t.Errorf("partition %d: group at %d resumes at target %d, first seq %d: records %d..%d lost", p, g, cp.Downstream, first, g, first-1)
+			}
+			if g-first > lagMax {
+				t.Errorf("partition %d: group at %d re-reads %d records, more than offset.lag.max %d", p, g, g-first, lagMax)
+			}
+		}
+	}
+	checkFailover(at, lastCheckpoints(checkpoints(t, pair.B, src), g1, remote))
+	if cp := lastCheckpoints(checkpoints(t, pair.B, src), g1, remote)[3]; cp.Downstream != 0 {
+		t.Errorf("empty partition: checkpoint %+v, want offset 0", cp)
+	}
+	// The group is absent on the target: its translated offsets were committed.
+	got := groupOffsets(t, pair.B, g1)[remote]
+	for p, cp := range lastCheckpoints(checkpoints(t, pair.B, src), g1, remote) {
+		if got[p] != cp.Downstream {
+			t.Errorf("target group %s partition %d at %d, want %d", g1, p, got[p], cp.Downstream)
+		}
+	}
+
+	// Nothing moved: no new checkpoint (monotonic, no repeats across runs).
+	if sum := runCheckpoint(t, a); sum.Checkpoints != 0 {
+		t.Errorf("a run with nothing new wrote %d checkpoints", sum.Checkpoints)
+	}
+
+	// The group advances to 90%; then more data is mirrored; then it
+	// rewinds to 10% (scenario 13).
+	at = map[int32]int64{0: 270, 1: 300, 2: 271, 3: 0}
+	commitGroup(t, pair.A, g1, map[string]map[int32]int64{topic: at})
+	runCheckpoint(t, a)
+	checkFailover(at, lastCheckpoints(checkpoints(t, pair.B, src), g1, remote))
+	forward := groupOffsets(t, pair.B, g1)[remote]
+
+	at = map[int32]int64{0: 30, 1: 300, 2: 31, 3: 0}
+	commitGroup(t, pair.A, g1, map[string]map[int32]int64{topic: at})
+	runCheckpoint(t, a)
+	checkFailover(at, lastCheckpoints(checkpoints(t, pair.B, src), g1, remote))
+	// The target group is never rewound.
+	if now := groupOffsets(t, pair.B, g1)[remote]; now[0] != forward[0] || now[2] != forward[2] {
+		t.Errorf("target group rewound: %v, was %v", now, forward)
+	}
+
+	// Monotonic per partition, except where the source group rewound.
+	prev := map[int32]offsetsync.Checkpoint{}
+	for _, cp := range checkpoints(t, pair.B, src) {
+		if cp.Group != g1 {
+			continue
+		}
+		if p, ok := prev[cp.Partition]; ok && cp.Downstream < p.Downstream && cp.Upstream >= p.Upstream {
+			t.Errorf("checkpoint went back without a rewind: %+v after %+v", cp, p)
+		}
+		prev[cp.Partition] = cp
+	}
+
+	// A group with active members on the target is never written.
+	live := kafkatest.Producer(t, pair.B, kgo.ConsumerGroup(g2), kgo.ConsumeTopics(remote), kgo.DisableAutoCommit())
+	pollCtx, stopPolling := context.WithCancel(ctx)
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		for pollCtx.Err() == nil {
+			live.PollFetches(pollCtx)
+		}
+	}()
+	waitState(t, pair.B, g2, "Stable")
+	commitGroup(t, pair.A, g2, map[string]map[int32]int64{topic: {0: 200}})
+	sum = runCheckpoint(t, a)
+	if f := sum.Flows[0]; len(f.GroupsActive) != 1 || f.GroupsActive[0] != g2 {
+		t.Errorf("active target group not reported: %+v", f)
+	}
+	if o := groupOffsets(t, pair.B, g2); len(o[remote]) != 0 {
+		t.Errorf("wrote offsets to a live group: %v", o)
+	}
+	stopPolling()
+	<-polled
+	live.Close()
+
+	// Scenario 11: committed offsets on a topic nothing was mirrored of
+	// yet give no checkpoint; once mirrored, they do.
+	late := topic + "-late"
+	kafkatest.CreateTopic(t, pair.A, late, 1, nil)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), late, 1, 0, 20)
+	if _, err := a.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	commitGroup(t, pair.A, g1, map[string]map[int32]int64{late: {0: 15}})
+	sum = runCheckpoint(t, a)
+	for _, cp := range checkpoints(t, pair.B, src) {
+		if cp.Topic == src+"."+late {
+			t.Fatalf("checkpoint before anything was mirrored: %+v", cp)
+		}
+	}
+	if sum.Flows[0].Untranslatable == 0 {
+		t.Errorf("untranslatable partition not counted: %+v", sum.Flows[0])
+	}
+	if _, err := a.Mirror(ctx, NewOwner("")); err != nil {
+		t.Fatal(err)
+	}
+	runCheckpoint(t, a)
+	found := false
+	for _, cp := range checkpoints(t, pair.B, src) {
+		// 20 records copied at offset.lag.max 10: a sync within 10 of 15.
+		found = found || cp.Topic == src+"."+late && cp.Upstream == 15 && cp.Downstream <= 15 && cp.Downstream >= 15-lagMax
+	}
+	if !found {
+		t.Errorf("no checkpoint for %s after mirroring", late)
+	}
+
+	// Heartbeats: on the target for the flow, on the source for the
+	// reverse pair.
+	hbs := kafkatest.ReadAll(t, pair.B, "heartbeats")
+	n := 0
+	for _, r := range hbs {
+		if h, err := offsetsync.DecodeHeartbeat(r.Key, r.Value); err == nil && h.Source == src && h.Target == tgt {
+			n++
+		}
+	}
+	if n < 5 {
+		t.Errorf("%d heartbeats %s->%s on the target, want one per run", n, src, tgt)
+	}
+
+	// The failover command reads only the target and agrees with the
+	// checkpoints.
+	plan, err := Failover(ctx, a.Settings, a.Config, testLogger(t), g1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := lastCheckpoints(checkpoints(t, pair.B, src), g1, remote)
+	for _, tr := range plan.Partitions {
+		if tr.Topic != remote {
+			continue
+		}
+		if cp := last[tr.Partition]; tr.Offset != cp.Downstream || tr.Upstream != cp.Upstream {
+			t.Errorf("failover plan %+v disagrees with checkpoint %+v", tr, cp)
+		}
+		if tr.ReReadMax < 0 || tr.ReReadMax > lagMax {
+			t.Errorf("failover plan %+v: re-read bound %d", tr, tr.ReReadMax)
+		}
+	}
+}
+
+func waitState(t *testing.T, addr, group, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		gs, err := kafkatest.Admin(t, addr).ListGroups(context.Background())
+		if err == nil {
+			for _, g := range gs {
+				if g.Group == group && g.State == want {
+					return
+				}
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("group %s never reached %s", group, want)
+}
