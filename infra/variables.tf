@@ -1,0 +1,218 @@
+# --- Terraform-only: what SAM gets from the stack name and CodeUri -----------------------------
+
+variable "name" {
+  description = "Prefix of every resource name (the stack name in template.yaml)."
+  type        = string
+  default     = "mirrorless"
+}
+
+variable "mirror_package" {
+  description = "Zip of the mirror bootstrap (`make build` writes dist/mirror.zip). Default: dist/mirror.zip of this repository."
+  type        = string
+  default     = null
+}
+
+variable "reconcile_package" {
+  description = "Zip of the reconcile bootstrap. Default: dist/reconcile.zip of this repository."
+  type        = string
+  default     = null
+}
+
+variable "checkpoint_package" {
+  description = "Zip of the checkpoint bootstrap. Default: dist/checkpoint.zip of this repository."
+  type        = string
+  default     = null
+}
+
+# --- configuration ------------------------------------------------------------------------------
+
+variable "properties" {
+  description = "The MM2 properties text (MIRROR_PROPERTIES), e.g. file(\"mm2.properties\"). Wins over properties_file. No passwords: write $${secretsmanager:<secret-id>:<json-key>} and list the secret in scram_secret_arns."
+  type        = string
+  default     = ""
+}
+
+variable "properties_file" {
+  description = "Path of the properties file inside each package, relative to /var/task. Used when properties is empty."
+  type        = string
+  default     = "mm2.properties"
+}
+
+variable "flows" {
+  description = "Only these flows, comma-separated (MIRROR_FLOWS, e.g. A->B). Empty means every enabled flow."
+  type        = string
+  default     = ""
+}
+
+variable "log_level" {
+  type    = string
+  default = "info"
+  validation {
+    condition     = contains(["debug", "info", "warn", "error"], var.log_level)
+    error_message = "log_level must be one of debug, info, warn, error."
+  }
+}
+
+variable "log_retention_days" {
+  type    = number
+  default = 30
+}
+
+# --- schedules ----------------------------------------------------------------------------------
+
+variable "mirror_schedule" {
+  description = "EventBridge Scheduler expression for mirror."
+  type        = string
+  default     = "rate(1 minute)"
+}
+
+variable "reconcile_schedule" {
+  description = "EventBridge Scheduler expression for reconcile."
+  type        = string
+  default     = "rate(5 minutes)"
+}
+
+variable "checkpoint_schedule" {
+  description = "EventBridge Scheduler expression for checkpoint."
+  type        = string
+  default     = "rate(1 minute)"
+}
+
+variable "schedule_state" {
+  description = "DISABLED deploys everything but starts no invocation (for a cut-over)."
+  type        = string
+  default     = "ENABLED"
+  validation {
+    condition     = contains(["ENABLED", "DISABLED"], var.schedule_state)
+    error_message = "schedule_state must be ENABLED or DISABLED."
+  }
+}
+
+# --- sizes --------------------------------------------------------------------------------------
+
+variable "mirror_memory" {
+  description = "MB for mirror; Lambda gives CPU and network in proportion to memory."
+  type        = number
+  default     = 1024
+}
+
+variable "mirror_timeout" {
+  description = "Seconds; also the invocation's time budget (MIRROR_TIME_BUDGET)."
+  type        = number
+  default     = 60
+}
+
+variable "mirror_max_units" {
+  description = "Partitions one mirror invocation claims at most (MIRROR_MAX_UNITS)."
+  type        = number
+  default     = 64
+}
+
+variable "reconcile_memory" {
+  type    = number
+  default = 256
+}
+
+variable "reconcile_timeout" {
+  type    = number
+  default = 120
+}
+
+variable "checkpoint_memory" {
+  type    = number
+  default = 256
+}
+
+variable "checkpoint_timeout" {
+  type    = number
+  default = 60
+}
+
+# --- network ------------------------------------------------------------------------------------
+
+variable "subnet_ids" {
+  description = "Private subnets that reach both clusters (MSK). Empty runs outside a VPC."
+  type        = list(string)
+  default     = []
+}
+
+variable "security_group_ids" {
+  description = "Security groups for the functions' network interfaces (required with subnet_ids)."
+  type        = list(string)
+  default     = []
+}
+
+# --- auth ---------------------------------------------------------------------------------------
+
+variable "scram_secret_arns" {
+  description = "Secrets Manager secrets the properties refer to as $${secretsmanager:<secret-id>:<json-key>}, read through the AWS Parameters and Secrets Lambda Extension."
+  type        = list(string)
+  default     = []
+}
+
+variable "secrets_kms_key_arn" {
+  description = "The customer-managed KMS key of those secrets, if any (MSK SCRAM secrets need one)."
+  type        = string
+  default     = ""
+}
+
+variable "secrets_extension_layer_arn" {
+  description = "ARN of the AWS-Parameters-and-Secrets-Lambda-Extension-Arm64 layer in your region (required with scram_secret_arns)."
+  type        = string
+  default     = ""
+}
+
+variable "source_msk_cluster_arn" {
+  description = "The source MSK cluster's ARN when the source uses AWS_MSK_IAM; grants read access only."
+  type        = string
+  default     = ""
+}
+
+variable "target_msk_cluster_arn" {
+  description = "The target MSK cluster's ARN when the target uses AWS_MSK_IAM."
+  type        = string
+  default     = ""
+}
+
+variable "source_topics" {
+  description = "IAM name pattern of the source topics to read (e.g. orders*). MSK IAM only."
+  type        = string
+  default     = "*"
+}
+
+variable "remote_topics" {
+  description = "IAM name pattern of the remote topics on the target (e.g. A.*). MSK IAM only."
+  type        = string
+  default     = "*"
+}
+
+variable "source_groups" {
+  description = "IAM name pattern of the consumer groups checkpoint translates (and syncs). MSK IAM only."
+  type        = string
+  default     = "*"
+}
+
+# --- alarms -------------------------------------------------------------------------------------
+
+variable "alarm_topic_arn" {
+  description = "SNS topic notified by the alarms. Empty creates the alarms without actions."
+  type        = string
+  default     = ""
+}
+
+variable "lag_alarm_records" {
+  description = "Alarm when any flow's ReplicationLagRecords stays above this for lag_alarm_minutes."
+  type        = number
+  default     = 100000
+}
+
+variable "lag_alarm_minutes" {
+  type    = number
+  default = 10
+}
+
+variable "fencing_alarm_count" {
+  description = "Alarm when more units than this are fenced within 5 minutes (a fencing storm)."
+  type        = number
+  default     = 20
+}
