@@ -1,0 +1,206 @@
+// Package interop checks that what mirrorless writes is read correctly by
+// MirrorMaker 2's own client library, org.apache.kafka:connect-mirror-client,
+// resolved from Maven Central and driven by a few lines of Java
+// (Interop.java): RemoteClusterUtils.translateOffsets,
+// MirrorClient.upstreamClusters and MirrorClient.replicationHops.
+package interop
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/mirrorless/mirrorless/core/app"
+	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/offsetsync"
+	"github.com/mirrorless/mirrorless/localtest/kafkatest"
+)
+
+const kafkaVersion = "4.1.1"
+
+// mirrorClientJars resolves connect-mirror-client and its dependencies
+// into a cache directory (once) and returns the classpath.
+func mirrorClientJars(t *testing.T) string {
+	t.Helper()
+	cache := os.Getenv("MIRRORLESS_CACHE")
+	if cache == "" {
+		home, err := os.UserCacheDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cache = filepath.Join(home, "mirrorless")
+	}
+	dir := filepath.Join(cache, "connect-mirror-client-"+kafkaVersion)
+	jars := filepath.Join(dir, "jars")
+	if m, _ := filepath.Glob(filepath.Join(jars, "connect-mirror-client-*.jar")); len(m) == 0 {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		pom := `<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.mirrorless</groupId>
+  <artifactId>mirror-client-interop</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>connect-mirror-client</artifactId><version>` + kafkaVersion + `</version></dependency>
+  </dependencies>
+</project>
+`
+		if err := os.WriteFile(filepath.Join(dir, "pom.xml"), []byte(pom), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("mvn", "-B", "-q", "-f", filepath.Join(dir, "pom.xml"),
+			"org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies", "-DoutputDirectory="+jars)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("resolve connect-mirror-client %s from Maven Central: %v\n%s", kafkaVersion, err, out)
+		}
+	}
+	return filepath.Join(jars, "*")
+}
+
+func alias(prefix string) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func TestMirrorClientReadsWhatWeWrote(t *testing.T) {
+	pair := kafkatest.Real(t)
+	for _, tool := range []string{"java", "javac", "mvn"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is needed to run MM2's client: %v", tool, err)
+		}
+	}
+	classpath := mirrorClientJars(t)
+	classes := t.TempDir()
+	if out, err := exec.Command("javac", "-cp", classpath, "-d", classes, "Interop.java").CombinedOutput(); err != nil {
+		t.Fatalf("javac: %v\n%s", err, out)
+	}
+
+	ctx := context.Background()
+	src, tgt := alias("s"), alias("t")
+	topic := kafkatest.Unique(t, "interop")
+	group := kafkatest.Unique(t, "consumer")
+	kafkatest.CreateTopic(t, pair.A, topic, 3, nil)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 3, 0, 100)
+
+	props := strings.Join([]string{
+		"clusters = " + src + ", " + tgt,
+		src + ".bootstrap.servers = " + pair.A,
+		tgt + ".bootstrap.servers = " + pair.B,
+		src + "->" + tgt + ".enabled = true",
+		src + "->" + tgt + ".topics = " + topic,
+		src + "->" + tgt + ".groups = " + group,
+		"replication.factor = 1",
+		"offset-syncs.topic.replication.factor = 1",
+		"checkpoints.topic.replication.factor = 1",
+		"heartbeats.topic.replication.factor = 1",
+		"offset.lag.max = 5",
+	}, "\n")
+	s := config.Settings{Properties: props, TimeBudget: time.Minute, SafetyMargin: 3 * time.Second, MaxUnits: 64,
+		BatchRecords: 2000, BatchBytes: 4 << 20, TransactionTimeout: 30 * time.Second, LeaseTTL: 20 * time.Second,
+		ProgressRefresh: 24 * time.Hour, ConnectTimeout: 10 * time.Second, CheckpointIndexSyncs: 4096, LogLevel: "warn"}
+	cfg, err := s.LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := app.New(ctx, s, cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	step := func(name string, f func() error) {
+		t.Helper()
+		if err := f(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	step("reconcile", func() error { _, err := a.Reconcile(ctx); return err })
+	step("mirror", func() error { _, err := a.Mirror(ctx, app.NewOwner("")); return err })
+	os := kadm.Offsets{}
+	want := map[int32]int64{0: 37, 1: 100, 2: 64}
+	for p, at := range want {
+		os.Add(kadm.Offset{Topic: topic, Partition: p, At: at, LeaderEpoch: -1})
+	}
+	if _, err := kafkatest.Admin(t, pair.A).CommitOffsets(ctx, group, os); err != nil {
+		t.Fatal(err)
+	}
+	// The first checkpoint run also writes the reverse heartbeat into
+	// `heartbeats` on the source; reconcile and mirror then bring it to the
+	// target as `<source>.heartbeats`, which MirrorClient looks for.
+	step("checkpoint", func() error { _, err := a.Checkpoint(ctx); return err })
+	step("reconcile", func() error { _, err := a.Reconcile(ctx); return err })
+	step("mirror", func() error { _, err := a.Mirror(ctx, app.NewOwner("")); return err })
+	step("checkpoint", func() error { _, err := a.Checkpoint(ctx); return err })
+
+	// What we wrote, decoded by our reader.
+	ours := map[string]int64{}
+	for _, r := range kafkatest.ReadAll(t, pair.B, src+".checkpoints.internal") {
+		cp, err := offsetsync.DecodeCheckpoint(r.Key, r.Value)
+		if err == nil && cp.Group == group {
+			ours[fmt.Sprintf("%s %d", cp.Topic, cp.Partition)] = cp.Downstream
+		}
+	}
+	if len(ours) != 3 {
+		t.Fatalf("our checkpoints: %v", ours)
+	}
+
+	cmd := exec.Command("java", "-cp", classpath+string(filepath.ListSeparator)+classes, "Interop", pair.B, src, group)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("java Interop: %v\n%s", err, out)
+	}
+	theirs := map[string]int64{}
+	var upstream []string
+	hops := -2
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) == 4 && f[0] == "offset":
+			n, _ := strconv.ParseInt(f[3], 10, 64)
+			theirs[f[1]+" "+f[2]] = n
+		case len(f) >= 1 && f[0] == "upstream":
+			if len(f) > 1 {
+				upstream = strings.Split(f[1], ",")
+			}
+		case len(f) == 2 && f[0] == "hops":
+			hops, _ = strconv.Atoi(f[1])
+		}
+	}
+	t.Logf("RemoteClusterUtils.translateOffsets: %v; ours: %v; hops %d", theirs, ours, hops)
+	for k, v := range ours {
+		if theirs[k] != v {
+			t.Errorf("translateOffsets %s = %d, we wrote %d", k, theirs[k], v)
+		}
+	}
+	if len(theirs) != len(ours) {
+		t.Errorf("translateOffsets returned %d partitions, we wrote %d", len(theirs), len(ours))
+	}
+	found := false
+	for _, u := range upstream {
+		found = found || u == src
+	}
+	if !found {
+		t.Errorf("MirrorClient.upstreamClusters() = %v, missing %s", upstream, src)
+	}
+	if hops != 1 {
+		t.Errorf("MirrorClient.replicationHops(%s) = %d, want 1", src, hops)
+	}
+}
