@@ -133,8 +133,7 @@ func firstSeqFrom(t *testing.T, recs []*kgo.Record, partition int32, offset int6
 // empty partitions, groups behind replication that advance and rewind,
 // checkpoints monotonic across runs, group offsets synced only to absent
 // or empty target groups and only forward.
-func TestCheckpointScenariosReal(t *testing.T) {
-	pair := kafkatest.Real(t)
+func testCheckpointScenarios(t *testing.T, pair kafkatest.Pair) {
 	ctx := context.Background()
 	src, tgt := uniqueAlias("s"), uniqueAlias("t")
 	topic := kafkatest.Unique(t, "orders")
@@ -318,6 +317,10 @@ func TestCheckpointScenariosReal(t *testing.T) {
 	}
 }
 
+func TestCheckpointScenariosKfake(t *testing.T) { testCheckpointScenarios(t, kafkatest.Kfake(t)) }
+
+func TestCheckpointScenariosReal(t *testing.T) { testCheckpointScenarios(t, kafkatest.Real(t)) }
+
 func waitState(t *testing.T, addr, group, want string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -333,4 +336,112 @@ func waitState(t *testing.T, addr, group, want string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("group %s never reached %s", group, want)
+}
+
+// Failback: with flows both ways, a group of the target cluster's own
+// consumers is translated the other way, onto the copy on the source
+// (MM2's testReplication checks both directions).
+func testCheckpointFailback(t *testing.T, pair kafkatest.Pair) {
+	ctx := context.Background()
+	src, tgt := uniqueAlias("s"), uniqueAlias("t")
+	there, back := kafkatest.Unique(t, "there"), kafkatest.Unique(t, "back")
+	kafkatest.CreateTopic(t, pair.A, there, 2, nil)
+	kafkatest.CreateTopic(t, pair.B, back, 2, nil)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), there, 2, 0, 80)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.B), back, 2, 0, 90)
+	group := kafkatest.Unique(t, "both")
+	a := aliasedApp(t, pair, src, tgt,
+		tgt+"->"+src+".enabled = true",
+		src+"->"+tgt+".topics = "+there,
+		tgt+"->"+src+".topics = "+back,
+		"groups = "+group,
+		"offset.lag.max = 10")
+	reconcileAndMirror(t, a)
+	commitGroup(t, pair.A, group, map[string]map[int32]int64{there: {0: 41, 1: 80}})
+	commitGroup(t, pair.B, group, map[string]map[int32]int64{back: {0: 55, 1: 3}})
+	if sum, err := a.Checkpoint(ctx); err != nil || sum.Checkpoints != 4 {
+		t.Fatalf("checkpoint: %v %+v", err, sum)
+	}
+	for _, c := range []struct {
+		addr, alias, remote, onTarget string
+		at                            map[int32]int64
+	}{
+		{pair.B, src, src + "." + there, pair.B, map[int32]int64{0: 41, 1: 80}},
+		{pair.A, tgt, tgt + "." + back, pair.A, map[int32]int64{0: 55, 1: 3}},
+	} {
+		cps := lastCheckpoints(checkpoints(t, c.addr, c.alias), group, c.remote)
+		recs := kafkatest.ReadAll(t, c.onTarget, c.remote)
+		for p, g := range c.at {
+			cp, ok := cps[p]
+			if !ok {
+				t.Fatalf("%s/%d: no checkpoint", c.remote, p)
+			}
+			first := firstSeqFrom(t, recs, p, cp.Downstream)
+			if first == -1 {
+				first = g // at the end
+			}
+			if first > g || g-first > 10 {
+				t.Errorf("%s/%d: group at %d resumes at %d reading seq %d", c.remote, p, g, cp.Downstream, first)
+			}
+		}
+	}
+}
+
+func TestCheckpointFailbackKfake(t *testing.T) { testCheckpointFailback(t, kafkatest.Kfake(t)) }
+
+func TestCheckpointFailbackReal(t *testing.T) { testCheckpointFailback(t, kafkatest.Real(t)) }
+
+// Overlapping invocations (a schedule overlap, an async retry): the later
+// one fences the earlier, state never goes back, and checkpoints stay
+// monotonic while the group moves.
+func TestCheckpointConcurrentReal(t *testing.T) {
+	pair := kafkatest.Real(t)
+	ctx := context.Background()
+	src, tgt := uniqueAlias("s"), uniqueAlias("t")
+	topic := kafkatest.Unique(t, "overlap")
+	kafkatest.CreateTopic(t, pair.A, topic, 2, nil)
+	prod := kafkatest.Producer(t, pair.A)
+	group := kafkatest.Unique(t, "moving")
+	extra := []string{src + "->" + tgt + ".topics = " + topic, "groups = " + group, "offset.lag.max = 10"}
+	a1 := aliasedApp(t, pair, src, tgt, extra...)
+	a2 := newAppFrom(t, a1.Settings)
+	remote := src + "." + topic
+	fenced := 0
+	for round := 0; round < 6; round++ {
+		kafkatest.ProduceSeq(t, prod, topic, 2, round*50, round*50+50)
+		reconcileAndMirror(t, a1)
+		at := int64(round*50 + 25)
+		commitGroup(t, pair.A, group, map[string]map[int32]int64{topic: {0: at, 1: at + 1}})
+		errs := make(chan error, 2)
+		sums := make(chan *CheckpointSummary, 2)
+		for _, a := range []*App{a1, a2} {
+			go func() {
+				s, err := a.Checkpoint(ctx)
+				sums <- s
+				errs <- err
+			}()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			if s := <-sums; s.Flows[0].Fenced {
+				fenced++
+			}
+		}
+		// Whichever committed, a run now sees the group where it is.
+		runCheckpoint(t, a1)
+		cps := lastCheckpoints(checkpoints(t, pair.B, src), group, remote)
+		if cps[0].Upstream != at || cps[1].Upstream != at+1 {
+			t.Fatalf("round %d: checkpoints %+v, group at %d/%d", round, cps, at, at+1)
+		}
+	}
+	prev := map[int32]offsetsync.Checkpoint{}
+	for _, cp := range checkpoints(t, pair.B, src) {
+		if p, ok := prev[cp.Partition]; ok && (cp.Downstream < p.Downstream || cp.Upstream < p.Upstream) {
+			t.Errorf("checkpoint went back: %+v after %+v", cp, p)
+		}
+		prev[cp.Partition] = cp
+	}
+	t.Logf("%d of 12 overlapping runs were fenced", fenced)
 }

@@ -507,10 +507,10 @@ func (c *Checkpointer) reverseHeartbeat(ctx context.Context) error {
 	}
 	if len(missing) > 0 {
 		resp, err := c.SourceAdmin.CreateTopic(ctx, 1, f.HeartbeatsReplicationFactor, map[string]*string{"cleanup.policy": ptr("compact")}, topic)
-		if err == nil && resp.Err != nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+		if err == nil {
 			err = resp.Err
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			return fmt.Errorf("create %s on %s: %w", topic, f.Source, err)
 		}
 	}
