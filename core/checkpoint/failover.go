@@ -25,7 +25,7 @@ type Translation struct {
 	// Offset (records it had processed on the source); -1 when unknown
 	// (checkpoints written by another tool, or translation history gone).
 	ReReadMax int64  `json:"reread_max"`
-	Action    string `json:"action"` // commit, committed, ahead (left), none
+	Action    string `json:"action"` // commit, committed, in place, ahead (left)
 }
 
 // FailoverPlan is what the failover command prints (and applies).
@@ -120,8 +120,10 @@ func (c *Checkpointer) Failover(ctx context.Context, group string, apply bool) (
 			tr.Current = at
 		}
 		switch {
-		case tr.Current >= tr.Offset:
-			tr.Action = "ahead"
+		case tr.Current == tr.Offset:
+			tr.Action = "in place"
+		case tr.Current > tr.Offset:
+			tr.Action = "ahead (left)"
 		default:
 			tr.Action = "commit"
 			commit.Add(kadm.Offset{Topic: t.Topic, Partition: t.Partition, At: cp.Downstream, LeaderEpoch: -1, Metadata: cp.Metadata})

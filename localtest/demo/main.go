@@ -64,6 +64,9 @@ func run(perPartition int, partitions int32, verbose bool) error {
 		"A->B.topics = test",
 		"replication.factor = 1",
 		"offset-syncs.topic.replication.factor = 1",
+		"checkpoints.topic.replication.factor = 1",
+		"heartbeats.topic.replication.factor = 1",
+		"sync.group.offsets.enabled = true",
 	}, "\n")
 	fmt.Printf("connect-mirror-maker.properties:\n  %s\n\n", strings.ReplaceAll(props, "\n", "\n  "))
 	os.Setenv("MIRROR_PROPERTIES", props)
@@ -112,7 +115,40 @@ func run(perPartition int, partitions int32, verbose bool) error {
 	}{ms.Function, ms.UnitsClaimed, ms.Records, ms.Bytes, ms.DurationMs, ms.LagLeft})
 	fmt.Printf("mirror summary: %s\n\n", line)
 
-	return compare(ctx, a.ListenAddrs()[0], b.ListenAddrs()[0], partitions)
+	if err := compare(ctx, a.ListenAddrs()[0], b.ListenAddrs()[0], partitions); err != nil {
+		return err
+	}
+	return failover(ctx, ap, s, cfg, logger, a.ListenAddrs()[0], partitions, perPartition)
+}
+
+// failover commits a consumer group halfway through `test` on A, runs the
+// checkpoint function and prints where the group resumes on B.
+func failover(ctx context.Context, ap *app.App, s config.Settings, cfg *config.Config, logger *slog.Logger, addrA string, partitions int32, perPartition int) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrA))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	offsets := kadm.Offsets{}
+	for p := int32(0); p < partitions; p++ {
+		offsets.Add(kadm.Offset{Topic: "test", Partition: p, At: int64(perPartition/2 + int(p)), LeaderEpoch: -1})
+	}
+	if _, err := kadm.NewClient(cl).CommitOffsets(ctx, "demo-consumer", offsets); err != nil {
+		return err
+	}
+	fmt.Printf("\nconsumer group demo-consumer committed on A at offset %d (+ partition number)\n", perPartition/2)
+	cs, err := ap.Checkpoint(ctx)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	fmt.Printf("checkpoint: %d checkpoints written to A.checkpoints.internal on B, %d group offsets committed on B, %d heartbeats\n\n",
+		cs.Checkpoints, cs.OffsetsSynced, cs.Heartbeats)
+	plan, err := app.Failover(ctx, s, cfg, logger, "demo-consumer", false)
+	if err != nil {
+		return fmt.Errorf("failover: %w", err)
+	}
+	app.PrintFailover(os.Stdout, plan)
+	return nil
 }
 
 func seed(ctx context.Context, addr string, partitions int32, perPartition int) error {
