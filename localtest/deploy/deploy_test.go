@@ -1,0 +1,334 @@
+// Package deploy_test checks the deployment code offline: template.yaml (SAM) and infra/
+// (Terraform) lint clean, expose the same parameters with the same defaults, deploy the same
+// functions, and grant IAM permissions without wildcards that need not be there.
+//
+// The parsing is done by scripts/lint-deploy.sh (cfn-lint's own YAML decoder for the template,
+// python-hcl2 for infra/), which installs its tools into a cache on first use; under CI=true a
+// tool that cannot be installed fails the tests instead of skipping them.
+package deploy_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// root is the repository root (this package is localtest/deploy).
+var root = filepath.Join("..", "..")
+
+// run runs scripts/lint-deploy.sh with args; exit status 3 means its tools could not be
+// installed outside CI, which skips the test.
+func run(t *testing.T, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command("bash", append([]string{"scripts/lint-deploy.sh"}, args...)...)
+	cmd.Dir = root
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ee, ok := errors.AsType[*exec.ExitError](err); ok && ee.ExitCode() == 3 && os.Getenv("CI") != "true" {
+		t.Skipf("deploy lint tools unavailable (outside CI):\n%s", stderr.String())
+	}
+	if err != nil {
+		t.Fatalf("scripts/lint-deploy.sh %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.Bytes()
+}
+
+type parsed struct {
+	Template map[string]any            `json:"template"`
+	Infra    map[string]map[string]any `json:"infra"`
+}
+
+var (
+	parseOnce sync.Once
+	parseOut  []byte
+	parseErr  string
+)
+
+// load returns template.yaml and infra/*.tf as parsed by lint-deploy.sh (once per test binary).
+func load(t *testing.T) parsed {
+	t.Helper()
+	parseOnce.Do(func() {
+		cmd := exec.Command("bash", "scripts/lint-deploy.sh", "json")
+		cmd.Dir = root
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if ee, ok := errors.AsType[*exec.ExitError](err); ok && ee.ExitCode() == 3 && os.Getenv("CI") != "true" {
+			parseErr = "skip: " + stderr.String()
+			return
+		}
+		if err != nil {
+			parseErr = fmt.Sprintf("scripts/lint-deploy.sh json: %v\n%s", err, stderr.String())
+			return
+		}
+		parseOut = out
+	})
+	if strings.HasPrefix(parseErr, "skip: ") {
+		t.Skipf("deploy lint tools unavailable (outside CI): %s", parseErr)
+	}
+	if parseErr != "" {
+		t.Fatal(parseErr)
+	}
+	var p parsed
+	if err := json.Unmarshal(parseOut, &p); err != nil {
+		t.Fatalf("decode lint-deploy json: %v", err)
+	}
+	return p
+}
+
+// TestLint runs cfn-lint on template.yaml, `tofu fmt -check` and an HCL parse on infra/.
+func TestLint(t *testing.T) {
+	run(t)
+}
+
+// --- helpers over the parsed forms ------------------------------------------------------------
+
+// unquote strips the quotes python-hcl2 keeps around string literals and block labels.
+func unquote(s string) string {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		return s[1 : len(s)-1]
+	}
+	return s
+}
+
+// blocks lists the labelled blocks of a kind ("variable", "resource", "locals") in all infra/
+// files of the module itself (not the examples): label -> body.
+func blocks(p parsed, kind string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for file, body := range p.Infra {
+		if strings.Contains(file, "examples") {
+			continue
+		}
+		list, _ := body[kind].([]any)
+		for _, item := range list {
+			for label, v := range item.(map[string]any) {
+				if m, ok := v.(map[string]any); ok {
+					out[unquote(label)] = m
+				}
+			}
+		}
+	}
+	return out
+}
+
+// resources lists infra resources of one type: name -> body. (Each resource block is its own
+// {type: {name: body}} item, so one type appears in many items.)
+func resources(p parsed, typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for file, body := range p.Infra {
+		if strings.Contains(file, "examples") {
+			continue
+		}
+		list, _ := body["resource"].([]any)
+		for _, item := range list {
+			for label, v := range item.(map[string]any) {
+				if unquote(label) != typ {
+					continue
+				}
+				for name, b := range v.(map[string]any) {
+					out[unquote(name)] = b.(map[string]any)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// locals merges every locals block of the module.
+func locals(p parsed) map[string]any {
+	out := map[string]any{}
+	for file, body := range p.Infra {
+		if strings.Contains(file, "examples") {
+			continue
+		}
+		list, _ := body["locals"].([]any)
+		for _, item := range list {
+			for k, v := range item.(map[string]any) {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+var upper = regexp.MustCompile(`([a-z0-9])([A-Z])`)
+
+// snake maps a CloudFormation parameter name to its Terraform variable name.
+func snake(s string) string { return strings.ToLower(upper.ReplaceAllString(s, "${1}_${2}")) }
+
+// infraOnly are Terraform variables with no template parameter: SAM takes these from the stack
+// name and the CodeUri of each function.
+var infraOnly = []string{"name", "mirror_package", "reconcile_package", "checkpoint_package"}
+
+// TestParametersMatch: every template parameter has a Terraform variable of the same name in
+// snake_case with the same default, and the other way round.
+func TestParametersMatch(t *testing.T) {
+	p := load(t)
+	params := p.Template["Parameters"].(map[string]any)
+	vars := blocks(p, "variable")
+	if len(params) < 20 || len(vars) < 20 {
+		t.Fatalf("parsed %d parameters and %d variables: the parse is broken", len(params), len(vars))
+	}
+	for name, v := range params {
+		param := v.(map[string]any)
+		tv, ok := vars[snake(name)]
+		if !ok {
+			t.Errorf("template parameter %s has no variable %q in infra/", name, snake(name))
+			continue
+		}
+		got, want := normDefault(tv["default"]), normDefault(param["Default"])
+		if param["Type"] == "CommaDelimitedList" && want == "" {
+			want = "[]"
+		}
+		if got != want {
+			t.Errorf("default of %s: template %q, infra %q", name, want, got)
+		}
+	}
+	for name := range vars {
+		if slices.Contains(infraOnly, name) {
+			continue
+		}
+		found := false
+		for pn := range params {
+			found = found || snake(pn) == name
+		}
+		if !found {
+			t.Errorf("infra variable %q has no parameter in template.yaml (or add it to infraOnly with a reason)", name)
+		}
+	}
+}
+
+func normDefault(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "<none>"
+	case string:
+		return unquote(x)
+	case float64:
+		return fmt.Sprint(x)
+	case []any:
+		b, _ := json.Marshal(x)
+		return string(b)
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+// TestFunctionsMatch: the template, infra/ and the Makefile deploy exactly the programs in
+// functions/ (so a new function cannot be forgotten in one of them).
+func TestFunctionsMatch(t *testing.T) {
+	p := load(t)
+	entries, err := os.ReadDir(filepath.Join(root, "functions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != "internal" {
+			want = append(want, e.Name())
+		}
+	}
+	sort.Strings(want)
+
+	var sam []string
+	for name, v := range p.Template["Resources"].(map[string]any) {
+		r := v.(map[string]any)
+		if r["Type"] != "AWS::Serverless::Function" {
+			continue
+		}
+		props := r["Properties"].(map[string]any)
+		code := strings.TrimSuffix(strings.TrimPrefix(props["CodeUri"].(string), "dist/"), "/")
+		sam = append(sam, code)
+		// The time budget follows the timeout.
+		env := props["Environment"].(map[string]any)["Variables"].(map[string]any)
+		budget, _ := json.Marshal(env["MIRROR_TIME_BUDGET"])
+		timeout, _ := json.Marshal(props["Timeout"])
+		var ref struct{ Ref string }
+		_ = json.Unmarshal(timeout, &ref)
+		if ref.Ref == "" || string(budget) != fmt.Sprintf(`{"Fn::Sub":"${%s}s"}`, ref.Ref) {
+			t.Errorf("%s: MIRROR_TIME_BUDGET %s does not follow Timeout %s", name, budget, timeout)
+		}
+	}
+	sort.Strings(sam)
+	if !slices.Equal(sam, want) {
+		t.Errorf("template.yaml deploys %v; functions/ has %v", sam, want)
+	}
+
+	fns, _ := locals(p)["functions"].(map[string]any)
+	var tf []string
+	for k := range fns {
+		tf = append(tf, k)
+	}
+	sort.Strings(tf)
+	if !slices.Equal(tf, want) {
+		t.Errorf("infra/ deploys %v; functions/ has %v", tf, want)
+	}
+
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^FUNCTIONS\s*:?=\s*(.*)$`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatal("Makefile has no FUNCTIONS line")
+	}
+	made := strings.Fields(string(m[1]))
+	sort.Strings(made)
+	if !slices.Equal(made, want) {
+		t.Errorf("make build builds %v; functions/ has %v", made, want)
+	}
+}
+
+// TestAsyncLimits: ticks are never retried and never wait long, in both deployments, and every
+// failure has a destination.
+func TestAsyncLimits(t *testing.T) {
+	p := load(t)
+	g := p.Template["Globals"].(map[string]any)["Function"].(map[string]any)["EventInvokeConfig"].(map[string]any)
+	if g["MaximumRetryAttempts"].(float64) > 1 || g["MaximumEventAgeInSeconds"].(float64) > 120 {
+		t.Errorf("template EventInvokeConfig %v: retries must be 0 or 1 and the event age short", g)
+	}
+	if g["DestinationConfig"] == nil {
+		t.Error("template EventInvokeConfig has no failure destination")
+	}
+	n := 0
+	for name, v := range p.Template["Resources"].(map[string]any) {
+		r := v.(map[string]any)
+		if r["Type"] != "AWS::Scheduler::Schedule" {
+			continue
+		}
+		n++
+		target := r["Properties"].(map[string]any)["Target"].(map[string]any)
+		rp := target["RetryPolicy"].(map[string]any)
+		if rp["MaximumRetryAttempts"].(float64) > 1 || rp["MaximumEventAgeInSeconds"].(float64) > 120 {
+			t.Errorf("%s RetryPolicy %v", name, rp)
+		}
+		if target["DeadLetterConfig"] == nil {
+			t.Errorf("%s has no DeadLetterConfig", name)
+		}
+	}
+	if n != 3 {
+		t.Errorf("template has %d schedules, want 3", n)
+	}
+	for name, body := range resources(p, "aws_lambda_function_event_invoke_config") {
+		if body["maximum_retry_attempts"].(float64) > 1 || body["maximum_event_age_in_seconds"].(float64) > 120 {
+			t.Errorf("infra event invoke config %s: %v", name, body)
+		}
+		if body["destination_config"] == nil {
+			t.Errorf("infra event invoke config %s has no destination", name)
+		}
+	}
+	if len(resources(p, "aws_lambda_function_event_invoke_config")) == 0 || len(resources(p, "aws_scheduler_schedule")) == 0 {
+		t.Error("infra/ has no event invoke config or no schedule")
+	}
+}
