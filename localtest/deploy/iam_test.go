@@ -159,9 +159,9 @@ func TestTemplateIAMLeastPrivilege(t *testing.T) {
 }
 
 var (
-	hclAction    = regexp.MustCompile(`Action\s*=\s*(\[[^\]]*\]|"[^"]*")`)
-	hclQuoted    = regexp.MustCompile(`"([^"]*)"`)
-	hclStarRes   = regexp.MustCompile(`Resource\s*=\s*"\*"`)
+	hclAction  = regexp.MustCompile(`Action\s*=\s*(\[[^\]]*\]|"[^"]*")`)
+	hclQuoted  = regexp.MustCompile(`"([^"]*)"`)
+	hclStarRes = regexp.MustCompile(`Resource\s*=\s*"\*"`)
 )
 
 // hclObjects returns each {Effect = ...} object of an expression, braces balanced (values such
