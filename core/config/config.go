@@ -84,7 +84,8 @@ type Flow struct {
 	// Client settings for each side of this flow.
 	SourceConsumer, SourceAdmin, TargetProducer, TargetAdmin map[string]string
 
-	props *Properties
+	props     *Properties
+	policyKey string // the key that set replication.policy.class for this flow
 }
 
 // Name is MM2's spelling of the flow, `A->B`.
@@ -178,6 +179,8 @@ func Parse(props *Properties) (*Config, error) {
 	rawClusters, ok := props.Get("clusters")
 	if !ok || strings.TrimSpace(rawClusters) == "" {
 		p.problem("clusters", "missing: list the cluster aliases, e.g. `clusters = A, B`")
+	} else if len(splitList(rawClusters)) == 0 {
+		p.problem("clusters", "%q names no cluster alias: list them, e.g. `clusters = A, B`", rawClusters)
 	}
 	for _, a := range splitList(rawClusters) {
 		if slices.Contains(cfg.Aliases, a) {
@@ -423,6 +426,7 @@ func (p *parser) flow(cfg *Config, src, tgt string) *Flow {
 	base := policy.NewDefault(sep, p.boolean(isepKey, isep))
 	var pol policy.Policy = base
 	class, classKey := get("replication.policy.class", DefaultPolicyClass)
+	f.policyKey = classKey
 	switch strings.TrimSpace(class) {
 	case DefaultPolicyClass, "DefaultReplicationPolicy":
 	case IdentityPolicyClass, "IdentityReplicationPolicy":
@@ -480,13 +484,24 @@ func (p *parser) flow(cfg *Config, src, tgt string) *Flow {
 		case "earliest", "latest":
 			f.StartFrom = strings.ToLower(strings.TrimSpace(v))
 		default:
-			p.problem(src+".consumer.auto.offset.reset", "%q is not supported: use earliest or latest (where a partition with no progress starts)", v)
+			p.problem(p.firstSet(f.Name()+".consumer.auto.offset.reset", src+".consumer.auto.offset.reset", "consumer.auto.offset.reset"), "%q is not supported: use earliest or latest (where a partition with no progress starts)", v)
 		}
 	}
 	if v, ok := f.SourceConsumer["isolation.level"]; ok && strings.TrimSpace(v) != "read_committed" {
 		p.warn("%s.consumer.isolation.level=%s is ignored: mirrorless always reads read_committed, so aborted records are never copied", src, v)
 	}
 	return f
+}
+
+// firstSet returns the first of keys that the file sets (the one whose
+// value won), so that a problem names the key the user wrote.
+func (p *parser) firstSet(keys ...string) string {
+	for _, k := range keys {
+		if _, ok := p.props.Get(k); ok {
+			return k
+		}
+	}
+	return keys[len(keys)-1]
 }
 
 // roleProps overlays flow-prefixed client keys on a cluster's role settings.
@@ -580,7 +595,13 @@ func (p *parser) checkIdentityCycles(cfg *Config) {
 	for _, a := range cfg.Aliases {
 		if state[a] == 0 {
 			if c := visit(a); c != nil {
-				p.problem("replication.policy.class", "IdentityReplicationPolicy keeps topic names, so it cannot detect loops, and the enabled flows form a cycle (%s): records would be copied back and forth forever. Disable one direction or use DefaultReplicationPolicy", strings.Join(c, " -> "))
+				key := "replication.policy.class"
+				for _, f := range cfg.Flows {
+					if f.Source == c[0] && f.Target == c[1] {
+						key = f.policyKey
+					}
+				}
+				p.problem(key, "IdentityReplicationPolicy keeps topic names, so it cannot detect loops, and the enabled flows form a cycle (%s): records would be copied back and forth forever. Disable one direction or use DefaultReplicationPolicy", strings.Join(c, " -> "))
 				return
 			}
 		}

@@ -118,7 +118,7 @@ func splitEntry(line string) (string, string, error) {
 	}
 	key, err := unescape(rawKey)
 	if err != nil {
-		return "", "", err
+		return "", "", fmt.Errorf("key: %w", err)
 	}
 	value, err := unescape(rest)
 	if err != nil {
@@ -127,6 +127,8 @@ func splitEntry(line string) (string, string, error) {
 	return key, value, nil
 }
 
+// unescape resolves the escapes of s. Its errors never quote s: a value
+// may be a password (sasl.jaas.config, ssl.key.password).
 func unescape(s string) (string, error) {
 	if !strings.Contains(s, `\`) {
 		return s, nil
@@ -151,12 +153,12 @@ func unescape(s string) (string, error) {
 		case 'f':
 			b.WriteByte('\f')
 		case 'u':
-			if i+4 >= len(s)+0 && len(s) < i+5 {
-				return "", fmt.Errorf("malformed \\u escape in %q", s)
+			if len(s) < i+5 {
+				return "", fmt.Errorf("malformed \\uXXXX escape at character %d: fewer than four hex digits", i)
 			}
 			r, err := strconv.ParseUint(s[i+1:i+5], 16, 16)
 			if err != nil {
-				return "", fmt.Errorf("malformed \\u escape in %q", s)
+				return "", fmt.Errorf("malformed \\uXXXX escape at character %d: not four hex digits", i)
 			}
 			b.WriteRune(rune(r))
 			i += 4
