@@ -158,10 +158,10 @@ type Extension struct {
 	Client *http.Client
 }
 
-// FromEnvironment returns the extension of this Lambda execution environment, or nil outside
-// Lambda. The port comes from PARAMETERS_SECRETS_EXTENSION_HTTP_PORT (default 2773), as the
-// extension itself reads it.
-func FromEnvironment() *Extension {
+// FromEnvironment returns the extension of this Lambda execution environment, or a nil
+// Fetcher outside Lambda (so Resolve says that secrets need Lambda). The port comes from
+// PARAMETERS_SECRETS_EXTENSION_HTTP_PORT (default 2773), as the extension itself reads it.
+func FromEnvironment() Fetcher {
 	if os.Getenv("AWS_LAMBDA_RUNTIME_API") == "" || os.Getenv("AWS_SESSION_TOKEN") == "" {
 		return nil
 	}

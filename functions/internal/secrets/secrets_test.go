@@ -207,10 +207,15 @@ func TestFromEnvironment(t *testing.T) {
 	if FromEnvironment() != nil {
 		t.Error("outside Lambda: want nil")
 	}
+	// Resolve with it outside Lambda explains instead of panicking.
+	err := Resolve(context.Background(), parse(t, "A.x = ${secretsmanager:s:p}"), FromEnvironment())
+	if err == nil || !strings.Contains(err.Error(), "only be read inside Lambda") {
+		t.Errorf("Resolve outside Lambda: %v", err)
+	}
 	t.Setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
 	t.Setenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "2999")
-	e := FromEnvironment()
-	if e == nil || e.Endpoint != "http://localhost:2999" || e.Token != "tok" {
+	e, ok := FromEnvironment().(*Extension)
+	if !ok || e.Endpoint != "http://localhost:2999" || e.Token != "tok" {
 		t.Errorf("FromEnvironment() = %+v", e)
 	}
 }
