@@ -4,7 +4,7 @@
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUNCTIONS   := mirror reconcile checkpoint
 
-.PHONY: demo test test-fast build kafka-up kafka-down clean
+.PHONY: demo test test-fast build kafka-up kafka-down clean bench
 
 ## demo: copy a seeded `test` topic between two embedded clusters and show both sides
 demo:
@@ -28,6 +28,10 @@ build:
 		(cd dist/$$f && rm -f ../$$f.zip && zip -q -X ../$$f.zip bootstrap) || exit 1; \
 		printf '%-10s %s bytes (zip %s bytes)\n' $$f $$(stat -c %s dist/$$f/bootstrap) $$(stat -c %s dist/$$f.zip); \
 	done
+
+## bench: mirrorless vs a raw pipe and MirrorMaker 2 on a real Kafka pair (BENCH_SCALE=0.01 for a smoke run)
+bench:
+	bash scripts/bench.sh
 
 ## kafka-up / kafka-down: the real Kafka pair on 127.0.0.1:19092 and :29092
 kafka-up:

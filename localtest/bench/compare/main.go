@@ -1,0 +1,426 @@
+// Command compare benchmarks mirrorless against a raw consume->produce
+// pipe and MirrorMaker 2 on a real Kafka pair (issue 6), and writes a
+// markdown table and a chart. Run it through scripts/bench.sh (`make
+// bench`), which starts the pair and resolves MM2's jars.
+//
+// For each workload (W1: 12 partitions, 1,000,000 records of 1 KiB; W2:
+// the same with 100 B values; W3: 1,000 topics x 2 partitions x 200
+// records of 1 KiB; all scaled by -scale) it produces the records on A
+// with lz4 batches, then copies them to B into fresh topics with each
+// method in turn:
+//
+//   - pipe: `compare pipe`, a franz-go consumer handing records to a
+//     franz-go producer (no transactions, acks=all), as its own process;
+//   - mirrorless: ./functions/reconcile once, then ./functions/mirror back
+//     to back at default settings until everything is copied;
+//   - mm2, mm2-eos: MirrorMaker 2 in dedicated mode (tasks.max=2) from its
+//     Maven Central jars, at its defaults (at-least-once) and with
+//     exactly-once, until every target partition holds its last record.
+//
+// Every copy is then read back in full and each record compared with the
+// one generated (key, value, headers, timestamp; counts, duplicates and
+// order per partition). CPU (user+sys) and peak RSS are the copying
+// processes' own. It also measures idle mirror invocations over 1,000
+// partitions and cold starts to the first record produced (a new process,
+// and through the AWS Lambda Runtime Interface Emulator when -rie is set).
+//
+// Nothing here asserts on time: a copy that is incomplete or wrong is an
+// error, a slow one is a figure.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+type options struct {
+	a, b           string
+	scale          float64
+	workloads      string
+	methods        string
+	work           string
+	out            string
+	chart          string
+	results        string
+	java           string
+	mm2Lib         string
+	mm2Heap        string
+	mm2Timeout     time.Duration
+	rie            string
+	idlePartitions int
+	idleRuns       int
+	coldRuns       int
+	maxInvocations int
+	keep           bool
+	loadNote       string
+
+	mirrorBin, reconcileBin string
+}
+
+// result is one copy of one workload by one method.
+type result struct {
+	Workload    string
+	Method      string
+	Records     int64
+	Bytes       int64         // key + value + header bytes copied
+	Wall        time.Duration // start of the copier -> copy complete on B
+	Startup     time.Duration // start of the copier -> first record on B
+	StartupCPU  time.Duration // MM2: CPU spent until the first record
+	CPU         time.Duration // user+sys of the copying process(es)
+	MaxRSS      int64
+	Invocations int             // mirrorless
+	InvWalls    []time.Duration // mirrorless: wall of each invocation
+	IdleWall    time.Duration   // mirrorless: an invocation with nothing to copy, at this size
+	IdleCPU     time.Duration
+	Verdict     verdict
+	VerifyOK    bool
+	Err         string
+	Notes       []string
+}
+
+func (r *result) mbps() float64 {
+	if r.Wall <= 0 {
+		return 0
+	}
+	return float64(r.Bytes) / 1e6 / r.Wall.Seconds()
+}
+
+func (r *result) copyMBps() float64 {
+	d := r.Wall - r.Startup
+	if d <= 0 {
+		return 0
+	}
+	return float64(r.Bytes) / 1e6 / d.Seconds()
+}
+
+func (r *result) cpuPerGiB() float64 {
+	if r.Bytes == 0 {
+		return 0
+	}
+	return r.CPU.Seconds() / (float64(r.Bytes) / (1 << 30))
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "compare: "+format+"\n", args...)
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "pipe" {
+		if err := runPipe(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "pipe:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	var o options
+	scale, err := strconv.ParseFloat(envOr("BENCH_SCALE", "1"), 64)
+	if err != nil || scale <= 0 {
+		fmt.Fprintf(os.Stderr, "compare: BENCH_SCALE=%q is not a positive number\n", os.Getenv("BENCH_SCALE"))
+		os.Exit(2)
+	}
+	work := envOr("BENCH_WORK", filepath.Join(os.TempDir(), "mirrorless-bench"))
+	flag.StringVar(&o.a, "a", os.Getenv("MIRROR_TEST_A"), "cluster A bootstrap server (default $MIRROR_TEST_A)")
+	flag.StringVar(&o.b, "b", os.Getenv("MIRROR_TEST_B"), "cluster B bootstrap server (default $MIRROR_TEST_B)")
+	flag.Float64Var(&o.scale, "scale", scale, "size factor: record counts of W1/W2, topic count of W3 (default $BENCH_SCALE or 1)")
+	flag.StringVar(&o.workloads, "workloads", "w1,w2,w3", "comma-separated workloads")
+	flag.StringVar(&o.methods, "methods", "pipe,mirrorless,mm2,mm2-eos", "comma-separated copy methods")
+	flag.StringVar(&o.work, "work", work, "work dir: properties, logs, binaries (default $BENCH_WORK)")
+	flag.StringVar(&o.out, "out", envOr("BENCH_OUT", ""), "markdown results file (default <work>/results.md)")
+	flag.StringVar(&o.chart, "chart", envOr("BENCH_CHART", ""), "chart PNG (default <work>/bench.png)")
+	flag.StringVar(&o.results, "json", "", "results as JSON (default <work>/results.json)")
+	flag.StringVar(&o.java, "java", "java", "java command for MirrorMaker 2")
+	flag.StringVar(&o.mm2Lib, "mm2-lib", os.Getenv("MM2_LIB"), "directory of MirrorMaker 2's jars (default $MM2_LIB)")
+	flag.StringVar(&o.mm2Heap, "mm2-heap", "-Xms256M -Xmx2G", "MirrorMaker 2 JVM heap flags (connect-mirror-maker.sh's defaults)")
+	flag.DurationVar(&o.mm2Timeout, "mm2-timeout", 20*time.Minute, "give up on an MM2 copy after this")
+	flag.StringVar(&o.rie, "rie", os.Getenv("BENCH_RIE"), "aws-lambda-rie binary for the cold start through the emulator (default $BENCH_RIE; empty: process start only)")
+	flag.IntVar(&o.idlePartitions, "idle-partitions", 1000, "partitions of the idle-invocation measurement (taken from W3)")
+	flag.IntVar(&o.idleRuns, "idle-runs", 5, "idle invocations to measure")
+	flag.IntVar(&o.coldRuns, "cold-runs", 3, "cold starts to measure per mode (0: none)")
+	flag.IntVar(&o.maxInvocations, "max-invocations", 500, "give up on a mirrorless copy after this many invocations")
+	flag.BoolVar(&o.keep, "keep", false, "keep the bench topics at the end")
+	flag.StringVar(&o.loadNote, "load", os.Getenv("BENCH_LOAD"), "what else ran on the machine, for the report")
+	flag.Parse()
+	if o.a == "" || o.b == "" {
+		fmt.Fprintln(os.Stderr, "compare: -a and -b (or MIRROR_TEST_A and MIRROR_TEST_B) are required; scripts/bench.sh starts a pair")
+		os.Exit(2)
+	}
+	if o.out == "" {
+		o.out = filepath.Join(o.work, "results.md")
+	}
+	if o.chart == "" {
+		o.chart = filepath.Join(o.work, "bench.png")
+	}
+	if o.results == "" {
+		o.results = filepath.Join(o.work, "results.json")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, &o); err != nil {
+		logf("error: %v", err)
+		os.Exit(1)
+	}
+}
+
+func set(list string) (map[string]bool, []string) {
+	m := map[string]bool{}
+	var order []string
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s != "" && !m[s] {
+			m[s] = true
+			order = append(order, s)
+		}
+	}
+	return m, order
+}
+
+func run(ctx context.Context, o *options) error {
+	wset, _ := set(o.workloads)
+	_, methods := set(o.methods)
+	for w := range wset {
+		if w != "w1" && w != "w2" && w != "w3" {
+			return fmt.Errorf("-workloads: unknown workload %q (w1, w2, w3)", w)
+		}
+	}
+	for _, m := range methods {
+		switch m {
+		case "pipe", "mirrorless":
+		case "mm2", "mm2-eos":
+			if o.mm2Lib == "" {
+				return fmt.Errorf("-methods %s needs -mm2-lib (MirrorMaker 2's jars; scripts/bench.sh resolves them)", m)
+			}
+		default:
+			return fmt.Errorf("-methods: unknown method %q (pipe, mirrorless, mm2, mm2-eos)", m)
+		}
+	}
+	if err := os.MkdirAll(o.work, 0o755); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	logf("building ./functions/mirror and ./functions/reconcile into %s", o.work)
+	if o.mirrorBin, err = buildFunction(ctx, o.work, "mirror"); err != nil {
+		return err
+	}
+	if o.reconcileBin, err = buildFunction(ctx, o.work, "reconcile"); err != nil {
+		return err
+	}
+	clA, err := kgo.NewClient(kgo.SeedBrokers(o.a))
+	if err != nil {
+		return err
+	}
+	defer clA.Close()
+	clB, err := kgo.NewClient(kgo.SeedBrokers(o.b))
+	if err != nil {
+		return err
+	}
+	defer clB.Close()
+	admA, admB := kadm.NewClient(clA), kadm.NewClient(clB)
+	if err := deletePrefixed(ctx, admA, "A", "bench-"); err != nil {
+		return err
+	}
+	if err := deletePrefixed(ctx, admB, "B", "pipe.", "ML.", "MMA.", "MME.", "CS.", "mm2-"); err != nil {
+		return err
+	}
+	_, _ = admB.DeleteGroups(ctx, "mirrorless.ML->B.progress", "mirrorless.ML->B.leases", "mirrorless.CS->B.progress", "mirrorless.CS->B.leases", "MMA-mm2", "MME-mm2")
+
+	rep := &report{opts: o, started: time.Now(), loadBefore: loadavg()}
+	for _, w := range workloads(o.scale, wset) {
+		logf("%s", w)
+		took, err := generate(ctx, o, admA, w)
+		if err != nil {
+			return fmt.Errorf("generate %s: %w", w.Name, err)
+		}
+		rep.gen = append(rep.gen, genStat{w: w, took: took})
+		logf("  produced on A in %s (%.0f MB/s)", secs(took), float64(w.payloadBytes())/1e6/took.Seconds())
+		for _, m := range methods {
+			var r *result
+			var err error
+			var prefix string
+			switch m {
+			case "pipe":
+				prefix = "pipe"
+				r, err = runPipeChild(ctx, o, self, admB, w)
+			case "mirrorless":
+				prefix = "ML"
+				r, err = runMirrorless(ctx, o, admB, w)
+			case "mm2", "mm2-eos":
+				prefix = map[string]string{"mm2": "MMA", "mm2-eos": "MME"}[m]
+				if err = mm2Cleanup(ctx, admB, prefix); err == nil {
+					r, err = runMM2(ctx, o, admB, w, m == "mm2-eos")
+				}
+			}
+			if err != nil {
+				logf("  %s: FAILED: %v", m, err)
+				rep.results = append(rep.results, &result{Workload: w.Name, Method: m, Records: w.total(), Bytes: w.payloadBytes(), Err: err.Error()})
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				continue
+			}
+			v, err := verify(ctx, o, admB, w, remoteNames(prefix, w))
+			r.Verdict = v
+			r.VerifyOK = err == nil && v.ok(m == "pipe" || m == "mm2")
+			if err != nil {
+				r.Err = "verify: " + err.Error()
+			} else if !r.VerifyOK {
+				r.Err = "verify: " + v.String()
+			}
+			logf("  %-10s wall %s (first record after %s), %.0f MB/s, %.0f records/s, CPU %s (%.1f s/GiB), peak RSS %s; verify: %s",
+				m, secs(r.Wall), secs(r.Startup), r.mbps(), float64(r.Records)/r.Wall.Seconds(), secs(r.CPU), r.cpuPerGiB(), mib(r.MaxRSS), v)
+			rep.results = append(rep.results, r)
+		}
+		if w.Name == "w3" && wset["w3"] && hasMethod(methods, "mirrorless") && o.idleRuns > 0 {
+			st, err := measureIdle(ctx, o, w, o.idlePartitions, o.idleRuns)
+			if err != nil {
+				logf("  idle: FAILED: %v", err)
+				rep.idleErr = err.Error()
+			} else {
+				rep.idle = st
+				logf("  idle over %d partitions: median wall %s", st.Partitions, secs(median(walls(st.Runs))))
+			}
+		}
+	}
+	if o.coldRuns > 0 {
+		cs, err := measureCold(ctx, o, admA, admB, o.coldRuns)
+		if err != nil {
+			logf("cold start: FAILED: %v", err)
+			rep.coldErr = err.Error()
+		}
+		rep.cold = cs
+	}
+	rep.loadAfter = loadavg()
+	if !o.keep {
+		_ = deletePrefixed(ctx, admA, "A", "bench-")
+		_ = deletePrefixed(ctx, admB, "B", "pipe.", "ML.", "MMA.", "MME.", "CS.")
+	}
+	md := rep.markdown()
+	fmt.Print(md)
+	if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
+		return err
+	}
+	if b, err := json.MarshalIndent(rep.results, "", "  "); err == nil {
+		_ = os.WriteFile(o.results, b, 0o644)
+	}
+	if err := chart(rep.results, o.chart); err != nil {
+		return fmt.Errorf("chart: %w", err)
+	}
+	logf("wrote %s, %s and %s", o.out, o.chart, o.results)
+	var failed []string
+	for _, r := range rep.results {
+		if r.Err != "" {
+			failed = append(failed, r.Workload+"/"+r.Method)
+		}
+	}
+	if rep.idleErr != "" {
+		failed = append(failed, "idle")
+	}
+	for _, c := range rep.cold {
+		if c.Err != "" {
+			failed = append(failed, "cold/"+c.Mode)
+			break
+		}
+	}
+	if rep.coldErr != "" {
+		failed = append(failed, "cold")
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("failed: %s (see the table)", strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+func hasMethod(ms []string, m string) bool {
+	for _, x := range ms {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+func walls(invs []invocation) []time.Duration {
+	out := make([]time.Duration, len(invs))
+	for i, v := range invs {
+		out[i] = v.Wall
+	}
+	return out
+}
+
+// runPipeChild runs the raw pipe as a child process into fresh
+// pipe.<topic> topics (created here, not timed).
+func runPipeChild(ctx context.Context, o *options, self string, admB *kadm.Client, w *workload) (*result, error) {
+	r := &result{Workload: w.Name, Method: "pipe", Records: w.total(), Bytes: w.payloadBytes()}
+	targets := remoteNames("pipe", w)
+	if err := recreateTopics(ctx, admB, "B", targets, w.Partitions); err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(filepath.Join(o.work, "pipe-"+w.Name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	cmd := exec.CommandContext(ctx, self, "pipe", "-a", o.a, "-b", o.b, "-prefix", "pipe", "-topics", strings.Join(w.Topics, ","))
+	var stdout strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, logFile
+	t0 := time.Now()
+	first, stop := firstRecord(ctx, admB, targets, 50*time.Millisecond, nil)
+	defer stop()
+	err = cmd.Run()
+	r.Wall = time.Since(t0)
+	stop()
+	u := rusage(cmd)
+	r.CPU, r.MaxRSS = u.CPU, u.MaxRSS
+	if f := first(); !f.IsZero() {
+		r.Startup = f.Sub(t0)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pipe: %w (log in %s)", err, logFile.Name())
+	}
+	var sum pipeSummary
+	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout.String())), &sum); err != nil {
+		return nil, fmt.Errorf("pipe summary %q: %w", stdout.String(), err)
+	}
+	if sum.Records != w.total() {
+		return nil, errors.New("pipe copied " + strconv.FormatInt(sum.Records, 10) + " records, want " + strconv.FormatInt(w.total(), 10))
+	}
+	return r, nil
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// mirrorSummary is the part of the mirror program's JSON summary the bench reads.
+type mirrorSummary struct {
+	OK           bool   `json:"ok"`
+	DurationMs   int64  `json:"duration_ms"`
+	UnitsClaimed int    `json:"units_claimed"`
+	Records      int64  `json:"records"`
+	Bytes        int64  `json:"bytes"`
+	LagLeft      int64  `json:"lag_left"`
+	Error        string `json:"error"`
+	Flows        []struct {
+		Errors  []string `json:"errors"`
+		Waiting []string `json:"waiting_for_reconcile"`
+	} `json:"flows"`
+}
+
+// invocation is one run of a function program.
+type invocation struct {
+	Wall time.Duration
+	Use  usage
+	Exit int
+	Sum  mirrorSummary
+}
+
+// mirrorProps is the MM2 properties text for mirrorless: source alias
+// `alias`, so the remote topics are <alias>.<topic>.
+func mirrorProps(o *options, alias, topics string) string {
+	return strings.Join([]string{
+		"# written by localtest/bench/compare",
+		"clusters = " + alias + ", B",
+		alias + ".bootstrap.servers = " + o.a,
+		"B.bootstrap.servers = " + o.b,
+		alias + "->B.enabled = true",
+		"B->" + alias + ".enabled = false",
+		alias + "->B.topics = " + topics,
+		"replication.factor = 1",
+		"offset-syncs.topic.replication.factor = 1",
+		"checkpoints.topic.replication.factor = 1",
+		"heartbeats.topic.replication.factor = 1",
+		"",
+	}, "\n")
+}
+
+// invoke runs a function program once (outside Lambda: one invocation,
+// JSON summary on stdout) with the properties in MIRROR_PROPERTIES.
+func invoke(ctx context.Context, bin, props, logPath string, extraEnv ...string) (invocation, error) {
+	var inv invocation
+	logf2, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return inv, err
+	}
+	defer logf2.Close()
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = childEnv(append([]string{"MIRROR_PROPERTIES=" + props}, extraEnv...)...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 15 * time.Second
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, logf2
+	t0 := time.Now()
+	runErr := cmd.Run()
+	inv.Wall = time.Since(t0)
+	inv.Use = rusage(cmd)
+	inv.Exit = -1
+	if cmd.ProcessState != nil {
+		inv.Exit = cmd.ProcessState.ExitCode()
+	} else {
+		return inv, runErr
+	}
+	line := lastJSON(stdout.Bytes())
+	if line == nil {
+		return inv, fmt.Errorf("%s exited %d without a JSON summary (stderr in %s)", filepath.Base(bin), inv.Exit, logPath)
+	}
+	if err := json.Unmarshal(line, &inv.Sum); err != nil {
+		return inv, fmt.Errorf("summary of %s: %w", filepath.Base(bin), err)
+	}
+	if inv.Exit != 0 {
+		return inv, fmt.Errorf("%s exited %d: %s (stderr in %s)", filepath.Base(bin), inv.Exit, inv.Sum.Error, logPath)
+	}
+	return inv, nil
+}
+
+func lastJSON(out []byte) []byte {
+	var line []byte
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 0, 1<<20), 1<<30)
+	for sc.Scan() {
+		if b := bytes.TrimSpace(sc.Bytes()); len(b) > 0 && b[0] == '{' {
+			line = append(line[:0], b...)
+		}
+	}
+	return line
+}
+
+// runMirrorless copies the workload with the mirror program: reconcile
+// once (not timed; it creates the remote topics, as the schedule would
+// have long before), then mirror invocations back to back with default
+// settings until every record is copied and no lag is left, then one more
+// invocation with nothing to copy (the fixed cost at this partition count).
+func runMirrorless(ctx context.Context, o *options, admB *kadm.Client, w *workload) (*result, error) {
+	r := &result{Workload: w.Name, Method: "mirrorless", Records: w.total(), Bytes: w.payloadBytes()}
+	props := mirrorProps(o, "ML", w.topicRegex())
+	logPath := filepath.Join(o.work, "mirrorless-"+w.Name+".log")
+	targets := remoteNames("ML", w)
+	rec, err := invoke(ctx, o.reconcileBin, props, logPath)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	if err := waitLeaders(ctx, admB, targets, w.Partitions, 5*time.Minute); err != nil {
+		return nil, fmt.Errorf("remote topics after reconcile: %w", err)
+	}
+	logf("  reconcile created %d remote topics in %s", len(targets), secs(rec.Wall))
+
+	t0 := time.Now()
+	first, stop := firstRecord(ctx, admB, targets, 50*time.Millisecond, nil)
+	defer stop()
+	var copied int64
+	for {
+		inv, err := invoke(ctx, o.mirrorBin, props, logPath)
+		r.Invocations++
+		r.CPU += inv.Use.CPU
+		r.MaxRSS = max(r.MaxRSS, inv.Use.MaxRSS)
+		r.InvWalls = append(r.InvWalls, inv.Wall)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range inv.Sum.Flows {
+			if len(f.Errors) > 0 {
+				return nil, fmt.Errorf("mirror invocation %d: %s", r.Invocations, strings.Join(f.Errors, "; "))
+			}
+		}
+		copied += inv.Sum.Records
+		if copied >= w.total() && inv.Sum.LagLeft == 0 {
+			break
+		}
+		if r.Invocations >= o.maxInvocations {
+			return nil, fmt.Errorf("%d records copied after %d invocations, want %d (lag_left %d)", copied, r.Invocations, w.total(), inv.Sum.LagLeft)
+		}
+	}
+	r.Wall = time.Since(t0)
+	stop()
+	if f := first(); !f.IsZero() {
+		r.Startup = f.Sub(t0)
+	}
+	if copied != w.total() {
+		r.Notes = append(r.Notes, fmt.Sprintf("invocations reported %d records copied, want %d", copied, w.total()))
+	}
+	idle, err := invoke(ctx, o.mirrorBin, props, logPath)
+	if err != nil {
+		return nil, fmt.Errorf("idle invocation: %w", err)
+	}
+	if idle.Sum.Records != 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("the invocation after completion copied %d records", idle.Sum.Records))
+	}
+	r.IdleWall, r.IdleCPU = idle.Wall, idle.Use.CPU
+	return r, nil
+}
+
+// idleStats are repeated invocations with nothing to copy.
+type idleStats struct {
+	Partitions int
+	Runs       []invocation
+}
+
+// measureIdle runs the mirror `runs` times over the first topics of a
+// workload already copied by runMirrorless, chosen so they hold
+// `partitions` partitions: nothing to copy, so this is the fixed cost of an
+// invocation at that size (planning: listings, offsets, progress).
+func measureIdle(ctx context.Context, o *options, w *workload, partitions, runs int) (*idleStats, error) {
+	n := min(len(w.Topics), max(1, partitions/int(w.Partitions)))
+	props := mirrorProps(o, "ML", strings.Join(w.Topics[:n], ","))
+	st := &idleStats{Partitions: n * int(w.Partitions)}
+	for range runs {
+		inv, err := invoke(ctx, o.mirrorBin, props, filepath.Join(o.work, "idle.log"))
+		if err != nil {
+			return nil, err
+		}
+		if inv.Sum.Records != 0 {
+			return nil, fmt.Errorf("idle invocation copied %d records", inv.Sum.Records)
+		}
+		st.Runs = append(st.Runs, inv)
+	}
+	return st, nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// buildFunction compiles ./functions/<name> of the module the bench runs in.
+func buildFunction(ctx context.Context, work, name string) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	gomod := strings.TrimSpace(string(out))
+	if err != nil || gomod == "" || gomod == os.DevNull {
+		return "", errors.New("run from the mirrorless module (go env GOMOD is empty)")
+	}
+	bin := filepath.Join(work, name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./functions/"+name)
+	cmd.Dir = filepath.Dir(gomod)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build ./functions/%s: %w", name, err)
+	}
+	return bin, nil
+}

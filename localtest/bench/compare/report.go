@@ -1,0 +1,255 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+)
+
+type genStat struct {
+	w    *workload
+	took time.Duration
+}
+
+type report struct {
+	opts                  *options
+	started               time.Time
+	loadBefore, loadAfter string
+	gen                   []genStat
+	results               []*result
+	idle                  *idleStats
+	idleErr               string
+	cold                  []coldRun
+	coldErr               string
+}
+
+func (rp *report) find(w, m string) *result {
+	for _, r := range rp.results {
+		if r.Workload == w && r.Method == m && r.Err == "" {
+			return r
+		}
+	}
+	return nil
+}
+
+func (rp *report) markdown() string {
+	var b strings.Builder
+	o := rp.opts
+	fmt.Fprintf(&b, "\n### Copy: mirrorless, raw pipe and MirrorMaker 2 (scale %g)\n\n", o.scale)
+	for _, g := range rp.gen {
+		fmt.Fprintf(&b, "- %s; produced on A (lz4) in %s.\n", g.w, secs(g.took))
+	}
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "| workload | method | wall | first record after | MB/s | MB/s after first record | records/s | CPU user+sys | CPU-s per GiB | peak RSS | invocations | verified |")
+	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	for _, r := range rp.results {
+		if r.Err != "" && r.Wall == 0 {
+			fmt.Fprintf(&b, "| %s | %s | — | — | — | — | — | — | — | — | — | **failed**: %s |\n", r.Workload, r.Method, oneLine(r.Err, 200))
+			continue
+		}
+		inv := "—"
+		if r.Method == "mirrorless" {
+			inv = fmt.Sprint(r.Invocations)
+		}
+		ver := "complete, every record equal"
+		if r.Verdict.Dups > 0 && r.Err == "" {
+			ver = fmt.Sprintf("complete, %d duplicates", r.Verdict.Dups)
+		}
+		if r.Err != "" {
+			ver = "**" + oneLine(r.Err, 200) + "**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f | %.1f | %.0f | %s | %.2f | %s | %s | %s |\n",
+			r.Workload, r.Method, secs(r.Wall), secs(r.Startup), r.mbps(), r.copyMBps(),
+			float64(r.Records)/r.Wall.Seconds(), secs(r.CPU), r.cpuPerGiB(), mib(r.MaxRSS), inv, ver)
+	}
+	fmt.Fprintln(&b)
+	fmt.Fprintln(&b, "- MB/s and records/s are over the wall time, from starting the copier (process or JVM) until B holds every record; MB is 10^6 bytes of key + value + headers. \"First record after\" is when B's end offsets first moved (polled every 50 ms), so \"MB/s after first record\" leaves out start-up (for MM2: JVM start, Connect group, task start, topic creation).")
+	fmt.Fprintln(&b, "- CPU and peak RSS are the copier's own: the pipe and each mirror invocation from wait4's rusage (mirrorless: CPU summed over invocations, RSS the largest); MM2 from /proc when the copy completed (all JVM threads), not counting shutdown. Brokers are not counted.")
+	fmt.Fprintln(&b, "- Verified: every target record read back (read_committed) and compared with the generated source record: key, value, both headers in order, timestamp; per partition no record missing, and for the exactly-once copies none duplicated or reordered.")
+	for _, r := range rp.results {
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "- %s %s: %s.\n", r.Workload, r.Method, n)
+		}
+		if r.Method == "mirrorless" && r.Err == "" && r.Invocations > 0 {
+			fmt.Fprintf(&b, "- %s mirrorless: %d invocation(s), median %s each; one more invocation with nothing left to copy took %s (CPU %s) at this size.\n",
+				r.Workload, r.Invocations, secs(median(r.InvWalls)), secs(r.IdleWall), secs(r.IdleCPU))
+		}
+		if strings.HasPrefix(r.Method, "mm2") && r.Err == "" && r.Startup > 0 {
+			fmt.Fprintf(&b, "- %s %s: start-up (JVM to first record) %s and %s CPU; copy after that %s.\n",
+				r.Workload, r.Method, secs(r.Startup), secs(r.StartupCPU), secs(r.Wall-r.Startup))
+		}
+	}
+
+	if rp.idle != nil {
+		st := rp.idle
+		fmt.Fprintf(&b, "\n### Idle invocation: %d partitions, nothing to copy (%d runs)\n\n", st.Partitions, len(st.Runs))
+		fmt.Fprintln(&b, "| run | wall | `duration_ms` | CPU user+sys | peak RSS |")
+		fmt.Fprintln(&b, "|---:|---:|---:|---:|---:|")
+		for i, inv := range st.Runs {
+			fmt.Fprintf(&b, "| %d | %s | %d | %s | %s |\n", i+1, secs(inv.Wall), inv.Sum.DurationMs, secs(inv.Use.CPU), mib(inv.Use.MaxRSS))
+		}
+		fmt.Fprintln(&b, "\nWall is the whole process (start, connect to both clusters, plan, exit); `duration_ms` is the program's own figure after connecting.")
+	} else if rp.idleErr != "" {
+		fmt.Fprintf(&b, "\nIdle invocation: **failed**: %s\n", oneLine(rp.idleErr, 300))
+	}
+
+	if len(rp.cold) > 0 || rp.coldErr != "" {
+		fmt.Fprintln(&b, "\n### Cold start to the first produced record (100 records waiting, 1 partition)")
+		fmt.Fprintln(&b)
+		fmt.Fprintln(&b, "| mode | run | to first record on B | whole invocation |")
+		fmt.Fprintln(&b, "|---|---:|---:|---:|")
+		n := map[string]int{}
+		for _, c := range rp.cold {
+			n[c.Mode]++
+			if c.Err != "" {
+				fmt.Fprintf(&b, "| %s | %d | **failed**: %s | |\n", c.Mode, n[c.Mode], oneLine(c.Err, 200))
+				continue
+			}
+			fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", c.Mode, n[c.Mode], ms(c.ToFirst), ms(c.Total))
+		}
+		fmt.Fprintln(&b, "\n- process: from exec of the mirror program (outside Lambda) to the first copied record readable on B (read_uncommitted, i.e. produced, before its commit).")
+		if o.rie != "" {
+			fmt.Fprintln(&b, "- lambda-rie: a fresh AWS Lambda Runtime Interface Emulator with the mirror program as its bootstrap; from the invoke request (the emulator starts the bootstrap then: Lambda's init) to the first record on B.")
+		} else {
+			fmt.Fprintln(&b, "- The emulator was not available (-rie / BENCH_RIE unset), so only the process start is measured.")
+		}
+		if rp.coldErr != "" {
+			fmt.Fprintf(&b, "- **failed**: %s\n", oneLine(rp.coldErr, 300))
+		}
+	}
+
+	rp.targets(&b)
+
+	fmt.Fprintln(&b, "\n### Machine")
+	fmt.Fprintln(&b)
+	fmt.Fprintf(&b, "- %s/%s, %d CPUs (%s), %s memory; %s; %s; Kafka %s (A %s, B %s), single-node KRaft brokers on the same machine.\n",
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), memTotal(), command("go", "version"), javaVersion(o.java), envOr("KAFKA_VERSION", "4.1.1"), o.a, o.b)
+	fmt.Fprintf(&b, "- Load average (1, 5, 15 min) before: %s, after: %s; run took %s.\n", rp.loadBefore, rp.loadAfter, time.Since(rp.started).Round(time.Second))
+	if o.loadNote != "" {
+		fmt.Fprintf(&b, "- %s\n", o.loadNote)
+	}
+	fmt.Fprintf(&b, "- MirrorMaker 2: dedicated mode, tasks.max=2, JVM %s; logs and properties in %s.\n", o.mm2Heap, o.work)
+	return b.String()
+}
+
+// targets compares W1 with issue 6's targets.
+func (rp *report) targets(b *strings.Builder) {
+	ml, pipe, mm2, eos := rp.find("w1", "mirrorless"), rp.find("w1", "pipe"), rp.find("w1", "mm2"), rp.find("w1", "mm2-eos")
+	if ml == nil {
+		return
+	}
+	fmt.Fprintln(b, "\n### Against issue 6's targets (W1 unless said otherwise)")
+	fmt.Fprintln(b)
+	fmt.Fprintln(b, "| target | measured | met |")
+	fmt.Fprintln(b, "|---|---|---|")
+	ratio := func(name string, got, want float64, higher bool) {
+		met := got >= want
+		if !higher {
+			met = got <= want
+		}
+		fmt.Fprintf(b, "| %s | %.2fx | %s |\n", name, got, yes(met))
+	}
+	if mm2 != nil {
+		ratio("throughput >= 1.5x MM2 at-least-once", ml.mbps()/mm2.mbps(), 1.5, true)
+	}
+	if eos != nil {
+		ratio("throughput >= 2x MM2 exactly-once", ml.mbps()/eos.mbps(), 2, true)
+	}
+	if pipe != nil {
+		ratio("throughput >= 0.8x the raw pipe", ml.mbps()/pipe.mbps(), 0.8, true)
+	}
+	if mm2 != nil {
+		ratio("CPU-s per GiB <= 0.5x MM2 at-least-once", ml.cpuPerGiB()/mm2.cpuPerGiB(), 0.5, false)
+	}
+	if eos != nil {
+		ratio("CPU-s per GiB <= 0.5x MM2 exactly-once", ml.cpuPerGiB()/eos.cpuPerGiB(), 0.5, false)
+	}
+	peak := int64(0)
+	for _, r := range rp.results {
+		if r.Method == "mirrorless" && r.Err == "" {
+			peak = max(peak, r.MaxRSS)
+		}
+	}
+	fmt.Fprintf(b, "| peak RSS <= 200 MiB at default settings (largest over all workloads) | %s | %s |\n", mib(peak), yes(peak <= 200<<20))
+	if rp.idle != nil {
+		m := median(walls(rp.idle.Runs))
+		fmt.Fprintf(b, "| idle invocation over %d partitions <= 250 ms wall (median) | %s | %s |\n", rp.idle.Partitions, ms(m), yes(m <= 250*time.Millisecond))
+	}
+	for _, mode := range []string{"lambda-rie", "process"} {
+		var ds []time.Duration
+		for _, c := range rp.cold {
+			if c.Mode == mode && c.Err == "" {
+				ds = append(ds, c.ToFirst)
+			}
+		}
+		if len(ds) > 0 {
+			m := median(ds)
+			fmt.Fprintf(b, "| cold start to first produced record <= 1 s (%s, median) | %s | %s |\n", mode, ms(m), yes(m <= time.Second))
+		}
+	}
+}
+
+func yes(ok bool) string {
+	if ok {
+		return "yes"
+	}
+	return "**no**"
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
+
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	s = strings.ReplaceAll(s, "|", "/")
+	if len(s) > n {
+		s = s[:n] + "..."
+	}
+	return s
+}
+
+func command(name string, args ...string) string {
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		return name + " (version unknown)"
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func javaVersion(java string) string {
+	out, err := exec.Command(java, "-version").CombinedOutput()
+	if err != nil {
+		return "java (version unknown)"
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimSpace(line)
+}
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "model unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "model unknown"
+}
+
+func memTotal() string {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		var kb int64
+		if _, err := fmt.Sscanf(l, "MemTotal: %d kB", &kb); err == nil {
+			return fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+		}
+	}
+	return "unknown"
+}
