@@ -58,6 +58,9 @@ type Result struct {
 	Waiting      []string     `json:"waiting_for_reconcile,omitempty"`
 	Errors       []string     `json:"errors,omitempty"`
 	Detail       []UnitResult `json:"detail,omitempty"`
+	Timing
+	// Lags are per-partition lags for metrics (not in the summary).
+	Lags []PartitionLag `json:"-"`
 }
 
 // ErrUnitsFailed is returned (wrapped) when some unit failed loudly, e.g.
@@ -110,6 +113,7 @@ func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	cands := p.candidates(startFrom, m.Settings.ProgressRefresh)
 	res.UnitsWithLag = len(cands)
 	res.LagLeft = p.lagLeft(startFrom)
+	res.Lags = partitionLags(p, nil, startFrom)
 	if len(cands) == 0 {
 		return res, nil
 	}
@@ -176,6 +180,7 @@ func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		res.Records += r.Records
 		res.Bytes += r.Bytes
 		res.Transactions += r.Transactions
+		res.Timing.merge(r.Timing)
 		switch r.Status {
 		case "fenced":
 			res.Fenced++
@@ -184,6 +189,7 @@ func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		}
 	}
 	res.LagLeft = lagLeft
+	res.Lags = partitionLags(p, workers, startFrom)
 	sort.Slice(res.Detail, func(i, j int) bool {
 		a, b := res.Detail[i], res.Detail[j]
 		return a.Topic < b.Topic || a.Topic == b.Topic && a.Partition < b.Partition

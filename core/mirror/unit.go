@@ -27,6 +27,7 @@ type UnitResult struct {
 	// invocation took over), error.
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
+	Timing
 }
 
 // worker copies one unit: fetched records arrive on in; each batch is one
@@ -247,6 +248,7 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 	w.res.Records += int64(len(data))
 	w.res.Bytes += bytes
 	w.res.Transactions++
+	w.res.Timing.note(t0, w.lastCommit, stampsOf(data))
 	w.m.addProgress(int64(len(data)), bytes)
 	return nil
 }
