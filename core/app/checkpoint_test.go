@@ -32,6 +32,7 @@ func aliasedApp(t *testing.T, pair kafkatest.Pair, src, tgt string, extra ...str
 		"offset-syncs.topic.replication.factor = 1",
 		"checkpoints.topic.replication.factor = 1",
 		"heartbeats.topic.replication.factor = 1",
+		"heartbeats.replication.enabled = false", // see kafkatest.Properties
 	}
 	path := t.TempDir() + "/mm2.properties"
 	if err := os.WriteFile(path, []byte(strings.Join(append(lines, extra...), "\n")+"\n"), 0o600); err != nil {

@@ -217,6 +217,10 @@ func Properties(t testing.TB, p Pair, extra ...string) string {
 		"offset-syncs.topic.replication.factor = 1",
 		"checkpoints.topic.replication.factor = 1",
 		"heartbeats.topic.replication.factor = 1",
+		// Tests share the pair; the checkpoint function writes heartbeats
+		// on both clusters. Copies of them would land in every test's
+		// flow (MM2 replicates heartbeats whatever the topic filter says).
+		"heartbeats.replication.enabled = false",
 	}
 	lines = append(lines, extra...)
 	path := t.TempDir() + "/mm2.properties"
