@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -62,32 +63,86 @@ func (p Position) metadata() string {
 	return m
 }
 
-func parsePosition(offset int64, meta string) Position {
+// parsePosition reads a committed position. Anyone who can commit offsets
+// to the progress group can put anything there, so metadata that is not
+// what metadata() writes is an error, never a guess: an unknown format or
+// version, a field that is not a number, values that contradict each
+// other or the offset. Unknown fields are ignored, so a later v1 writer
+// may add some.
+func parsePosition(offset int64, meta string) (Position, error) {
 	p := Position{Next: offset, LastUpstream: -1, LastDownstream: -1}
 	rest, ok := strings.CutPrefix(meta, progressMetaPrefix)
-	if !ok {
-		return p
+	if !ok || (rest != "" && rest[0] != ' ') {
+		if strings.HasPrefix(meta, "mirrorless/") {
+			return p, fmt.Errorf("progress metadata %s: unknown format version", clip(meta))
+		}
+		return p, fmt.Errorf("progress metadata %s was not written by mirrorless", clip(meta))
 	}
+	if offset < 0 {
+		return p, fmt.Errorf("progress offset %d is negative", offset)
+	}
+	seen := map[string]bool{}
 	for _, f := range strings.Fields(rest) {
-		k, v, _ := strings.Cut(f, "=")
-		if k == "src" {
-			p.SourceID = v
-			continue
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return p, fmt.Errorf("progress metadata %s: field %s is not key=value", clip(meta), clip(f))
 		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			continue
+		if seen[k] {
+			return p, fmt.Errorf("progress metadata %s: %s is given twice", clip(meta), clip(k))
 		}
+		seen[k] = true
+		var err error
 		switch k {
+		case "src":
+			if v == "" {
+				err = errors.New("empty")
+			}
+			p.SourceID = v
 		case "up":
-			p.LastUpstream = n
+			p.LastUpstream, err = parseOffset(v)
 		case "down":
-			p.LastDownstream = n
+			p.LastDownstream, err = parseOffset(v)
 		case "t":
-			p.Committed = time.UnixMilli(n)
+			var ms int64
+			if ms, err = strconv.ParseInt(v, 10, 64); err == nil && ms < 0 {
+				err = errors.New("negative")
+			}
+			p.Committed = time.UnixMilli(ms)
+		}
+		if err != nil {
+			return p, fmt.Errorf("progress metadata %s: %s=%s is not valid (%v)", clip(meta), k, clip(v), err)
 		}
 	}
-	return p
+	for _, k := range []string{"up", "down", "t"} {
+		if !seen[k] {
+			return p, fmt.Errorf("progress metadata %s: %s is missing", clip(meta), k)
+		}
+	}
+	if (p.LastUpstream < 0) != (p.LastDownstream < 0) {
+		return p, fmt.Errorf("progress metadata %s: up and down must both be -1 or both be offsets", clip(meta))
+	}
+	if p.LastUpstream >= offset {
+		return p, fmt.Errorf("progress metadata %s: the last copied offset up=%d is not before the position %d", clip(meta), p.LastUpstream, offset)
+	}
+	return p, nil
+}
+
+// parseOffset reads a record offset, or -1 for none.
+func parseOffset(v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err == nil && n < -1 {
+		err = errors.New("below -1")
+	}
+	return n, err
+}
+
+// clip quotes s for an error message, cut to a readable length.
+func clip(s string) string {
+	const limit = 80
+	if len(s) > limit {
+		return strconv.Quote(s[:limit]) + "..."
+	}
+	return strconv.Quote(s)
 }
 
 // readProgress returns the committed position of every unit in the group.
@@ -131,7 +186,16 @@ func readProgress(ctx context.Context, adm *kadm.Client, group string, stable ma
 					firstErr = o.Err
 				}
 			case o.At >= 0:
-				out[lease.Unit{Topic: o.Topic, Partition: o.Partition}] = parsePosition(o.At, o.Metadata)
+				pos, err := parsePosition(o.At, o.Metadata)
+				if err != nil {
+					// Not a position mirrorless wrote: trusting its offset
+					// could skip or re-copy records. The unit is treated as
+					// having no progress, and start refuses to copy into a
+					// remote partition that already holds records.
+					slog.Warn("progress entry ignored", "group", group, "topic", o.Topic, "partition", o.Partition, "offset", o.At, "err", err)
+					return
+				}
+				out[lease.Unit{Topic: o.Topic, Partition: o.Partition}] = pos
 			}
 		})
 		if firstErr != nil {
