@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,19 +136,18 @@ func firstSeqFrom(t *testing.T, recs []*kgo.Record, partition int32, offset int6
 // empty partitions, groups behind replication that advance and rewind,
 // checkpoints monotonic across runs, group offsets synced only to absent
 // or empty target groups and only forward.
-func testCheckpointScenarios(t *testing.T, pair kafkatest.Pair) {
+func testCheckpointScenarios(t *testing.T, pair kafkatest.Pair, lagMax int64) {
 	ctx := context.Background()
 	src, tgt := uniqueAlias("s"), uniqueAlias("t")
 	topic := kafkatest.Unique(t, "orders")
 	remote := src + "." + topic
-	const lagMax = 10
 	kafkatest.CreateTopic(t, pair.A, topic, 4, nil) // partition 3 stays empty
 	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 3, 0, 300)
 	g1, g2 := kafkatest.Unique(t, "app"), kafkatest.Unique(t, "live")
 	a := aliasedApp(t, pair, src, tgt,
 		src+"->"+tgt+".topics = "+topic+".*",
 		src+"->"+tgt+".groups = "+g1+", "+g2,
-		"offset.lag.max = 10",
+		"offset.lag.max = "+strconv.FormatInt(lagMax, 10),
 		"sync.group.offsets.enabled = true",
 		"emit.heartbeats.enabled = true")
 	reconcileAndMirror(t, a)
@@ -318,9 +319,15 @@ func testCheckpointScenarios(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestCheckpointScenariosKfake(t *testing.T) { testCheckpointScenarios(t, kafkatest.Kfake(t)) }
+func TestCheckpointScenariosKfake(t *testing.T) { testCheckpointScenarios(t, kafkatest.Kfake(t), 10) }
 
-func TestCheckpointScenariosReal(t *testing.T) { testCheckpointScenarios(t, kafkatest.Real(t)) }
+// MM2's row 8 runs with offset.lag.max 10 and 0 (a sync per record: exact).
+func TestCheckpointScenariosReal(t *testing.T) {
+	pair := kafkatest.Real(t)
+	for _, lag := range []int64{10, 0} {
+		t.Run("lag"+strconv.FormatInt(lag, 10), func(t *testing.T) { testCheckpointScenarios(t, pair, lag) })
+	}
+}
 
 func waitState(t *testing.T, addr, group, want string) {
 	t.Helper()
@@ -385,6 +392,27 @@ func testCheckpointFailback(t *testing.T, pair kafkatest.Pair) {
 				t.Errorf("%s/%d: group at %d resumes at %d reading seq %d", c.remote, p, g, cp.Downstream, first)
 			}
 		}
+	}
+
+	// The failover command applies the plan to the absent target group
+	// (one flow chosen among two), and a second apply changes nothing.
+	s := a.Settings
+	s.Flows = []string{src + "->" + tgt}
+	plan, err := Failover(ctx, s, a.Config, testLogger(t), group, true)
+	if err != nil || !plan.Applied {
+		t.Fatalf("failover -apply: %v %+v", err, plan)
+	}
+	got := groupOffsets(t, pair.B, group)[src+"."+there]
+	for _, tr := range plan.Partitions {
+		if tr.Action != "committed" || got[tr.Partition] != tr.Offset {
+			t.Errorf("applied %+v, target group has %d", tr, got[tr.Partition])
+		}
+	}
+	if plan, err = Failover(ctx, s, a.Config, testLogger(t), group, true); err != nil || plan.Applied {
+		t.Errorf("second apply: %v %+v", err, plan)
+	}
+	if _, err := Failover(ctx, a.Settings, a.Config, testLogger(t), group, false); err == nil || !errors.Is(err, ErrInput) {
+		t.Errorf("two flows and no MIRROR_FLOWS: %v", err)
 	}
 }
 
