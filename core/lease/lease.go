@@ -16,9 +16,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -52,6 +55,9 @@ type Store struct {
 	Group string
 	Owner string
 	Now   func() time.Time // for tests; time.Now when nil
+	// Logger receives a line for each entry of the group that is not a
+	// lease (slog.Default() when nil).
+	Logger *slog.Logger
 }
 
 func (s *Store) now() time.Time {
@@ -89,16 +95,44 @@ func (s *Store) Read(ctx context.Context) (map[Unit]Lease, error) {
 			}
 			return
 		}
-		owner, ok := strings.CutPrefix(o.Metadata, metaPrefix)
-		if !ok {
-			return // not ours; ignore
+		l, err := parseLease(o.At, o.Metadata)
+		if err != nil {
+			// Not a lease mirrorless wrote: the unit counts as free, and
+			// the next claim overwrites the entry. Leases only spread
+			// work; fencing keeps a wrongly free unit safe.
+			s.logger().Warn("lease entry ignored", "group", s.Group, "topic", o.Topic, "partition", o.Partition, "err", err)
+			return
 		}
-		out[Unit{o.Topic, o.Partition}] = Lease{Owner: owner, Expiry: time.UnixMilli(o.At)}
+		out[Unit{o.Topic, o.Partition}] = l
 	})
 	if firstErr != nil {
 		return nil, fmt.Errorf("read leases of group %s: %w", s.Group, firstErr)
 	}
 	return out, nil
+}
+
+func (s *Store) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// parseLease reads a lease entry: the offset is the expiry in Unix
+// milliseconds, the metadata names the owner after metaPrefix.
+func parseLease(offset int64, meta string) (Lease, error) {
+	owner, ok := strings.CutPrefix(meta, metaPrefix)
+	switch {
+	case !ok:
+		return Lease{}, fmt.Errorf("lease metadata %.80q was not written by mirrorless", meta)
+	case owner == "":
+		return Lease{}, errors.New("lease names no owner")
+	case !utf8.ValidString(owner) || strings.ContainsFunc(owner, unicode.IsControl):
+		return Lease{}, fmt.Errorf("lease owner %.80q is not text", owner)
+	case offset < 0:
+		return Lease{}, fmt.Errorf("lease expiry %d is negative", offset)
+	}
+	return Lease{Owner: owner, Expiry: time.UnixMilli(offset)}, nil
 }
 
 // Claim tries to take the units for ttl. It writes a claim for every unit
