@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	for _, fn := range []string{"mirror", "reconcile"} {
+	for _, fn := range []string{"mirror", "reconcile", "checkpoint"} {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, fn), "../../functions/"+fn)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {

@@ -49,7 +49,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 		}
 	}
 	good := env(props(pass), "MIRROR_LOG_LEVEL=debug")
-	for _, fn := range []string{"reconcile", "mirror"} {
+	for _, fn := range []string{"reconcile", "mirror", "checkpoint"} {
 		r := invoke(t, fn, good)
 		if r.code != 0 {
 			t.Fatalf("%s over SASL_SSL exited %d: %s", fn, r.code, r.stderr)
