@@ -6,6 +6,13 @@
 // prints a one-line JSON summary on stdout and, on failure, a one-line
 // reason on stderr. Inside Lambda the same invocation runs per event
 // through aws-lambda-go, with clients built once and reused while warm.
+//
+// Logs are JSON lines (log/slog) on stderr; every line written during an
+// invocation carries its request_id (the Lambda request id, or outside
+// Lambda the invocation's owner name). Metrics are CloudWatch EMF lines
+// (core/metrics): on stdout inside Lambda, where CloudWatch Logs extracts
+// them; outside Lambda only with MIRROR_METRICS=emf, and then on stderr, so
+// that stdout stays the one summary line.
 package runner
 
 import (
@@ -13,17 +20,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/metrics"
 )
 
 // Invoke runs one invocation and returns its JSON summary.
@@ -31,9 +41,15 @@ type Invoke func(ctx context.Context, a *app.App, owner string) (summary any, er
 
 // Main loads the configuration and runs the function, locally or in Lambda.
 func Main(name string, invoke Invoke) {
+	inLambda := os.Getenv("AWS_LAMBDA_RUNTIME_API") != ""
 	settings, err := config.LoadSettings()
 	level, _ := settings.Level()
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("function", name)
+	ids := &requestIDs{}
+	logger := slog.New(withRequestID(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}), ids)).With("function", name)
+	if err != nil {
+		exit(name, 2, err)
+	}
+	emf, err := metricsEnabled(inLambda)
 	if err != nil {
 		exit(name, 2, err)
 	}
@@ -41,36 +57,89 @@ func Main(name string, invoke Invoke) {
 	if err != nil {
 		exit(name, 2, err)
 	}
-	if os.Getenv("AWS_LAMBDA_RUNTIME_API") == "" {
-		os.Exit(local(name, settings, cfg, logger, invoke))
+	r := &run{name: name, invoke: invoke, logger: logger, ids: ids}
+	if emf {
+		r.metrics = os.Stderr
+		if inLambda {
+			r.metrics = os.Stdout
+		}
+	}
+	if !inLambda {
+		os.Exit(r.local(settings, cfg))
 	}
 	a, err := app.New(context.Background(), settings, cfg, logger)
 	if err != nil {
 		exit(name, 2, err) // fails the Lambda init: visible, and retried by Lambda
 	}
-	lambda.StartWithOptions(func(ctx context.Context, _ json.RawMessage) (any, error) {
+	// Once per execution environment: warm invocations reuse these
+	// clients (a new connection per invocation is a connection storm
+	// against MSK). Tests count this line.
+	logger.Info("clients built", "flows", len(a.Flows), "pid", os.Getpid())
+	lambda.StartWithOptions(func(ctx context.Context, event json.RawMessage) (any, error) {
 		var reqID string
 		if lc, ok := lambdacontext.FromContext(ctx); ok {
 			reqID = lc.AwsRequestID
 		}
-		return invoke(ctx, a, app.NewOwner(reqID))
-	}, lambda.WithEnableSIGTERM(a.Close))
+		return r.once(ctx, a, reqID, event)
+	}, lambda.WithEnableSIGTERM(func() {
+		// Lambda sends SIGTERM before it shuts an environment down (and
+		// SIGKILL soon after): close the clients so brokers see clean
+		// disconnects, then leave.
+		logger.Info("sigterm: closing clients")
+		a.Close()
+		logger.Info("sigterm: clients closed; exiting")
+		os.Exit(0)
+	}))
 }
 
-func local(name string, s config.Settings, cfg *config.Config, logger *slog.Logger, invoke Invoke) int {
+// run is what every invocation of one program shares.
+type run struct {
+	name    string
+	invoke  Invoke
+	logger  *slog.Logger
+	ids     *requestIDs
+	metrics io.Writer // nil: no metrics
+}
+
+// once runs one invocation with its request id on every log line, logs its
+// outcome and writes its metrics.
+func (r *run) once(ctx context.Context, a *app.App, reqID string, event json.RawMessage) (any, error) {
+	owner := app.NewOwner(reqID)
+	r.ids.set(owner)
+	defer r.ids.set("")
+	start := time.Now()
+	deadline, _ := ctx.Deadline()
+	r.logger.Debug("invocation", "event", truncate(string(event), 512), "deadline", deadline)
+	sum, err := r.invoke(ctx, a, owner)
+	took := time.Since(start)
+	if err != nil {
+		r.logger.Error("invocation failed", "err", oneLine(err), "duration_ms", took.Milliseconds())
+	} else {
+		r.logger.Info("invocation done", "duration_ms", took.Milliseconds())
+	}
+	if r.metrics != nil {
+		props := map[string]string{"function": r.name, "request_id": owner}
+		if merr := metrics.Write(r.metrics, time.Now(), props, metrics.Of(r.name, sum, took.Milliseconds(), err != nil)); merr != nil {
+			r.logger.Error("metrics", "err", merr)
+		}
+	}
+	return sum, err
+}
+
+func (r *run) local(s config.Settings, cfg *config.Config) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := app.New(ctx, s, cfg, logger)
+	a, err := app.New(ctx, s, cfg, r.logger)
 	if err != nil {
 		code := 1
 		if errors.Is(err, app.ErrInput) {
 			code = 2
 		}
-		failed(name, err)
+		failed(r.name, err)
 		return code
 	}
 	defer a.Close()
-	sum, err := invoke(ctx, a, app.NewOwner(""))
+	sum, err := r.once(ctx, a, "", nil)
 	if sum != nil {
 		b, jerr := json.Marshal(sum)
 		if jerr == nil {
@@ -78,10 +147,25 @@ func local(name string, s config.Settings, cfg *config.Config, logger *slog.Logg
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %s\n", name, oneLine(err))
+		fmt.Fprintf(os.Stderr, "%s: %s\n", r.name, oneLine(err))
 		return 1
 	}
 	return 0
+}
+
+// metricsEnabled reads MIRROR_METRICS: emf (the default in Lambda) or off
+// (the default outside it).
+func metricsEnabled(inLambda bool) (bool, error) {
+	switch v := strings.ToLower(strings.TrimSpace(os.Getenv("MIRROR_METRICS"))); v {
+	case "":
+		return inLambda, nil
+	case "emf":
+		return true, nil
+	case "off":
+		return false, nil
+	default:
+		return false, fmt.Errorf("invalid settings: MIRROR_METRICS=%q is not one of emf, off", os.Getenv("MIRROR_METRICS"))
+	}
 }
 
 func exit(name string, code int, err error) {
@@ -103,4 +187,11 @@ func failed(name string, err error) {
 
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
