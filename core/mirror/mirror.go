@@ -93,6 +93,14 @@ func (m *Mirror) newProducer(txnID string) (*kgo.Client, error) {
 	return cl, nil
 }
 
+// inflightLimit is the invocation's budget of fetched record bytes held at
+// once by its units: two transactions' worth, so that one unit alone still
+// fills a transaction while the next batch is fetched, and many units
+// share it (with 12 units, each transaction is about a twelfth of it).
+func (m *Mirror) inflightLimit() int64 {
+	return 2 * int64(m.Settings.BatchBytes)
+}
+
 // Run performs one invocation for the flow and stops starting new work at
 // stopAt. Units that fail do not stop the others; they are reported in the
 // result and the returned error wraps ErrUnitsFailed.
@@ -374,8 +382,14 @@ func (m *Mirror) copy(ctx context.Context, workers []*worker, stopAt time.Time, 
 	if len(active) == 0 {
 		return nil
 	}
+	// The client holds up to two fetches at once (one buffered, one being
+	// handed out), decompressed: text compresses three to ten times. Their
+	// size, not the number of partitions, then bounds the consumer's
+	// memory, so a fetch is 4 MiB of compressed batches instead of kgo's
+	// 50 MiB. The user's fetch.max.bytes still wins.
 	opts := append([]kgo.Opt{
 		kgo.FetchMaxWait(500 * time.Millisecond),
+		kgo.FetchMaxBytes(4 << 20),
 	}, m.SourceOpts...)
 	opts = append(opts,
 		kgo.ConsumePartitions(parts),
@@ -391,6 +405,10 @@ func (m *Mirror) copy(ctx context.Context, workers []*worker, stopAt time.Time, 
 
 	pollCtx, cancelPoll := context.WithDeadline(ctx, stopAt)
 	defer cancelPoll()
+	inflight := newBudget(m.inflightLimit())
+	for _, w := range active {
+		w.inflight = inflight
+	}
 	var wg sync.WaitGroup
 	var remaining atomic.Int64
 	remaining.Store(int64(len(active)))
@@ -434,10 +452,22 @@ func (m *Mirror) copy(ctx context.Context, workers []*worker, stopAt time.Time, 
 				return
 			}
 			select {
-			case w.in <- ft.Records:
 			case <-w.quit:
 				cons.PauseFetchPartitions(map[string][]int32{ft.Topic: {ft.Partition}})
+				return
+			default:
+			}
+			n := sliceBytes(ft.Records)
+			if !inflight.acquire(pollCtx, w.quit, n) {
+				return
+			}
+			select {
+			case w.in <- ft.Records:
+			case <-w.quit:
+				inflight.release(n)
+				cons.PauseFetchPartitions(map[string][]int32{ft.Topic: {ft.Partition}})
 			case <-pollCtx.Done():
+				inflight.release(n)
 			}
 		})
 	}

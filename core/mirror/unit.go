@@ -44,6 +44,10 @@ type worker struct {
 	in   chan []*kgo.Record
 	quit chan struct{} // closed when the worker stops
 	rest []*kgo.Record // fetched but not yet in a transaction
+	// inflight is the invocation's budget of fetched bytes; held is this
+	// worker's share of it (records received and not yet produced).
+	inflight *budget
+	held     int64
 	// fetchErr is set by the poller before it closes in.
 	fetchErr error
 	// deadline bounds the work of a transaction (not its end).
@@ -60,6 +64,18 @@ type worker struct {
 
 func (w *worker) run(parent context.Context, stopAt time.Time) {
 	defer close(w.quit)
+	defer func() {
+		// Give back what was fetched and not produced, and whatever the
+		// poller still queues for this worker until it closes in.
+		w.rest = nil
+		w.inflight.release(w.held)
+		w.held = 0
+		go func() {
+			for recs := range w.in {
+				w.inflight.release(sliceBytes(recs))
+			}
+		}()
+	}()
 	w.res.From = w.pos.Next
 	defer func() { w.res.To = w.pos.Next }()
 	if w.pos.Next >= w.u.End && w.u.refreshDue(w.m.Settings.ProgressRefresh) {
@@ -104,6 +120,7 @@ func (w *worker) collect(stopAt time.Time) (batch []*kgo.Record, open bool) {
 				return nil, false
 			}
 			w.rest = recs
+			w.held += sliceBytes(recs)
 		case <-t.C:
 			return nil, true
 		}
@@ -126,10 +143,19 @@ func (w *worker) collect(stopAt time.Time) (batch []*kgo.Record, open bool) {
 				return batch, true
 			}
 			w.rest = recs
+			w.held += sliceBytes(recs)
 		default:
 			return batch, true
 		}
 	}
+}
+
+func sliceBytes(recs []*kgo.Record) int64 {
+	var n int64
+	for _, r := range recs {
+		n += int64(recordBytes(r))
+	}
+	return n
 }
 
 func recordBytes(r *kgo.Record) int {
@@ -160,6 +186,7 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 		// valid offset sync to write, so nothing to commit. The position
 		// moves in memory; the next batch with data covers it.
 		w.pos.Next = next
+		w.produced(batch)
 		return nil
 	}
 
@@ -205,10 +232,19 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 	newPos.Next = next
 	newPos.Committed = time.Now()
 	syncs := w.offsetSyncs(data, out)
+	records := len(data)
+	stamps := stampsOf(data)
 	if len(data) > 0 {
 		newPos.LastUpstream = data[len(data)-1].Offset
 		newPos.LastDownstream = out[len(out)-1].Offset
-	} else {
+	}
+	// The records are on the target (in the open transaction): nothing
+	// below needs them, so their memory can serve the next fetch while
+	// this transaction commits.
+	clear(data)
+	clear(out)
+	w.produced(batch)
+	if records == 0 {
 		// Control records only: re-emit the last sync so the transaction
 		// has a record (kgo ends a transaction with no records as a no-op).
 		syncs = []offsetsync.OffsetSync{{Topic: w.u.SourceTopic, Partition: w.u.Partition, Upstream: w.pos.LastUpstream, Downstream: w.pos.LastDownstream}}
@@ -240,17 +276,26 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 		}
 		// The outcome is unknown: the commit may have landed. Never retry
 		// blindly; find out from the committed position.
-		return w.resolveUnknown(parent, err, newPos, len(data), bytes)
+		return w.resolveUnknown(parent, err, newPos, records, bytes)
 	}
-	w.log.Debug("committed", "records", len(data), "offset", next, "took", time.Since(t0), "add", tAdded.Sub(t0), "produce", tProduced.Sub(tAdded), "syncs", tSyncs.Sub(tProduced), "offsets", tOffsets.Sub(tSyncs), "end", time.Since(tOffsets))
+	w.log.Debug("committed", "records", records, "offset", next, "took", time.Since(t0), "add", tAdded.Sub(t0), "produce", tProduced.Sub(tAdded), "syncs", tSyncs.Sub(tProduced), "offsets", tOffsets.Sub(tSyncs), "end", time.Since(tOffsets))
 	w.lastCommit = time.Now()
 	w.pos = newPos
-	w.res.Records += int64(len(data))
+	w.res.Records += int64(records)
 	w.res.Bytes += bytes
 	w.res.Transactions++
-	w.res.Timing.note(t0, w.lastCommit, stampsOf(data))
-	w.m.addProgress(int64(len(data)), bytes)
+	w.res.Timing.note(t0, w.lastCommit, stamps)
+	w.m.addProgress(int64(records), bytes)
 	return nil
+}
+
+// produced gives the budget of a batch's records back and drops the
+// batch's references to them.
+func (w *worker) produced(batch []*kgo.Record) {
+	n := sliceBytes(batch)
+	clear(batch)
+	w.held -= n
+	w.inflight.release(n)
 }
 
 // refresh re-commits an idle unit's position in a transaction that

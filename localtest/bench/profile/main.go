@@ -4,8 +4,8 @@
 // the performance work (it optimises; localtest/bench's side-by-side
 // harness compares with MM2). Scenarios, each on fresh topics:
 //
-//   - copy: seed -records records of -size bytes (random 16-byte keys, two
-//     headers, lz4 batches) over -partitions partitions on A, reconcile, then
+//   - copy: seed -records records of -size bytes (random 16-byte keys, text-like
+//     values, two headers, lz4 batches) over -partitions partitions on A, reconcile, then
 //     run mirror invocations back to back until no lag is left. With
 //     -mode exec (default) each invocation is the built functions/mirror
 //     program at its default settings, measured from outside (wall,
@@ -34,6 +34,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -267,17 +268,7 @@ func (b *bench) seed(ctx context.Context, topics []string, partitions int32, n, 
 		return err
 	}
 	defer cl.Close()
-	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
-	// A pool of values: random within a record (lz4 saves ~25%), shared
-	// between records so seeding stays cheap.
-	pool := make([][]byte, 64)
-	for i := range pool {
-		v := make([]byte, size)
-		for j := range v {
-			v[j] = alphabet[rand.IntN(len(alphabet))]
-		}
-		pool[i] = v
-	}
+	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	var (
 		mu    sync.Mutex
 		first error
@@ -285,12 +276,11 @@ func (b *bench) seed(ctx context.Context, topics []string, partitions int32, n, 
 	t0 := time.Now()
 	for i := 0; i < n; i++ {
 		key := make([]byte, 16)
-		for j := range key {
-			key[j] = alphabet[rand.IntN(len(alphabet))]
-		}
+		binary.LittleEndian.PutUint64(key, rng.Uint64())
+		binary.LittleEndian.PutUint64(key[8:], rng.Uint64())
 		t := topics[i%len(topics)]
 		p := int32((i / len(topics)) % int(partitions))
-		r := &kgo.Record{Topic: t, Partition: p, Key: key, Value: pool[i%len(pool)],
+		r := &kgo.Record{Topic: t, Partition: p, Key: key, Value: textValue(rng, size),
 			Headers: []kgo.RecordHeader{{Key: "seq", Value: []byte(strconv.Itoa(i))}, {Key: "source", Value: []byte("bench")}}}
 		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
 			if err != nil {
@@ -307,6 +297,27 @@ func (b *bench) seed(ctx context.Context, topics []string, partitions int32, n, 
 	}
 	logf("seeded %d records of %d bytes over %d topic(s) x %d partitions in %s", n, size, len(topics), partitions, time.Since(t0).Round(time.Millisecond))
 	return first
+}
+
+// words make text-like values: random within a record, so lz4 finds about
+// what it finds in JSON or logs (the same generator as localtest/bench/compare).
+var words = []string{
+	"alpha ", "bravo ", "charlie ", "delta ", "echo ", "foxtrot ", "golf ", "hotel ",
+	"india ", "juliett ", "kilo ", "lima ", "mike ", "november ", "oscar ", "papa ",
+	"quebec ", "romeo ", "sierra ", "tango ", "uniform ", "victor ", "whiskey ", "xray ",
+	"yankee ", "zulu ", "order-id=", "amount=", "currency=EUR ", "status=ok ", "{\"k\":", "},",
+}
+
+func textValue(rng *rand.Rand, size int) []byte {
+	val := make([]byte, 0, size+16)
+	for len(val) < size {
+		x := rng.Uint64()
+		for i := 0; i < 8 && len(val) < size; i++ {
+			val = append(val, words[x&31]...)
+			x >>= 8
+		}
+	}
+	return val[:size]
 }
 
 // reconcile creates the remote topics (in process) and waits until B
