@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/mirrorless/mirrorless/core/metrics"
 )
 
 // root is the repository root (this package is localtest/deploy).
@@ -330,5 +332,45 @@ func TestAsyncLimits(t *testing.T) {
 	}
 	if len(resources(p, "aws_lambda_function_event_invoke_config")) == 0 || len(resources(p, "aws_scheduler_schedule")) == 0 {
 		t.Error("infra/ has no event invoke config or no schedule")
+	}
+}
+
+// TestAlarmsUseEmittedMetrics: the alarms select metrics by the names, namespace and dimension
+// set core/metrics emits, in both deployments.
+func TestAlarmsUseEmittedMetrics(t *testing.T) {
+	p := load(t)
+	want := map[string]string{
+		"replication lag": fmt.Sprintf("SELECT MAX(%s) FROM SCHEMA(%s, Flow)", metrics.ReplicationLagRecords, metrics.Namespace),
+		"fencing storm":   fmt.Sprintf("SELECT SUM(%s) FROM SCHEMA(%s, Flow)", metrics.FencedUnits, metrics.Namespace),
+	}
+	var tpl []string
+	for _, v := range p.Template["Resources"].(map[string]any) {
+		r := v.(map[string]any)
+		if r["Type"] != "AWS::CloudWatch::Alarm" {
+			continue
+		}
+		ms, _ := r["Properties"].(map[string]any)["Metrics"].([]any)
+		for _, m := range ms {
+			if e, ok := m.(map[string]any)["Expression"].(string); ok {
+				tpl = append(tpl, e)
+			}
+		}
+	}
+	var tf []string
+	for _, body := range resources(p, "aws_cloudwatch_metric_alarm") {
+		qs, _ := body["metric_query"].([]any)
+		for _, q := range qs {
+			if e, ok := q.(map[string]any)["expression"].(string); ok {
+				tf = append(tf, unquote(e))
+			}
+		}
+	}
+	for what, q := range want {
+		if !slices.Contains(tpl, q) {
+			t.Errorf("template.yaml has no %s alarm on %q (has %q)", what, q, tpl)
+		}
+		if !slices.Contains(tf, q) {
+			t.Errorf("infra/ has no %s alarm on %q (has %q)", what, q, tf)
+		}
 	}
 }
