@@ -200,6 +200,10 @@ func (a *App) Reconcile(ctx context.Context) (*ReconcileSummary, error) {
 			continue
 		}
 		p.NoteRecreated(recorded)
+		if err := p.HoldDeletedRemotes(ctx, f, tgt, a.baseOpts[optKey(f, "target-admin")]); err != nil {
+			errs = append(errs, fmt.Errorf("flow %s: %w", f.Name(), err))
+			continue
+		}
 		sum.Plans = append(sum.Plans, p)
 		sum.Planned += len(p.Actions)
 		for _, n := range p.Notes {

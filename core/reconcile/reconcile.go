@@ -76,6 +76,10 @@ type Plan struct {
 	// Notes are conditions reconcile reports but does not change, such as
 	// a remote topic with more partitions than its source.
 	Notes []string `json:"notes,omitempty"`
+	// Held are remote topics reconcile would create but does not: they
+	// were deleted on the target after the mirror had copied into them
+	// (see HoldDeletedRemotes).
+	Held []string `json:"held,omitempty"`
 
 	sources map[string]sourceTopic // by remote topic
 }
@@ -100,7 +104,7 @@ func (p *Plan) NoteRecreated(recorded map[string]string) {
 		if !ok || s.id == recorded[remote] {
 			continue
 		}
-		p.Notes = append(p.Notes, fmt.Sprintf("source topic %s was deleted and recreated (topic id %s, now %s): mirror keeps %s stopped rather than mix two topics' records. To copy the new topic from its start, delete %s on the target and its progress (kafka-consumer-groups --delete-offsets --group '%s' --topic %s); reconcile then recreates it",
+		p.Notes = append(p.Notes, fmt.Sprintf("source topic %s was deleted and recreated (topic id %s, now %s): mirror keeps %s stopped rather than mix two topics' records. To copy the new topic from its start, delete %s on the target and its progress (kafka-consumer-groups --delete-offsets --group '%s' --topic %s), then create it again yourself with the source's partition count (reconcile does not re-create a remote topic the mirror has copied into)",
 			s.name, recorded[remote], s.id, remote, remote, "mirrorless."+p.Flow+".progress", remote))
 	}
 }
