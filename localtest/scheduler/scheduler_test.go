@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mirrorless/mirrorless/localtest/kafkatest"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while the process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// buildScheduler builds this program, as `go run ./localtest/scheduler` would.
+func buildScheduler(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "scheduler")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestSchedulerRealPair runs the scheduler against the real pair: reconcile first, then
+// mirror and checkpoint on their intervals, never overlapping; records produced while it runs
+// are copied by a later tick; every source record is on the target exactly once.
+func TestSchedulerRealPair(t *testing.T) {
+	pair := kafkatest.Real(t)
+	topic := kafkatest.Unique(t, "sched")
+	const partitions, n = 3, 1000 // records per partition per batch
+	kafkatest.CreateTopic(t, pair.A, topic, partitions, nil)
+	producer := kafkatest.Producer(t, pair.A)
+	kafkatest.ProduceSeq(t, producer, topic, partitions, 0, n)
+	props := kafkatest.Properties(t, pair, "A->B.topics = "+topic, "A->B.groups = none-"+topic)
+
+	bin := buildScheduler(t)
+	// -for bounds scheduling only; runs in flight finish. The intervals are short and the
+	// run-count checks loose: on a loaded 2-core machine one run can take several seconds.
+	cmd := exec.Command(bin, "-mirror", "2s", "-reconcile", "5m", "-checkpoint", "3s", "-for", "20s", "-logs", t.TempDir())
+	cmd.Env = append(os.Environ(), "MIRROR_PROPERTIES_FILE="+props, "MIRROR_TIME_BUDGET=20s")
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	began := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// A second batch once the first mirror run has been reported.
+	for !strings.Contains(stdout.String(), " mirror ") && time.Since(began) < 90*time.Second {
+		time.Sleep(100 * time.Millisecond)
+	}
+	kafkatest.ProduceSeq(t, producer, topic, partitions, n, 2*n)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("scheduler: %v\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	t.Logf("scheduler ran %v:\n%s", time.Since(began).Round(time.Millisecond), out)
+
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 4 || !regexp.MustCompile(`^\S+ reconcile .* ok \d+ planned, \d+ applied, 0 failed`).MatchString(lines[0]) {
+		t.Fatalf("first line should be a successful reconcile:\n%s", out)
+	}
+	if strings.Contains(out, "FAILED") {
+		t.Errorf("a run failed:\n%s\nstderr:\n%s", out, stderr.String())
+	}
+	mirrors := regexp.MustCompile(`(?m)^\S+ mirror .* ok `).FindAllString(out, -1)
+	checkpoints := regexp.MustCompile(`(?m)^\S+ checkpoint .* ok `).FindAllString(out, -1)
+	if len(mirrors) < 2 || len(checkpoints) < 2 {
+		t.Errorf("%d mirror and %d checkpoint runs in 20 s, want at least 2 of each", len(mirrors), len(checkpoints))
+	}
+	if n := len(regexp.MustCompile(`(?m)^\S+ reconcile `).FindAllString(out, -1)); n != 1 {
+		t.Errorf("reconcile ran %d times with a 5m interval, want 1", n)
+	}
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "status: A->B lag 0, ") || !strings.Contains(last, " 6000 copied") {
+		t.Errorf("final status %q: want A->B with lag 0 and 6000 copied", last)
+	}
+	if !strings.Contains(stderr.String(), "building checkpoint") {
+		t.Errorf("checkpoint was not built:\n%s", stderr.String())
+	}
+	if err := kafkatest.ExactlyOnce(kafkatest.ReadAll(t, pair.B, "A."+topic), partitions, 2*n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSchedulerInterrupt: SIGINT stops the scheduler while a run is in progress; the running
+// program gets SIGTERM, finishes, and the scheduler exits 0 with its final status.
+func TestSchedulerInterrupt(t *testing.T) {
+	pair := kafkatest.Real(t)
+	topic := kafkatest.Unique(t, "sched-int")
+	kafkatest.CreateTopic(t, pair.A, topic, 1, nil)
+	props := kafkatest.Properties(t, pair, "A->B.topics = "+topic)
+	bin := buildScheduler(t)
+	cmd := exec.Command(bin, "-functions", "reconcile,mirror", "-mirror", "1s")
+	cmd.Env = append(os.Environ(), "MIRROR_PROPERTIES_FILE="+props)
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the first mirror run to be reported, then interrupt.
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(stdout.String(), " mirror ") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("scheduler exited with %v\n%s\n%s", err, stdout.String(), stderr.String())
+		}
+	case <-ctx.Done():
+		_ = cmd.Process.Kill()
+		t.Fatalf("scheduler did not stop within 45 s of SIGINT\n%s\n%s", stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "stopping") || !strings.Contains(stdout.String(), "status: ") {
+		t.Errorf("no stop message or final status:\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+}
+
+// TestSchedulerBadInput: without a properties file it exits 2 at once and says what to set.
+func TestSchedulerBadInput(t *testing.T) {
+	bin := buildScheduler(t)
+	for _, c := range []struct {
+		args []string
+		env  []string
+		want string
+	}{
+		{nil, []string{"MIRROR_PROPERTIES_FILE=", "MIRROR_PROPERTIES="}, "MIRROR_PROPERTIES_FILE is not set"},
+		{[]string{"-functions", "mirror,copy"}, []string{"MIRROR_PROPERTIES_FILE=/x"}, `-functions: "copy" is not one of`},
+		{[]string{"-mirror", "0s"}, []string{"MIRROR_PROPERTIES_FILE=/x"}, "-mirror must be positive"},
+	} {
+		cmd := exec.Command(bin, c.args...)
+		cmd.Env = append(os.Environ(), c.env...)
+		out, err := cmd.CombinedOutput()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), c.want) {
+			t.Errorf("%v: err %v, output %q; want exit 2 and %q", c.args, err, out, c.want)
+		}
+	}
+}
