@@ -4,7 +4,7 @@
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUNCTIONS   := mirror reconcile checkpoint
 
-.PHONY: demo test test-fast build kafka-up kafka-down clean bench
+.PHONY: demo test test-fast fuzz build kafka-up kafka-down clean bench
 
 ## demo: copy a seeded `test` topic between two embedded clusters and show both sides
 demo:
@@ -13,6 +13,10 @@ demo:
 ## test: everything, on a real Apache Kafka pair started from Maven Central
 test:
 	bash scripts/test.sh
+
+## fuzz: every fuzz target for FUZZTIME each (default 1m); failing inputs land in testdata/fuzz
+fuzz:
+	FUZZTIME=$${FUZZTIME:-1m} bash scripts/fuzz.sh
 
 ## test-fast: unit and in-process (kfake) tests only; no real brokers
 test-fast:
