@@ -182,6 +182,9 @@ func (c *Checkpointer) Run(ctx context.Context, stopAt time.Time) (*Result, erro
 		records = c.translate(ctx, st, groups, listedAt, emitCheckpoints, res)
 	}
 	c.thin(st, groups)
+	if complete {
+		c.forgetGone(ctx, st)
+	}
 
 	// One transaction: checkpoints, heartbeat, state.
 	res.Checkpoints = len(records)
@@ -446,6 +449,33 @@ func (c *Checkpointer) thin(st *state, groups map[string]groupOffsets) {
 	for t, x := range st.index {
 		if len(x.Syncs) > maxSyncs {
 			x.Thin(maxSyncs, dense, keep[t])
+			st.dirtyIndex[t] = true
+		}
+	}
+}
+
+// forgetGone drops the indexes of source partitions that no longer exist
+// or are no longer replicated, so the state does not keep what was deleted.
+func (c *Checkpointer) forgetGone(ctx context.Context, st *state) {
+	if len(st.index) == 0 {
+		return
+	}
+	var topics []string
+	seen := map[string]bool{}
+	for t := range st.index {
+		if !seen[t.Topic] {
+			seen[t.Topic] = true
+			topics = append(topics, t.Topic)
+		}
+	}
+	td, err := c.SourceAdmin.ListTopics(ctx, topics...)
+	if err != nil {
+		return // next run
+	}
+	for t := range st.index {
+		d, ok := td[t.Topic]
+		if !ok || d.Err != nil || !c.Flow.Rules.ShouldReplicate(t.Topic) || int(t.Partition) >= len(d.Partitions) {
+			delete(st.index, t)
 			st.dirtyIndex[t] = true
 		}
 	}
