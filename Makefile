@@ -4,7 +4,7 @@
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUNCTIONS   := mirror reconcile checkpoint
 
-.PHONY: demo test test-fast fuzz build kafka-up kafka-down clean bench
+.PHONY: demo test test-fast fuzz build kafka-up kafka-down clean bench local lint-deploy
 
 ## demo: copy a seeded `test` topic between two embedded clusters and show both sides
 demo:
@@ -36,6 +36,15 @@ build:
 ## bench: mirrorless vs a raw pipe and MirrorMaker 2 on a real Kafka pair (BENCH_SCALE=0.01 for a smoke run)
 bench:
 	bash scripts/bench.sh
+
+## local: run the three functions on their schedules against MIRROR_PROPERTIES_FILE's clusters
+##        (ARGS="-mirror 10s" to change intervals; see localtest/scheduler)
+local:
+	go run ./localtest/scheduler $(ARGS)
+
+## lint-deploy: cfn-lint template.yaml, tofu fmt and an HCL parse of infra/ (tools cached on first use)
+lint-deploy:
+	bash scripts/lint-deploy.sh
 
 ## kafka-up / kafka-down: the real Kafka pair on 127.0.0.1:19092 and :29092
 kafka-up:
