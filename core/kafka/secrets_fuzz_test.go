@@ -40,9 +40,9 @@ A.consumer.ssl.keystore.key = SECRET
 // clients — contains a secret's value, as written or as parsed.
 func FuzzSecretsNotPrinted(f *testing.F) {
 	f.Add("s3cr3t-Passw0rd!", "SCRAM-SHA-512", "SASL_SSL", "")
-	f.Add("pa\\u12ss-word-xyz", "PLAIN", "SASL_SSL", "")            // a broken \u escape inside the secret
-	f.Add("hunter2-hunter2-", "GSSAPI", "SASL_PLAINTEXT", "")       // unsupported mechanism
-	f.Add("quote\"inside-secret", "PLAIN", "SASL_SSL", "")          // ends the JAAS value early
+	f.Add("pa\\u12ss-word-xyz", "PLAIN", "SASL_SSL", "")      // a broken \u escape inside the secret
+	f.Add("hunter2-hunter2-", "GSSAPI", "SASL_PLAINTEXT", "") // unsupported mechanism
+	f.Add("quote\"inside-secret", "PLAIN", "SASL_SSL", "")    // ends the JAAS value early
 	f.Add("correct-horse-battery", "AWS_MSK_IAM", "SSL", "A->B.enabled = maybe\n")
 	f.Add("trailing-backslash\\", "SCRAM-SHA-256", "SASL_SSL", "B.ssl.keystore.type = JKS\nB.ssl.keystore.location = /nonexistent\n")
 	f.Fuzz(func(t *testing.T, secret, mech, protocol, extra string) {
