@@ -156,12 +156,7 @@ func (a *App) Mirror(ctx context.Context, owner string) (*MirrorSummary, error) 
 			errs = append(errs, fmt.Errorf("flow %s: %w", f.Name(), err))
 		}
 	}
-	sum.DurationMs = time.Since(start).Milliseconds()
-	err := errors.Join(errs...)
-	sum.OK = err == nil
-	if err != nil {
-		sum.Error = err.Error()
-	}
+	err := finish(start, errs, &sum.DurationMs, &sum.OK, &sum.Error)
 	return sum, err
 }
 
@@ -229,13 +224,20 @@ func (a *App) Reconcile(ctx context.Context) (*ReconcileSummary, error) {
 			errs = append(errs, fmt.Errorf("flow %s: %w", f.Name(), err))
 		}
 	}
-	sum.DurationMs = time.Since(start).Milliseconds()
-	err := errors.Join(errs...)
-	sum.OK = err == nil
-	if err != nil {
-		sum.Error = err.Error()
-	}
+	err := finish(start, errs, &sum.DurationMs, &sum.OK, &sum.Error)
 	return sum, err
+}
+
+// finish fills the fields every summary ends with (duration, ok, error)
+// and returns the invocation's errors joined.
+func finish(start time.Time, errs []error, durationMs *int64, ok *bool, msg *string) error {
+	*durationMs = time.Since(start).Milliseconds()
+	err := errors.Join(errs...)
+	*ok = err == nil
+	if err != nil {
+		*msg = err.Error()
+	}
+	return err
 }
 
 // logApplied logs a change with its before and after.

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -51,11 +50,6 @@ func (a *App) Checkpoint(ctx context.Context) (*CheckpointSummary, error) {
 			errs = append(errs, fmt.Errorf("flow %s: %w", f.Name(), err))
 		}
 	}
-	sum.DurationMs = time.Since(start).Milliseconds()
-	err := errors.Join(errs...)
-	sum.OK = err == nil
-	if err != nil {
-		sum.Error = err.Error()
-	}
+	err := finish(start, errs, &sum.DurationMs, &sum.OK, &sum.Error)
 	return sum, err
 }
