@@ -60,8 +60,9 @@ locals {
     ]
     checkpoint = [
       { Effect = "Allow", Action = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster", "kafka-cluster:WriteDataIdempotently"], Resource = local.tgt_cluster },
-      { Effect = "Allow", Action = ["kafka-cluster:DescribeTopic"], Resource = "${local.tgt_topic}${var.remote_topics}" },
-      { Effect = "Allow", Action = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"], Resource = "${local.tgt_topic}mm2-offset-syncs.*.internal" },
+      # ReadData on the remote topics: Kafka authorises a group offset commit (the group offset
+      # sync) as READ on each topic in it.
+      { Effect = "Allow", Action = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"], Resource = ["${local.tgt_topic}${var.remote_topics}", "${local.tgt_topic}mm2-offset-syncs.*.internal"] },
       { Effect = "Allow", Action = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData", "kafka-cluster:WriteData"], Resource = ["${local.tgt_topic}*.checkpoints.internal", "${local.tgt_topic}mm2-mirrorless-checkpoint-state.*.internal", "${local.tgt_topic}heartbeats"] },
       { Effect = "Allow", Action = ["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"], Resource = ["${local.tgt_group}${var.source_groups}", "${local.tgt_group}mirrorless.*"] },
       { Effect = "Allow", Action = ["kafka-cluster:DescribeTransactionalId", "kafka-cluster:AlterTransactionalId"], Resource = "${local.tgt_txn}mirrorless.*" },
