@@ -23,6 +23,8 @@
 #   scripts/kafka-pair.sh kill-broker A|B    SIGKILL one broker (crash), keep its data
 #   scripts/kafka-pair.sh start-broker A|B   start one broker on its data dir and wait for it
 #   scripts/kafka-pair.sh restart-broker A|B stop-broker + start-broker
+#   scripts/kafka-pair.sh pause-broker A|B   freeze one broker (SIGSTOP): it keeps its sockets, answers nothing
+#   scripts/kafka-pair.sh resume-broker A|B  unfreeze it (SIGCONT)
 #   scripts/kafka-pair.sh run CLASS [ARG...] run a Java main on the Kafka classpath, e.g.
 #                                            run org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:19092 --list
 #
@@ -749,6 +751,14 @@ cmd_kill_broker() { # X
 	rm -f "$(bdir "$1")/pid"
 }
 
+cmd_signal_broker() { # X SIG
+	check_name "${1:-}"
+	local pid
+	pid=$(broker_pid "$1") || die "cluster $1 is not running"
+	log "sending SIG$2 to cluster $1 (pid $pid)"
+	kill -s "$2" "$pid"
+}
+
 cmd_run() {
 	(($# > 0)) || die "usage: run CLASS [ARG...]"
 	check_java
@@ -772,6 +782,8 @@ main() {
 		cmd_stop_broker "$@"
 		cmd_start_broker "$@"
 		;;
+	pause-broker) cmd_signal_broker "${1:-}" STOP ;;
+	resume-broker) cmd_signal_broker "${1:-}" CONT ;;
 	run) cmd_run "$@" ;;
 	-h | --help | help) usage ;;
 	*) usage ;;
