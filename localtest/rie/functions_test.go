@@ -1,0 +1,336 @@
+package rie
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/mirrorless/mirrorless/core/metrics"
+	"github.com/mirrorless/mirrorless/localtest/kafkatest"
+)
+
+// The three bootstraps in the Lambda runtime loop: reconcile creates the
+// remote topic, mirror copies every record exactly once over two warm
+// invocations that reuse the clients built at init, checkpoint translates
+// a source group; every log line of an invocation carries its request id,
+// the metrics are valid EMF on stdout; SIGTERM closes the clients and the
+// runtime exits.
+func TestFunctionsThroughTheLambdaRuntime(t *testing.T) {
+	pair := tools(t)
+	topic := kafkatest.Unique(t, "rie")
+	const parts, n = 3, 2000
+	kafkatest.CreateTopic(t, pair.A, topic, parts, nil)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, parts, 0, n)
+	props := kafkatest.Properties(t, pair, "A->B.topics = "+topic, "A->B.groups = "+topic+"-group")
+
+	rec := start(t, "reconcile", 60, env(props)...)
+	sum := rec.mustInvoke(t, "reconcile-1")
+	if sum["applied"].(float64) < 1 {
+		t.Fatalf("reconcile applied nothing: %v", sum)
+	}
+	if err := rec.stop(t); err != nil {
+		t.Errorf("reconcile emulator exit: %v", err)
+	}
+
+	mir := start(t, "mirror", 60, env(props)...)
+	first := mir.mustInvoke(t, "req-1")
+	if first["records"] != float64(parts*n) || first["lag_left"] != 0.0 {
+		t.Fatalf("first invocation: %v records, lag %v; want %d, 0", first["records"], first["lag_left"], parts*n)
+	}
+	second := mir.mustInvoke(t, "req-2")
+	if second["records"] != 0.0 {
+		t.Fatalf("second invocation copied %v records again", second["records"])
+	}
+	if err := kafkatest.ExactlyOnce(kafkatest.ReadAll(t, pair.B, "A."+topic), parts, n); err != nil {
+		t.Fatal(err)
+	}
+
+	lines := mir.out.jsonLines()
+	// Warm reuse: the clients are built once per environment, at init,
+	// not per invocation.
+	built := withMsg(lines, "clients built")
+	if len(built) != 1 {
+		t.Fatalf("clients built %d times over two invocations, want once", len(built))
+	}
+	pid := int(built[0]["pid"].(float64))
+
+	// Request ids on every log line of an invocation; EMF valid and
+	// carrying the invocation's numbers.
+	var emf, logs int
+	var flowRecords, partitionDocs int
+	initDone := false // lines up to "clients built" are the init's
+	for _, l := range lines {
+		if _, ok := l["_aws"]; ok {
+			emf++
+			raw, _ := json.Marshal(l)
+			if err := metrics.Validate(raw); err != nil {
+				t.Errorf("EMF line: %v", err)
+			}
+			if l["request_id"] == "req-1" && l["Flow"] == "A->B" {
+				if _, perPartition := l["Partition"]; perPartition {
+					partitionDocs++
+					if l["ReplicationLagRecords"] != 0.0 {
+						t.Errorf("partition %v lag %v after catching up", l["Partition"], l["ReplicationLagRecords"])
+					}
+					continue
+				}
+				flowRecords = int(l["RecordsReplicated"].(float64))
+				for _, name := range []string{metrics.ReplicationLatencyMs, metrics.ReplicationLatencyMax, metrics.RecordAgeMs, metrics.RecordAgeMax} {
+					if v, ok := l[name].(float64); !ok || v <= 0 {
+						t.Errorf("%s = %v, want a positive latency (the records are from 2020)", name, l[name])
+					}
+				}
+			}
+			continue
+		}
+		if _, ok := l["level"]; !ok {
+			continue
+		}
+		logs++
+		if !initDone {
+			initDone = l["msg"] == "clients built"
+			continue
+		}
+		if id := l["request_id"]; id != "req-1" && id != "req-2" {
+			t.Errorf("log line without the invocation's request id: %v", l)
+		}
+	}
+	if flowRecords != parts*n || partitionDocs != parts {
+		t.Errorf("EMF: RecordsReplicated %d (want %d), %d per-partition lag documents (want %d)", flowRecords, parts*n, partitionDocs, parts)
+	}
+	t.Logf("%d log lines, %d EMF documents", logs, emf)
+
+	// SIGTERM: the emulator passes it to the runtime, which closes its
+	// clients and exits.
+	if err := mir.stop(t); err != nil {
+		t.Errorf("mirror emulator exit after SIGTERM: %v", err)
+	}
+	after := mir.out.jsonLines()
+	if len(withMsg(after, "sigterm: closing clients")) != 1 || len(withMsg(after, "sigterm: clients closed; exiting")) != 1 {
+		t.Errorf("no SIGTERM handling in the bootstrap's logs:\n%s", tail(mir.out.String(), 15))
+	}
+	if !processGone(pid, 5*time.Second) {
+		t.Errorf("bootstrap pid %d still runs after SIGTERM", pid)
+	}
+
+	// checkpoint: a source group that consumed part of the topic is
+	// translated to the target.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	group := topic + "-group"
+	offs := kadm.Offsets{}
+	for p := int32(0); p < parts; p++ {
+		offs.Add(kadm.Offset{Topic: topic, Partition: p, At: n / 2, LeaderEpoch: -1})
+	}
+	if _, err := kafkatest.Admin(t, pair.A).CommitOffsets(ctx, group, offs); err != nil {
+		t.Fatal(err)
+	}
+	cp := start(t, "checkpoint", 60, env(props)...)
+	cs := cp.mustInvoke(t, "checkpoint-1")
+	if cs["groups"].(float64) < 1 || cs["checkpoints"].(float64) < parts {
+		t.Errorf("checkpoint: %v groups, %v checkpoints; want 1 and %d", cs["groups"], cs["checkpoints"], parts)
+	}
+	var cpEMF bool
+	for _, l := range cp.out.jsonLines() {
+		if l["request_id"] == "checkpoint-1" && l["Flow"] == "A->B" && l[metrics.CheckpointsWritten] != nil {
+			cpEMF = l[metrics.CheckpointsWritten] == cs["checkpoints"]
+		}
+	}
+	if !cpEMF {
+		t.Errorf("no EMF line with the checkpoints written:\n%s", tail(cp.out.String(), 10))
+	}
+	if err := cp.stop(t); err != nil {
+		t.Errorf("checkpoint emulator exit: %v", err)
+	}
+}
+
+// A short function timeout with lots to copy: the invocation returns
+// before the deadline with committed progress and no transaction left
+// open (a read_committed reader sees last stable offset = high watermark
+// right away, with a transaction timeout far longer than the wait); the
+// next invocations continue from there, exactly once.
+func TestDeadlineHonoured(t *testing.T) {
+	pair := tools(t)
+	topic := kafkatest.Unique(t, "deadline")
+	const parts, n = 2, 20000
+	kafkatest.CreateTopic(t, pair.A, topic, parts, nil)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, parts, 0, n)
+	props := kafkatest.Properties(t, pair, "A->B.topics = "+topic)
+	rec := start(t, "reconcile", 60, env(props)...)
+	rec.mustInvoke(t, "reconcile")
+	_ = rec.stop(t)
+
+	// 3 s timeout, 1 s margin, 20-record transactions: far more work than
+	// fits, so the budget, not the data, ends the invocation.
+	short := start(t, "mirror", 3, env(props, "MIRROR_SAFETY_MARGIN=1s", "MIRROR_BATCH_RECORDS=20", "MIRROR_TRANSACTION_TIMEOUT=60s")...)
+	r := short.invoke(t, "short-1")
+	returned := time.Now()
+	var sum map[string]any
+	if r.status != 200 || json.Unmarshal(r.body, &sum) != nil || sum["ok"] != true {
+		t.Fatalf("short invocation: HTTP %d %s\n%s", r.status, r.body, tail(short.out.String(), 20))
+	}
+	if strings.Contains(short.out.String(), "Task timed out") {
+		t.Fatalf("the invocation ran into the function timeout:\n%s", tail(short.out.String(), 20))
+	}
+	copied := sum["records"].(float64)
+	t.Logf("short invocation: %v records in %v ms, lag left %v, round trip %v", copied, sum["duration_ms"], sum["lag_left"], r.took.Round(time.Millisecond))
+	if copied <= 0 || sum["lag_left"].(float64) <= 0 {
+		t.Fatalf("want some records copied and some left: %v", sum)
+	}
+	if d := sum["duration_ms"].(float64); d >= 3000 {
+		t.Errorf("invocation took %v ms, not within its 3 s timeout", d)
+	}
+	noOpenTransaction(t, pair.B, "A."+topic, returned)
+
+	// A warm invocation in the same environment continues.
+	again := short.mustInvoke(t, "short-2")
+	if again["records"].(float64) <= 0 {
+		t.Errorf("the second short invocation copied nothing: %v", again)
+	}
+	noOpenTransaction(t, pair.B, "A."+topic, time.Now())
+	if err := short.stop(t); err != nil {
+		t.Errorf("emulator exit: %v", err)
+	}
+
+	// Drain with a normal timeout and batch size; then every record is
+	// there exactly once.
+	drain := start(t, "mirror", 60, env(props)...)
+	for i := 0; ; i++ {
+		s := drain.mustInvoke(t, fmt.Sprintf("drain-%d", i))
+		if s["lag_left"] == 0.0 {
+			break
+		}
+		if i == 5 {
+			t.Fatalf("not caught up after 6 invocations: %v", s)
+		}
+	}
+	_ = drain.stop(t)
+	if err := kafkatest.ExactlyOnce(kafkatest.ReadAll(t, pair.B, "A."+topic), parts, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// noOpenTransaction checks that every partition of topic has its last
+// stable offset at its high watermark within 2 s of since: transaction
+// markers are written just after a commit returns, but an open
+// transaction would hold the last stable offset back until its (60 s)
+// timeout.
+func noOpenTransaction(t *testing.T, addr, topic string, since time.Time) {
+	t.Helper()
+	adm := kafkatest.Admin(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		lso, err := adm.ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hwm, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open := ""
+		lso.Each(func(o kadm.ListedOffset) {
+			if h, _ := hwm.Lookup(o.Topic, o.Partition); h.Offset != o.Offset {
+				open += fmt.Sprintf(" %s/%d: last stable %d < high watermark %d;", o.Topic, o.Partition, o.Offset, h.Offset)
+			}
+		})
+		if open == "" {
+			t.Logf("no open transaction %v after the invocation returned", time.Since(since).Round(time.Millisecond))
+			return
+		}
+		if time.Since(since) > 2*time.Second {
+			t.Fatalf("a transaction is left open after the invocation returned:%s", open)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Secrets reach neither logs, nor EMF, nor responses on the Lambda path:
+// a SCRAM password from sasl.jaas.config (right and wrong) and AWS keys in
+// the environment, at debug level.
+func TestSecretsNeverInLambdaOutput(t *testing.T) {
+	pair := tools(t)
+	a, b, ca := os.Getenv("MIRROR_TEST_A_SASL_SSL"), os.Getenv("MIRROR_TEST_B_SASL_SSL"), os.Getenv("MIRROR_TEST_CA")
+	user, pass := os.Getenv("MIRROR_TEST_SCRAM_USER"), os.Getenv("MIRROR_TEST_SCRAM_PASSWORD")
+	if a == "" || b == "" || ca == "" || user == "" || pass == "" {
+		if os.Getenv("CI") == "true" && os.Getenv("MIRROR_TEST_EXTERNAL_PAIR") != "1" {
+			t.Fatal("the pair's SASL_SSL listeners are required under CI (MIRROR_TEST_*_SASL_SSL, MIRROR_TEST_CA, MIRROR_TEST_SCRAM_* unset)")
+		}
+		t.Skip("no SASL_SSL listeners (start the pair with scripts/kafka-pair.sh)")
+	}
+	topic := kafkatest.Unique(t, "secret")
+	kafkatest.CreateTopic(t, pair.A, topic, 1, nil)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 1, 0, 50)
+	props := func(password string) string {
+		return kafkatest.Properties(t, kafkatest.Pair{A: a, B: b},
+			"A->B.topics = "+topic,
+			"security.protocol = SASL_SSL",
+			"sasl.mechanism = SCRAM-SHA-512",
+			"ssl.truststore.type = PEM",
+			"ssl.truststore.location = "+ca,
+			`sasl.jaas.config = org.apache.kafka.common.security.scram.ScramLoginModule required username="`+user+`" password="`+password+`";`)
+	}
+	const (
+		wrong   = "not-the-password-5150"
+		awsKey  = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRET4242"
+		awsTok  = "IQoJb3JpZ2luX2VjSESSIONTOKEN4242"
+		keyID   = "AKIAIOSFODNN7EXAMPLE"
+		timeout = 60
+	)
+	secrets := []string{pass, wrong, awsKey, awsTok}
+	awsEnv := []string{"AWS_ACCESS_KEY_ID=" + keyID, "AWS_SECRET_ACCESS_KEY=" + awsKey, "AWS_SESSION_TOKEN=" + awsTok, "AWS_REGION=eu-west-1", "MIRROR_LOG_LEVEL=debug"}
+	check := func(what string, e *emulator, bodies ...[]byte) {
+		t.Helper()
+		all := e.out.String()
+		for _, body := range bodies {
+			all += string(body)
+		}
+		for _, s := range secrets {
+			if strings.Contains(all, s) {
+				t.Errorf("%s: a secret (%.4s...) appears in the output or response", what, s)
+			}
+		}
+	}
+	for _, fn := range []string{"reconcile", "mirror"} {
+		e := start(t, fn, timeout, env(props(pass), awsEnv...)...)
+		r := e.invoke(t, fn+"-1")
+		if r.status != 200 || !strings.Contains(string(r.body), `"ok":true`) {
+			t.Fatalf("%s over SASL_SSL: HTTP %d %s\n%s", fn, r.status, r.body, tail(e.out.String(), 20))
+		}
+		_ = e.stop(t)
+		if fn == "mirror" && !strings.Contains(e.out.String(), `"_aws"`) {
+			t.Errorf("mirror wrote no EMF, so the check covered none")
+		}
+		check(fn, e, r.body)
+	}
+	// A wrong password fails the init: Lambda reports it, without the
+	// password.
+	e := start(t, "mirror", timeout, env(props(wrong), awsEnv...)...)
+	r := e.invoke(t, "wrong-1")
+	if r.status == 200 && strings.Contains(string(r.body), `"ok":true`) {
+		t.Fatalf("a wrong password succeeded: %s", r.body)
+	}
+	if !strings.Contains(e.out.String(), "refused the credentials") {
+		t.Errorf("the failure does not say the credentials were refused:\n%s", tail(e.out.String(), 10))
+	}
+	_ = e.stop(t)
+	check("wrong password", e, r.body)
+	if err := kafkatest.ExactlyOnce(kafkatest.ReadAll(t, pair.B, "A."+topic), 1, 50); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
