@@ -4,7 +4,7 @@
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUNCTIONS   := mirror reconcile checkpoint
 
-.PHONY: demo test test-fast fuzz build kafka-up kafka-down clean bench local lint-deploy
+.PHONY: demo test test-fast fuzz build kafka-up kafka-down clean bench local lint-deploy faults soak
 
 ## demo: copy a seeded `test` topic between two embedded clusters and show both sides
 demo:
@@ -45,6 +45,14 @@ local:
 ## lint-deploy: cfn-lint template.yaml, tofu fmt and an HCL parse of infra/ (tools cached on first use)
 lint-deploy:
 	bash scripts/lint-deploy.sh
+
+## faults: the long fault suite (broker kills and freezes, 2,000 partitions) on a Kafka pair of its own
+faults:
+	bash localtest/faults/run.sh
+
+## soak: 30 minutes of load with periodic kills and restarts (scripts/soak.sh MINUTES for another length)
+soak:
+	bash scripts/soak.sh
 
 ## kafka-up / kafka-down: the real Kafka pair on 127.0.0.1:19092 and :29092
 kafka-up:

@@ -1,0 +1,121 @@
+package faults
+
+import (
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mirrorless/mirrorless/localtest/kafkatest"
+)
+
+// SIGKILL of mirror, reconcile and checkpoint at random points, repeated,
+// while producing and while the source group commits: every record
+// exactly once, checkpoints monotonic.
+func TestSigkillEachProgram(t *testing.T) {
+	pair := kafkatest.Real(t)
+	s := newScenario(t, pair, 2, 3)
+	environ := s.env()
+	mustInvoke(t, "reconcile", environ)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), s.topics[0], s.parts, 0, 2000)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), s.topics[1], s.parts, 0, 2000)
+	l := s.startLoad(2000, 10)
+
+	rounds := pick(8, 40)
+	kills := map[string]int{}
+	completed := map[string]int{}
+	for i := 0; i < rounds; i++ {
+		// All three at once, as their schedules would overlap; each is
+		// killed at a random point from start-up to deep in its work, or
+		// (one time in four) left to finish.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for _, fn := range []string{"mirror", "checkpoint", "reconcile"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p := start(t, fn, environ)
+				var r run
+				if rand.IntN(4) == 0 {
+					r = p.wait(time.Minute)
+				} else {
+					time.Sleep(time.Duration(20+rand.IntN(1200)) * time.Millisecond)
+					r = p.kill()
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case r.killed:
+					kills[fn]++
+				case r.code == 0:
+					completed[fn]++
+				default:
+					t.Errorf("run %d: %s", i, r)
+				}
+			}()
+		}
+		wg.Wait()
+		time.Sleep(time.Duration(rand.IntN(800)) * time.Millisecond) // sometimes before the leases expire
+	}
+	n := l.finish(t)
+	for _, fn := range []string{"mirror", "checkpoint", "reconcile"} {
+		if kills[fn] < rounds/3 {
+			t.Errorf("%s was killed only %d times in %d rounds", fn, kills[fn], rounds)
+		}
+	}
+	t.Logf("kills %v, completed runs %v, group commits %d", kills, completed, l.commits)
+	s.verify(t, environ, n)
+}
+
+// Concurrent invocations of each function: three mirrors, two checkpoints
+// and two reconciles started together with the same event (a schedule
+// overlap, or Lambda delivering the same event twice), repeatedly, while
+// producing. Leases share the work, fencing keeps overlaps safe.
+func TestConcurrentSameEvent(t *testing.T) {
+	pair := kafkatest.Real(t)
+	s := newScenario(t, pair, 2, 4)
+	environ := s.env("MIRROR_MAX_UNITS=3", "MIRROR_TIME_BUDGET=6s")
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), s.topics[0], s.parts, 0, 1000)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), s.topics[1], s.parts, 0, 1000)
+	l := s.startLoad(1000, 10)
+	claimed := map[int]float64{}
+	var fenced float64
+	checkpointFenced := 0
+	for round := 0; round < pick(3, 10); round++ {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		fns := []string{"mirror", "mirror", "mirror", "checkpoint", "checkpoint", "reconcile", "reconcile"}
+		for i, fn := range fns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := invoke(t, fn, environ)
+				if r.code != 0 {
+					t.Errorf("round %d: %s", round, r)
+					return
+				}
+				m := r.summary()
+				mu.Lock()
+				defer mu.Unlock()
+				switch fn {
+				case "mirror":
+					claimed[i] += m["units_claimed"].(float64)
+					fenced += m["flows"].([]any)[0].(map[string]any)["fenced"].(float64)
+				case "checkpoint":
+					if f, _ := m["flows"].([]any)[0].(map[string]any)["fenced"].(bool); f {
+						checkpointFenced++
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	n := l.finish(t)
+	for i := 0; i < 3; i++ {
+		if claimed[i] == 0 {
+			t.Errorf("mirror %d never claimed a partition (claimed %v): leases did not spread the work", i, claimed)
+		}
+	}
+	t.Logf("mirrors claimed %v units, fenced on %v; checkpoint runs fenced %d", claimed, fenced, checkpointFenced)
+	s.verify(t, environ, n)
+}
