@@ -126,9 +126,9 @@ func newScenario(t *testing.T, pair kafkatest.Pair, topics int, parts int32, ext
 }
 
 func (s *scenario) remote(topic string) string { return s.src + "." + topic }
-func (s *scenario) flow() string              { return s.src + "->" + s.tgt }
-func (s *scenario) progressGroup() string     { return "mirrorless." + s.flow() + ".progress" }
-func (s *scenario) checkpointsTopic() string  { return s.src + ".checkpoints.internal" }
+func (s *scenario) flow() string               { return s.src + "->" + s.tgt }
+func (s *scenario) progressGroup() string      { return "mirrorless." + s.flow() + ".progress" }
+func (s *scenario) checkpointsTopic() string   { return s.src + ".checkpoints.internal" }
 
 // env is the programs' environment: small transactions and short leases
 // keep every run busy long enough to be killed mid-flight, and let the
