@@ -102,7 +102,7 @@ func checkpoints(t *testing.T, addr, src string) []offsetsync.Checkpoint {
 	for _, r := range kafkatest.ReadAll(t, addr, src+".checkpoints.internal") {
 		cp, err := offsetsync.DecodeCheckpoint(r.Key, r.Value)
 		if err != nil {
-			t.Fatalf("checkpoint record at %d: %v", r.Offset, err)
+			continue // the hostile-records test writes some
 		}
 		out = append(out, cp)
 	}
@@ -519,3 +519,44 @@ func testCheckpointStateForgets(t *testing.T, pair kafkatest.Pair) {
 func TestCheckpointStateForgetsKfake(t *testing.T) { testCheckpointStateForgets(t, kafkatest.Kfake(t)) }
 
 func TestCheckpointStateForgetsReal(t *testing.T) { testCheckpointStateForgets(t, kafkatest.Real(t)) }
+
+// Hostile or foreign records on the internal topics the checkpoint
+// function reads (offset syncs, its state, checkpoints) are skipped and
+// counted; translation of everything else goes on.
+func TestCheckpointSkipsHostileRecordsKfake(t *testing.T) {
+	pair := kafkatest.Kfake(t)
+	ctx := context.Background()
+	src, tgt := uniqueAlias("s"), uniqueAlias("t")
+	topic := kafkatest.Unique(t, "hostile")
+	kafkatest.CreateTopic(t, pair.A, topic, 1, nil)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 1, 0, 50)
+	group := kafkatest.Unique(t, "g")
+	a := aliasedApp(t, pair, src, tgt, src+"->"+tgt+".topics = "+topic, "groups = "+group, "offset.lag.max = 0")
+	reconcileAndMirror(t, a)
+	b := kafkatest.Producer(t, pair.B)
+	garbage := []*kgo.Record{
+		{Topic: "mm2-offset-syncs." + src + ".internal", Key: []byte{0, 9, 'x'}, Value: []byte{1, 2}},                         // truncated
+		{Topic: "mm2-offset-syncs." + src + ".internal", Key: nil, Value: nil},                                                // empty
+		{Topic: "mm2-mirrorless-checkpoint-state." + src + ".internal", Key: []byte("position"), Value: []byte{9, 9}},         // unknown version
+		{Topic: "mm2-mirrorless-checkpoint-state." + src + ".internal", Key: []byte("index/x"), Value: []byte{1}},             // bad key
+		{Topic: "mm2-mirrorless-checkpoint-state." + src + ".internal", Key: []byte("group/" + group), Value: []byte{1, 200}}, // bad count
+		{Topic: "mm2-mirrorless-checkpoint-state." + src + ".internal", Key: []byte("what"), Value: []byte("ever")},           // unknown key
+		{Topic: src + ".checkpoints.internal", Key: []byte{0, 1}, Value: []byte{0, 7}},                                        // for failover
+	}
+	if err := b.ProduceSync(ctx, garbage...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	commitGroup(t, pair.A, group, map[string]map[int32]int64{topic: {0: 20}})
+	sum := runCheckpoint(t, a)
+	if f := sum.Flows[0]; f.Skipped < 6 || f.Checkpoints != 1 {
+		t.Fatalf("summary %+v: want the 6 bad records skipped and the checkpoint written", f)
+	}
+	cp := lastCheckpoints(checkpoints(t, pair.B, src), group, src+"."+topic)[0]
+	if cp.Upstream != 20 || cp.Downstream != 20 {
+		t.Errorf("checkpoint %+v, want 20 -> 20 (offset.lag.max 0: exact)", cp)
+	}
+	plan, err := Failover(ctx, a.Settings, a.Config, testLogger(t), group, false)
+	if err != nil || len(plan.Partitions) != 1 || plan.Partitions[0].Offset != 20 {
+		t.Fatalf("failover over a hostile checkpoint record: %v %+v", err, plan)
+	}
+}
