@@ -166,25 +166,25 @@ func TestDeadlineHonoured(t *testing.T) {
 	rec.mustInvoke(t, "reconcile")
 	_ = rec.stop(t)
 
-	// 3 s timeout, 1 s margin, 20-record transactions: far more work than
+	// 4 s timeout, 1 s margin, 20-record transactions: far more work than
 	// fits, so the budget, not the data, ends the invocation.
-	short := start(t, "mirror", 3, env(props, "MIRROR_SAFETY_MARGIN=1s", "MIRROR_BATCH_RECORDS=20", "MIRROR_TRANSACTION_TIMEOUT=60s")...)
+	short := start(t, "mirror", 4, env(props, "MIRROR_SAFETY_MARGIN=1s", "MIRROR_BATCH_RECORDS=20", "MIRROR_TRANSACTION_TIMEOUT=60s")...)
 	r := short.invoke(t, "short-1")
 	returned := time.Now()
+	if strings.Contains(string(r.body), "Task timed out") {
+		t.Fatalf("the invocation ran into the function timeout (%s):\n%s", r.body, tail(short.out.String(), 20))
+	}
 	var sum map[string]any
 	if r.status != 200 || json.Unmarshal(r.body, &sum) != nil || sum["ok"] != true {
 		t.Fatalf("short invocation: HTTP %d %s\n%s", r.status, r.body, tail(short.out.String(), 20))
-	}
-	if strings.Contains(short.out.String(), "Task timed out") {
-		t.Fatalf("the invocation ran into the function timeout:\n%s", tail(short.out.String(), 20))
 	}
 	copied := sum["records"].(float64)
 	t.Logf("short invocation: %v records in %v ms, lag left %v, round trip %v", copied, sum["duration_ms"], sum["lag_left"], r.took.Round(time.Millisecond))
 	if copied <= 0 || sum["lag_left"].(float64) <= 0 {
 		t.Fatalf("want some records copied and some left: %v", sum)
 	}
-	if d := sum["duration_ms"].(float64); d >= 3000 {
-		t.Errorf("invocation took %v ms, not within its 3 s timeout", d)
+	if d := sum["duration_ms"].(float64); d >= 4000 {
+		t.Errorf("invocation took %v ms, not within its 4 s timeout", d)
 	}
 	noOpenTransaction(t, pair.B, "A."+topic, returned)
 
@@ -217,7 +217,7 @@ func TestDeadlineHonoured(t *testing.T) {
 }
 
 // noOpenTransaction checks that every partition of topic has its last
-// stable offset at its high watermark within 2 s of since: transaction
+// stable offset at its high watermark within 5 s of since: transaction
 // markers are written just after a commit returns, but an open
 // transaction would hold the last stable offset back until its (60 s)
 // timeout.
@@ -245,7 +245,7 @@ func noOpenTransaction(t *testing.T, addr, topic string, since time.Time) {
 			t.Logf("no open transaction %v after the invocation returned", time.Since(since).Round(time.Millisecond))
 			return
 		}
-		if time.Since(since) > 2*time.Second {
+		if time.Since(since) > 5*time.Second {
 			t.Fatalf("a transaction is left open after the invocation returned:%s", open)
 		}
 		time.Sleep(50 * time.Millisecond)
