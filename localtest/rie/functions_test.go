@@ -334,3 +334,44 @@ func tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// A failed invocation in the runtime: Lambda's error response names the
+// cause, the log line has the request id and the summary (which Lambda
+// does not return with an error), and the EMF lines count the error.
+func TestFailedInvocationReported(t *testing.T) {
+	pair := tools(t)
+	topic := kafkatest.Unique(t, "fail")
+	kafkatest.CreateTopic(t, pair.A, topic, 1, nil)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 1, 0, 10)
+	props := kafkatest.Properties(t, pair, "A->B.topics = "+topic)
+	rec := start(t, "reconcile", 60, env(props)...)
+	rec.mustInvoke(t, "reconcile")
+	_ = rec.stop(t)
+	// Something else writes to the remote partition: the mirror refuses to
+	// copy into it.
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.B), "A."+topic, 1, 0, 1)
+
+	mir := start(t, "mirror", 60, env(props)...)
+	r := mir.invoke(t, "fail-1")
+	_ = mir.stop(t)
+	var lambdaErr struct {
+		Message string `json:"errorMessage"`
+		Type    string `json:"errorType"`
+	}
+	if err := json.Unmarshal(r.body, &lambdaErr); err != nil || !strings.Contains(lambdaErr.Message, "already holds records") {
+		t.Fatalf("want Lambda's error response naming the cause; HTTP %d %s", r.status, r.body)
+	}
+	var logged, counted bool
+	for _, l := range mir.out.jsonLines() {
+		if l["msg"] == "invocation failed" && l["request_id"] == "fail-1" {
+			s, _ := l["summary"].(map[string]any)
+			logged = s != nil && s["ok"] == false
+		}
+		if l["Function"] == "mirror" && l["request_id"] == "fail-1" {
+			counted = l[metrics.InvocationErrors] == 1.0
+		}
+	}
+	if !logged || !counted {
+		t.Errorf("failure logged with its summary: %v; counted in EMF: %v\n%s", logged, counted, tail(mir.out.String(), 10))
+	}
+}

@@ -57,7 +57,7 @@ func Main(name string, invoke Invoke) {
 	if err != nil {
 		exit(name, 2, err)
 	}
-	r := &run{name: name, invoke: invoke, logger: logger, ids: ids}
+	r := &run{name: name, invoke: invoke, logger: logger, ids: ids, lambda: inLambda}
 	if emf {
 		r.metrics = os.Stderr
 		if inLambda {
@@ -99,6 +99,9 @@ type run struct {
 	logger  *slog.Logger
 	ids     *requestIDs
 	metrics io.Writer // nil: no metrics
+	// lambda: a failed invocation's summary goes to the log, since Lambda
+	// returns only the error (outside Lambda stdout has it).
+	lambda bool
 }
 
 // once runs one invocation with its request id on every log line, logs its
@@ -112,9 +115,12 @@ func (r *run) once(ctx context.Context, a *app.App, reqID string, event json.Raw
 	r.logger.Debug("invocation", "event", truncate(string(event), 512), "deadline", deadline)
 	sum, err := r.invoke(ctx, a, owner)
 	took := time.Since(start)
-	if err != nil {
+	switch {
+	case err != nil && r.lambda:
+		r.logger.Error("invocation failed", "err", oneLine(err), "duration_ms", took.Milliseconds(), "summary", sum)
+	case err != nil:
 		r.logger.Error("invocation failed", "err", oneLine(err), "duration_ms", took.Milliseconds())
-	} else {
+	default:
 		r.logger.Info("invocation done", "duration_ms", took.Milliseconds())
 	}
 	if r.metrics != nil {

@@ -35,7 +35,7 @@ func TestRequestIDOnEveryInvocationLine(t *testing.T) {
 	ids := &requestIDs{}
 	base := slog.New(withRequestID(slog.NewJSONHandler(&logs, nil), ids)).With("function", "mirror")
 	client := base.With("client", "kgo").WithGroup("g")
-	r := &run{name: "mirror", logger: base, ids: ids, metrics: &emf,
+	r := &run{name: "mirror", logger: base, ids: ids, metrics: &emf, lambda: true,
 		invoke: func(ctx context.Context, a *app.App, owner string) (any, error) {
 			base.Info("inside")
 			client.Info("from a client")
@@ -62,6 +62,13 @@ func TestRequestIDOnEveryInvocationLine(t *testing.T) {
 		}
 		if !inside && id != "" {
 			t.Errorf("line %v outside an invocation has request_id %q", l, id)
+		}
+	}
+	for _, l := range got {
+		if l["msg"] == "invocation failed" {
+			if s, ok := l["summary"].(map[string]any); !ok || s["function"] != "mirror" {
+				t.Errorf("the failure line in Lambda does not carry the summary: %v", l)
+			}
 		}
 	}
 	if want := "before,inside,from a client,invocation failed,after"; strings.Join(msgs, ",") != want {
