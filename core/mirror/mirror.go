@@ -78,6 +78,11 @@ func (m *Mirror) newProducer(txnID string) (*kgo.Client, error) {
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MaxBufferedRecords(m.Settings.BatchRecords + 1000),
 		kgo.ProducerLinger(0),
+		// A unit produces to one partition with up to five requests in
+		// flight, each holding an encoded copy of its batch: 256 KiB
+		// batches instead of 1 MB keep that under ~1.3 MiB per unit. The
+		// user's batch.size still wins.
+		kgo.ProducerBatchMaxBytes(256 << 10),
 		// Transaction-coordinator contention (CONCURRENT_TRANSACTIONS while
 		// the previous commit's markers are written) clears in
 		// milliseconds; kgo's default backoff starts at 250ms.
@@ -382,14 +387,16 @@ func (m *Mirror) copy(ctx context.Context, workers []*worker, stopAt time.Time, 
 	if len(active) == 0 {
 		return nil
 	}
-	// The client holds up to two fetches at once (one buffered, one being
-	// handed out), decompressed: text compresses three to ten times. Their
-	// size, not the number of partitions, then bounds the consumer's
-	// memory, so a fetch is 4 MiB of compressed batches instead of kgo's
-	// 50 MiB. The user's fetch.max.bytes still wins.
+	// A fetch arrives decompressed (text compresses three to ten times),
+	// so fetch sizes, not the number of partitions, bound the consumer's
+	// memory: a fetch is at most 4 MiB of compressed batches instead of
+	// kgo's 50 MiB, and the next one is sent when the poller asks for it
+	// rather than buffered ahead, since the units already hold the budget's
+	// worth of records to work on. The user's fetch.max.bytes still wins.
 	opts := append([]kgo.Opt{
 		kgo.FetchMaxWait(500 * time.Millisecond),
 		kgo.FetchMaxBytes(4 << 20),
+		kgo.MaxConcurrentFetches(0),
 	}, m.SourceOpts...)
 	opts = append(opts,
 		kgo.ConsumePartitions(parts),
