@@ -17,11 +17,11 @@ func TestSigkillEachProgram(t *testing.T) {
 	s := newScenario(t, pair, 2, 3)
 	environ := s.env()
 	mustInvoke(t, "reconcile", environ)
-	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), s.topics[0], s.parts, 0, 2000)
-	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), s.topics[1], s.parts, 0, 2000)
-	l := s.startLoad(2000, 10)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), s.topics[0], s.parts, 0, 1000)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), s.topics[1], s.parts, 0, 1000)
+	l := s.startLoad(1000, 10)
 
-	rounds := pick(8, 40)
+	rounds := pick(6, 40)
 	kills := map[string]int{}
 	completed := map[string]int{}
 	for i := 0; i < rounds; i++ {
@@ -59,7 +59,7 @@ func TestSigkillEachProgram(t *testing.T) {
 	}
 	n := l.finish(t)
 	for _, fn := range []string{"mirror", "checkpoint", "reconcile"} {
-		if kills[fn] < rounds/3 {
+		if kills[fn] < max(1, rounds/4) {
 			t.Errorf("%s was killed only %d times in %d rounds", fn, kills[fn], rounds)
 		}
 	}
