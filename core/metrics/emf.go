@@ -15,6 +15,7 @@
 package metrics
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -144,10 +145,15 @@ func encodeOne(ts time.Time, props map[string]string, dims []Dim, ms []Metric) (
 			Metrics:    defs,
 		}},
 	}
-	b, err := json.Marshal(doc)
-	if err != nil {
+	// Without HTML escaping, so a flow reads A->B in the log, as in the
+	// other log lines.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
 		return nil, fmt.Errorf("emf: %w", err)
 	}
+	b := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if err := Validate(b); err != nil {
 		return nil, err
 	}

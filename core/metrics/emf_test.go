@@ -123,6 +123,9 @@ func TestEncodeSplitsAtTheDirectiveLimit(t *testing.T) {
 	if err := Write(&buf, ts, map[string]string{"function": "mirror"}, []Set{{Dims: []Dim{{"Flow", "A->B"}}, Metrics: ms}}); err != nil {
 		t.Fatal(err)
 	}
+	if !strings.Contains(buf.String(), `"Flow":"A->B"`) {
+		t.Errorf("dimension value escaped: %.200s", buf.String())
+	}
 	docs := decode(t, buf.Bytes())
 	if len(docs) != 3 {
 		t.Fatalf("%d documents, want 3 (100+100+50 metrics)", len(docs))
