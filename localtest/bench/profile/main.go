@@ -78,6 +78,7 @@ type options struct {
 	work            string
 	bin             string
 	extraEnv        string
+	extraProps      string
 	keep            bool
 	rawChild        string // internal: run the raw pipe "src,dst,partitions"
 	maxInvocations  int
@@ -102,6 +103,7 @@ func main() {
 	flag.StringVar(&o.work, "work", "", "directory for properties, binary and logs (default: a new temporary one)")
 	flag.StringVar(&o.bin, "bin", "", "mirror binary (default: go build ./functions/mirror)")
 	flag.StringVar(&o.extraEnv, "env", "", "extra KEY=VALUE,... for the mirror invocations (e.g. MIRROR_BATCH_RECORDS=5000,GOMEMLIMIT=150MiB)")
+	flag.StringVar(&o.extraProps, "props", "", "extra lines for the MM2 properties file, separated by ';' (e.g. A.consumer.fetch.max.bytes=2097152)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the bench topics afterwards")
 	flag.StringVar(&o.rawChild, "raw-child", "", "internal")
 	flag.IntVar(&o.maxInvocations, "max-invocations", 200, "give up a copy after this many invocations")
@@ -220,6 +222,11 @@ func (b *bench) properties(name, prefix string) (string, error) {
 		"offset-syncs.topic.replication.factor = 1",
 		"checkpoints.topic.replication.factor = 1",
 		"heartbeats.topic.replication.factor = 1",
+	}
+	for _, l := range strings.Split(b.o.extraProps, ";") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
 	}
 	path := filepath.Join(b.o.work, name+".properties")
 	return path, os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
@@ -421,7 +428,7 @@ func (b *bench) invoke(ctx context.Context, props string) (invocation, error) {
 	err = cmd.Run()
 	inv := invocation{wall: time.Since(t0), stderr: errb.String()}
 	b.logs++
-	_ = os.WriteFile(filepath.Join(b.o.work, fmt.Sprintf("mirror-%03d.log", b.logs)), errb.Bytes(), 0o644)
+	_ = os.WriteFile(filepath.Join(b.o.work, fmt.Sprintf("mirror-%s-%03d.log", b.stamp, b.logs)), errb.Bytes(), 0o644)
 	if cmd.ProcessState != nil {
 		inv.exit = cmd.ProcessState.ExitCode()
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
@@ -530,6 +537,15 @@ func (b *bench) inproc(ctx context.Context, props string) ([]invocation, int64, 
 	}
 	stopSampler := b.heapSampler()
 	defer stopSampler()
+	// Peak RSS of this process counts from here (not the seeding), and
+	// the live heap after each collection is the figure to compare.
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	peakLive, stopLive := liveSampler()
+	defer func() {
+		stopLive()
+		logf("in-process: peak live heap after GC %s, peak RSS %s", mib(int64(peakLive())), mib(vmHWM()))
+		fmt.Fprintf(&b.report, "in-process: peak live heap (after GC) %s, peak RSS %s\n\n", mib(int64(peakLive())), mib(vmHWM()))
+	}()
 	var invs []invocation
 	var records, bytesN int64
 	for i := 0; i < b.o.maxInvocations; i++ {
@@ -554,6 +570,55 @@ func (b *bench) inproc(ctx context.Context, props string) ([]invocation, int64, 
 	return invs, records, bytesN, nil
 }
 
+// liveSampler tracks the largest live heap seen after a collection.
+func liveSampler() (peak func() uint64, stop func()) {
+	var mu sync.Mutex
+	var max uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			metrics.Read(sample)
+			mu.Lock()
+			max = maxOf(max, sample[0].Value.Uint64())
+			mu.Unlock()
+		}
+	}()
+	return func() uint64 { mu.Lock(); defer mu.Unlock(); return max }, func() { close(done); wg.Wait() }
+}
+
+func maxOf(a, b uint64) uint64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// vmHWM is this process's peak RSS (since the last clear_refs reset).
+func vmHWM() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n << 10
+		}
+	}
+	return 0
+}
+
 // heapSampler writes a heap profile whenever live heap grows 10% past the
 // last one written, so the file ends up describing (nearly) the peak.
 func (b *bench) heapSampler() func() {
@@ -566,7 +631,7 @@ func (b *bench) heapSampler() func() {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 		var written uint64
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
@@ -587,8 +652,8 @@ func (b *bench) heapSampler() func() {
 				logf("heap profile: %v", err)
 				return
 			}
-			// debug=0 with gc: describes the heap at the last GC.
-			runtime.GC()
+			// The profile describes the heap at the last collection,
+			// the one that measured this live size.
 			_ = pprof.Lookup("heap").WriteTo(f, 0)
 			f.Close()
 			logf("heap profile at %s live", mib(int64(live)))
