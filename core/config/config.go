@@ -138,6 +138,16 @@ func (e *ValidationError) Error() string {
 
 // Load reads and parses a properties file.
 func Load(path string) (*Config, error) {
+	props, err := ReadProperties(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseFrom(props, path)
+}
+
+// ReadProperties reads and parses a properties file, without validating it
+// as an MM2 configuration.
+func ReadProperties(path string) (*Properties, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -150,8 +160,13 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
+	return props, nil
+}
+
+// parseFrom is Parse with the file named in validation errors.
+func parseFrom(props *Properties, path string) (*Config, error) {
 	cfg, err := Parse(props)
-	if ve, ok := errors.AsType[*ValidationError](err); ok {
+	if ve, ok := errors.AsType[*ValidationError](err); ok && path != "" {
 		ve.Source = path
 	}
 	return cfg, err

@@ -127,15 +127,30 @@ func (s Settings) Level() (slog.Level, error) {
 }
 
 // LoadConfig reads the properties named by the settings.
-func (s Settings) LoadConfig() (*Config, error) {
+func (s Settings) LoadConfig() (*Config, error) { return s.LoadConfigResolving(nil) }
+
+// LoadConfigResolving reads the properties named by the settings, lets
+// resolve rewrite their values (secret placeholders), then validates them.
+func (s Settings) LoadConfigResolving(resolve func(*Properties) error) (*Config, error) {
+	var props *Properties
+	var err error
 	if s.Properties != "" {
-		props, err := ParseProperties(strings.NewReader(s.Properties))
-		if err != nil {
+		if props, err = ParseProperties(strings.NewReader(s.Properties)); err != nil {
 			return nil, fmt.Errorf("parse MIRROR_PROPERTIES: %w", err)
 		}
-		return Parse(props)
+	} else if props, err = ReadProperties(s.PropertiesFile); err != nil {
+		return nil, err
 	}
-	return Load(s.PropertiesFile)
+	if resolve != nil {
+		if err := resolve(props); err != nil {
+			return nil, err
+		}
+	}
+	source := s.PropertiesFile
+	if s.Properties != "" {
+		source = ""
+	}
+	return parseFrom(props, source)
 }
 
 // SelectFlows applies the Flows setting.

@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -34,6 +35,7 @@ import (
 	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/core/metrics"
+	"github.com/mirrorless/mirrorless/functions/internal/secrets"
 )
 
 // Invoke runs one invocation and returns its JSON summary.
@@ -53,8 +55,22 @@ func Main(name string, invoke Invoke) {
 	if err != nil {
 		exit(name, 2, err)
 	}
-	cfg, err := settings.LoadConfig()
-	if err != nil {
+	// Secret placeholders (${secretsmanager:...}) are resolved through the
+	// Parameters and Secrets Lambda Extension, which answers only once
+	// invocations run: with placeholders, the clients are built at the
+	// first invocation instead of at init.
+	deferred := false
+	cfg, err := settings.LoadConfigResolving(func(p *config.Properties) error {
+		if !secrets.HasPlaceholders(p) {
+			return nil
+		}
+		if inLambda {
+			deferred = true
+			return errDeferred
+		}
+		return resolveSecrets(context.Background(), p)
+	})
+	if err != nil && !deferred {
 		exit(name, 2, err)
 	}
 	r := &run{name: name, invoke: invoke, logger: logger, ids: ids, lambda: inLambda}
@@ -67,18 +83,48 @@ func Main(name string, invoke Invoke) {
 	if !inLambda {
 		os.Exit(r.local(settings, cfg))
 	}
-	a, err := app.New(context.Background(), settings, cfg, logger)
-	if err != nil {
-		exit(name, 2, err) // fails the Lambda init: visible, and retried by Lambda
+	var (
+		mu sync.Mutex
+		a  *app.App
+	)
+	build := func(ctx context.Context) (*app.App, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if a != nil {
+			return a, nil
+		}
+		c := cfg
+		if deferred {
+			var err error
+			if c, err = settings.LoadConfigResolving(func(p *config.Properties) error { return resolveSecrets(ctx, p) }); err != nil {
+				return nil, err
+			}
+		}
+		built, err := app.New(ctx, settings, c, logger)
+		if err != nil {
+			return nil, err
+		}
+		a = built
+		// Once per execution environment: warm invocations reuse these
+		// clients (a new connection per invocation is a connection storm
+		// against MSK). Tests count this line.
+		logger.Info("clients built", "flows", len(a.Flows), "pid", os.Getpid())
+		return a, nil
 	}
-	// Once per execution environment: warm invocations reuse these
-	// clients (a new connection per invocation is a connection storm
-	// against MSK). Tests count this line.
-	logger.Info("clients built", "flows", len(a.Flows), "pid", os.Getpid())
+	if !deferred {
+		if _, err := build(context.Background()); err != nil {
+			exit(name, 2, err) // fails the Lambda init: visible, and retried by Lambda
+		}
+	}
 	lambda.StartWithOptions(func(ctx context.Context, event json.RawMessage) (any, error) {
 		var reqID string
 		if lc, ok := lambdacontext.FromContext(ctx); ok {
 			reqID = lc.AwsRequestID
+		}
+		a, err := build(ctx)
+		if err != nil {
+			logger.Error("invocation failed: could not start", "err", oneLine(err), "request_id", reqID)
+			return nil, err
 		}
 		return r.once(ctx, a, reqID, event)
 	}, lambda.WithEnableSIGTERM(func() {
@@ -86,10 +132,26 @@ func Main(name string, invoke Invoke) {
 		// SIGKILL soon after): close the clients so brokers see clean
 		// disconnects, then leave.
 		logger.Info("sigterm: closing clients")
-		a.Close()
+		mu.Lock()
+		if a != nil {
+			a.Close()
+		}
+		mu.Unlock()
 		logger.Info("sigterm: clients closed; exiting")
 		os.Exit(0)
 	}))
+}
+
+// errDeferred stops config loading at init when secrets must wait for the
+// first invocation.
+var errDeferred = errors.New("secret placeholders are resolved at the first invocation")
+
+// resolveSecrets fills ${secretsmanager:...} placeholders (outside Lambda
+// the fetcher is nil and the error says how to run instead).
+func resolveSecrets(ctx context.Context, p *config.Properties) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return secrets.Resolve(ctx, p, secrets.FromEnvironment())
 }
 
 // run is what every invocation of one program shares.
