@@ -48,18 +48,21 @@ func chart(results []*result, path string) error {
 	img := vgimg.New(vg.Points(float64(cols)*340), vg.Points(300))
 	dc := draw.New(img)
 	tiles := draw.Tiles{Rows: 1, Cols: cols, PadX: vg.Points(10), PadY: vg.Points(10), PadTop: vg.Points(5), PadBottom: vg.Points(5), PadLeft: vg.Points(5), PadRight: vg.Points(5)}
-	width := vg.Points(14)
+	width := vg.Points(18)
 	for i, pn := range panels {
 		p := plot.New()
 		p.Title.Text = pn.title
 		p.Y.Label.Text = pn.y
 		p.Y.Min = 0
 		p.Legend.Top = true
+		p.Legend.Left = true
+		top := 0.0
 		for j, m := range methods {
 			vals := make(plotter.Values, len(workloads))
 			for k, w := range workloads {
 				if r := byKey[[2]string{w, m}]; r != nil && r.Err == "" {
 					vals[k] = pn.val(r)
+					top = max(top, vals[k])
 				}
 			}
 			bars, err := plotter.NewBarChart(vals, width)
@@ -74,6 +77,7 @@ func chart(results []*result, path string) error {
 				p.Legend.Add(m, bars)
 			}
 		}
+		p.Y.Max = top * 1.25 // room for the legend
 		p.NominalX(workloads...)
 		p.Draw(tiles.At(dc, i, 0))
 	}

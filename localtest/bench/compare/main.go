@@ -133,6 +133,22 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) == 4 && os.Args[1] == "chart" {
+		// compare chart results.json out.png: redraw a chart from saved results.
+		b, err := os.ReadFile(os.Args[2])
+		var rs []*result
+		if err == nil {
+			err = json.Unmarshal(b, &rs)
+		}
+		if err == nil {
+			err = chart(rs, os.Args[3])
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chart:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var o options
 	scale, err := strconv.ParseFloat(envOr("BENCH_SCALE", "1"), 64)
 	if err != nil || scale <= 0 {
@@ -388,11 +404,10 @@ func runPipeChild(ctx context.Context, o *options, self string, admB *kadm.Clien
 	t0 := time.Now()
 	first, stop := firstRecord(ctx, admB, targets, 50*time.Millisecond, nil)
 	defer stop()
-	err = cmd.Run()
+	rss, err := runSampled(cmd)
 	r.Wall = time.Since(t0)
 	stop()
-	u := rusage(cmd)
-	r.CPU, r.MaxRSS = u.CPU, u.MaxRSS
+	r.CPU, r.MaxRSS = rusage(cmd).CPU, rss
 	if f := first(); !f.IsZero() {
 		r.Startup = f.Sub(t0)
 	}

@@ -76,9 +76,10 @@ func invoke(ctx context.Context, bin, props, logPath string, extraEnv ...string)
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, logf2
 	t0 := time.Now()
-	runErr := cmd.Run()
+	rss, runErr := runSampled(cmd)
 	inv.Wall = time.Since(t0)
 	inv.Use = rusage(cmd)
+	inv.Use.MaxRSS = rss
 	inv.Exit = -1
 	if cmd.ProcessState != nil {
 		inv.Exit = cmd.ProcessState.ExitCode()

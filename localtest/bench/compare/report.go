@@ -61,13 +61,17 @@ func (rp *report) markdown() string {
 		if r.Err != "" {
 			ver = "**" + oneLine(r.Err, 200) + "**"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f | %.1f | %.0f | %s | %.2f | %s | %s | %s |\n",
-			r.Workload, r.Method, secs(r.Wall), secs(r.Startup), r.mbps(), r.copyMBps(),
+		startup, copyRate := "—", "—" // not seen: the copy ended before the first poll answered
+		if r.Startup > 0 {
+			startup, copyRate = secs(r.Startup), fmt.Sprintf("%.1f", r.copyMBps())
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f | %s | %.0f | %s | %.2f | %s | %s | %s |\n",
+			r.Workload, r.Method, secs(r.Wall), startup, r.mbps(), copyRate,
 			float64(r.Records)/r.Wall.Seconds(), secs(r.CPU), r.cpuPerGiB(), mib(r.MaxRSS), inv, ver)
 	}
 	fmt.Fprintln(&b)
 	fmt.Fprintln(&b, "- MB/s and records/s are over the wall time, from starting the copier (process or JVM) until B holds every record; MB is 10^6 bytes of key + value + headers. \"First record after\" is when B's end offsets first moved (polled every 50 ms), so \"MB/s after first record\" leaves out start-up (for MM2: JVM start, Connect group, task start, topic creation).")
-	fmt.Fprintln(&b, "- CPU and peak RSS are the copier's own: the pipe and each mirror invocation from wait4's rusage (mirrorless: CPU summed over invocations, RSS the largest); MM2 from /proc when the copy completed (all JVM threads), not counting shutdown. Brokers are not counted.")
+	fmt.Fprintln(&b, "- CPU and peak RSS are the copier's own. CPU: the pipe and each mirror invocation from wait4's rusage (mirrorless: summed over invocations); MM2 from /proc/<pid>/stat when the copy completed (all JVM threads), not counting shutdown. Peak RSS: VmHWM of /proc/<pid>/status, the pipe and each invocation sampled every 10 ms until exit (mirrorless: the largest invocation), MM2 when the copy completed. Brokers are not counted.")
 	fmt.Fprintln(&b, "- Verified: every target record read back (read_committed) and compared with the generated source record: key, value, both headers in order, timestamp; per partition no record missing, and for the exactly-once copies none duplicated or reordered.")
 	for _, r := range rp.results {
 		for _, n := range r.Notes {
