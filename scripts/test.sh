@@ -51,5 +51,12 @@ export MIRROR_TEST_A MIRROR_TEST_B
 export CI=true # real-Kafka tests fail, never skip, when the pair is unreachable
 step "go test -race (real Kafka at $MIRROR_TEST_A and $MIRROR_TEST_B)"
 go test -race -count=1 -timeout 30m ./... "$@"
+# The comparison benchmark (make bench) at a tiny size, without MM2: keeps the
+# harness working. Every copy is verified record by record; no time is checked.
+step "bench smoke (scripts/bench.sh's program at BENCH_SCALE=0.002, pipe and mirrorless)"
+bench_work=$(mktemp -d)
+BENCH_SCALE=0.002 go run ./localtest/bench/compare -work "$bench_work" -methods pipe,mirrorless \
+	-idle-partitions 4 -idle-runs 1 -cold-runs 1 >"$bench_work/table.md"
+rm -rf "$bench_work"
 [ "$started" = 1 ] && step "stopping the Kafka pair"
 exit 0
