@@ -68,6 +68,7 @@ func brokerFault(t *testing.T, fault func(t *testing.T)) {
 				} else {
 					failed++
 					last = r.String()
+					time.Sleep(200 * time.Millisecond) // a broker is away: do not spin
 				}
 			}
 		}

@@ -75,6 +75,9 @@ func TestConcurrentSameEvent(t *testing.T) {
 	pair := kafkatest.Real(t)
 	s := newScenario(t, pair, 2, 4)
 	environ := s.env("MIRROR_MAX_UNITS=3", "MIRROR_TIME_BUDGET=6s")
+	// The first deployment's reconcile; until it ran, checkpoint rightly
+	// exits 1 ("waiting for reconcile").
+	mustInvoke(t, "reconcile", environ)
 	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), s.topics[0], s.parts, 0, 1000)
 	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), s.topics[1], s.parts, 0, 1000)
 	l := s.startLoad(1000, 10)
