@@ -8,8 +8,8 @@
 //     values, two headers, lz4 batches) over -partitions partitions on A, reconcile, then
 //     run mirror invocations back to back until no lag is left. With
 //     -mode exec (default) each invocation is the built functions/mirror
-//     program at its default settings, measured from outside (wall,
-//     user+sys CPU and peak RSS from rusage); with -mode inproc the
+//     program at its default settings, measured from outside (wall and
+//     user+sys CPU from rusage, peak RSS from /proc/<pid>/status VmHWM); with -mode inproc the
 //     invocations run in this process, which can write a CPU profile
 //     (-cpuprofile) and a heap profile taken near the heap's peak
 //     (-heapprofile).
@@ -425,15 +425,18 @@ func (b *bench) invoke(ctx context.Context, props string) (invocation, error) {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	t0 := time.Now()
-	err = cmd.Run()
-	inv := invocation{wall: time.Since(t0), stderr: errb.String()}
+	if err := cmd.Start(); err != nil {
+		return invocation{}, err
+	}
+	hwm := sampleHWM(cmd.Process.Pid)
+	err = cmd.Wait()
+	inv := invocation{wall: time.Since(t0), stderr: errb.String(), maxRSS: hwm()}
 	b.logs++
 	_ = os.WriteFile(filepath.Join(b.o.work, fmt.Sprintf("mirror-%s-%03d.log", b.stamp, b.logs)), errb.Bytes(), 0o644)
 	if cmd.ProcessState != nil {
 		inv.exit = cmd.ProcessState.ExitCode()
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			inv.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-			inv.maxRSS = ru.Maxrss * 1024
 		}
 	}
 	if jerr := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &inv.sum); jerr != nil {
@@ -604,6 +607,38 @@ func maxOf(a, b uint64) uint64 {
 	return b
 }
 
+// sampleHWM follows a child's peak RSS (VmHWM) every 10 ms until it exits;
+// the returned func waits for the sampler and gives the last value read.
+// rusage's ru_maxrss is no use here: Go starts children with vfork, and the
+// kernel charges the parent's high-water mark to the child at exec.
+func sampleHWM(pid int) func() int64 {
+	var last int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		path := fmt.Sprintf("/proc/%d/status", pid)
+		for {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return
+			}
+			for _, l := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+					n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+					if n > 0 {
+						last = n << 10
+					}
+				}
+				if v, ok := strings.CutPrefix(l, "State:"); ok && strings.Contains(v, "zombie") {
+					return
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	return func() int64 { <-done; return last }
+}
+
 // vmHWM is this process's peak RSS (since the last clear_refs reset).
 func vmHWM() int64 {
 	b, err := os.ReadFile("/proc/self/status")
@@ -771,9 +806,14 @@ func (b *bench) raw(ctx context.Context) error {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr
 	t0 := time.Now()
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("raw pipe: %w", err)
 	}
+	hwm := sampleHWM(cmd.Process.Pid)
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("raw pipe: %w", err)
+	}
+	peakRSS := hwm()
 	wall := time.Since(t0)
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -792,7 +832,7 @@ func (b *bench) raw(ctx context.Context) error {
 	fmt.Fprintf(&b.report, "### raw pipe: %d records x %d B, %d partitions (no transactions, acks=all)\n\n", b.o.records, b.o.size, b.o.partitions)
 	fmt.Fprintf(&b.report, "| records | MB copied | process wall | copy wall | MB/s (copy) | CPU user+sys | CPU s/GiB | peak RSS |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	fmt.Fprintf(&b.report, "| %d | %.1f | %.2f s | %.2f s | %.1f | %.2f s | %.2f | %s |\n\n", res.Records, mb, wall.Seconds(), res.Copy.Seconds(),
-		mb/res.Copy.Seconds(), cpu.Seconds(), cpu.Seconds()/(float64(res.Bytes)/(1<<30)), mib(ru.Maxrss*1024))
+		mb/res.Copy.Seconds(), cpu.Seconds(), cpu.Seconds()/(float64(res.Bytes)/(1<<30)), mib(peakRSS))
 	return nil
 }
 
