@@ -34,6 +34,7 @@ import (
 
 	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/kafka"
 	"github.com/mirrorless/mirrorless/core/metrics"
 	"github.com/mirrorless/mirrorless/functions/internal/secrets"
 )
@@ -54,6 +55,13 @@ func Main(name string, invoke Invoke) {
 	emf, err := metricsEnabled(inLambda)
 	if err != nil {
 		exit(name, 2, err)
+	}
+	// In Lambda the heap may use most of the function's memory before the
+	// collector works harder (GOMEMLIMIT, when set, wins).
+	if limit, why, err := kafka.ApplyMemoryLimit(); err != nil {
+		exit(name, 2, err)
+	} else if limit > 0 {
+		logger.Debug("memory limit", "bytes", limit, "why", why)
 	}
 	// Secret placeholders (${secretsmanager:...}) are resolved through the
 	// Parameters and Secrets Lambda Extension, which answers only once
