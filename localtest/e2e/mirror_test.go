@@ -57,11 +57,14 @@ func TestSigkillExactlyOnce(t *testing.T) {
 	stop := make(chan struct{})
 	produced := produceWhile(t, pair.A, topic, parts, backlog, stop)
 	kills := 0
-	for i := 0; kills < 12 && i < 60; i++ {
+	// From start-up (config, plan, claim, fence) to deep in the copy; a run
+	// that finishes before its kill narrows the window to its own length,
+	// so a fast mirror is still killed mid-flight.
+	window := 900 * time.Millisecond
+	for i := 0; kills < 12 && i < 100; i++ {
 		began := time.Now()
 		cmd, out, errb := start(t, "mirror", environ)
-		// From start-up (config, plan, claim, fence) to deep in the copy.
-		time.Sleep(time.Duration(30+rand.IntN(900)) * time.Millisecond)
+		time.Sleep(30*time.Millisecond + rand.N(window))
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		if r := wait(cmd, out, errb, began); r.killed {
 			kills++
@@ -70,6 +73,7 @@ func TestSigkillExactlyOnce(t *testing.T) {
 			t.Fatalf("mirror exited %d before the kill: %s", r.code, r.stderr)
 		} else {
 			t.Logf("run %d finished before its kill, in %v", i, r.duration.Round(time.Millisecond))
+			window = max(20*time.Millisecond, r.duration*3/4)
 		}
 	}
 	close(stop)
