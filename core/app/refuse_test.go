@@ -47,6 +47,43 @@ func testSourceDataLost(t *testing.T, pair kafkatest.Pair) {
 	if len(dst[0]) != 100 || len(dst[1]) != 200 {
 		t.Fatalf("target holds %d and %d records, want 100 (stopped) and 200", len(dst[0]), len(dst[1]))
 	}
+	// It stays stopped on the next run too, loudly.
+	if _, err := a.Mirror(ctx, NewOwner("")); err == nil || !strings.Contains(err.Error(), "source data lost: offsets 100..149") {
+		t.Fatalf("second run: %v", err)
+	}
+
+	// The reset policy resumes at the source's earliest offset and names
+	// exactly the offsets skipped.
+	r := newApp(t, pair, config.Settings{ResetPolicy: config.ResetEarliest}, "A->B.topics = "+topic)
+	sum, err = r.Mirror(ctx, NewOwner(""))
+	if err != nil {
+		t.Fatalf("mirror with MIRROR_RESET_POLICY=earliest: %v", err)
+	}
+	f := sum.Flows[0]
+	if f.Resets != 1 || f.Skipped != 50 {
+		t.Fatalf("resets %d, skipped %d; want 1 partition, 50 offsets: %+v", f.Resets, f.Skipped, f.Detail)
+	}
+	for _, d := range f.Detail {
+		if d.Partition == 0 && (!strings.Contains(d.Reset, "offsets 100..149") || d.Skipped != 50) {
+			t.Errorf("partition 0 detail %+v", d)
+		}
+	}
+	dst = kafkatest.ByPartition(kafkatest.ReadAll(t, pair.B, "A."+topic))
+	if len(dst[0]) != 150 {
+		t.Fatalf("partition 0 holds %d records, want 100 + the 50 after the gap", len(dst[0]))
+	}
+	for i, r := range dst[0] {
+		want := int64(i)
+		if i >= 100 {
+			want = int64(i + 50)
+		}
+		if kafkatest.Seq(r) != want {
+			t.Fatalf("record %d of partition 0 has seq %d, want %d", i, kafkatest.Seq(r), want)
+		}
+	}
+	if sum, err := r.Mirror(ctx, NewOwner("")); err != nil || sum.Flows[0].Resets != 0 {
+		t.Fatalf("after the reset: %v %+v", err, sum)
+	}
 }
 
 func TestSourceDataLostKfake(t *testing.T) { testSourceDataLost(t, kafkatest.Kfake(t)) }
@@ -82,7 +119,7 @@ func TestForeignRemoteDataReal(t *testing.T) { testForeignRemoteData(t, kafkates
 // A source topic deleted and recreated under the same name is not
 // continued from the old position, even once it holds more records than
 // were copied: its offsets mean something else.
-func testSourceRecreated(t *testing.T, pair kafkatest.Pair) {
+func testSourceRecreated(t *testing.T, pair kafkatest.Pair, again int) {
 	topic := kafkatest.Unique(t, "recreated")
 	kafkatest.CreateTopic(t, pair.A, topic, 1, nil)
 	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 1, 0, 50)
@@ -105,7 +142,7 @@ func testSourceRecreated(t *testing.T, pair kafkatest.Pair) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(time.Second) // producer and admin metadata
-	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 1, 0, 80)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 1, 0, again)
 	rs, err := a.Reconcile(ctx)
 	if err != nil || len(rs.Plans[0].Notes) != 1 || !strings.Contains(rs.Plans[0].Notes[0], "was deleted and recreated") {
 		t.Fatalf("reconcile does not report the recreation: %v %+v", err, rs.Plans)
@@ -117,8 +154,34 @@ func testSourceRecreated(t *testing.T, pair kafkatest.Pair) {
 	if n := len(kafkatest.ReadAll(t, pair.B, "A."+topic)); n != 50 {
 		t.Fatalf("remote topic holds %d records, want the first topic's 50", n)
 	}
+
+	// With the reset policy, the new topic is copied from its start after
+	// the old topic's records.
+	r := newApp(t, pair, config.Settings{ResetPolicy: config.ResetEarliest}, "A->B.topics = "+topic)
+	sum, err := r.Mirror(ctx, NewOwner(""))
+	if err != nil || sum.Flows[0].Resets != 1 || sum.Flows[0].Skipped != 0 {
+		t.Fatalf("mirror with MIRROR_RESET_POLICY=earliest: %v %+v", err, sum.Flows[0])
+	}
+	dst := kafkatest.ReadAll(t, pair.B, "A."+topic)
+	if len(dst) != 50+again {
+		t.Fatalf("remote topic holds %d records, want 50 + %d", len(dst), again)
+	}
+	for i, r := range dst[50:] {
+		if kafkatest.Seq(r) != int64(i) {
+			t.Fatalf("record %d after the reset has seq %d", 50+i, kafkatest.Seq(r))
+		}
+	}
 }
 
-func TestSourceRecreatedKfake(t *testing.T) { testSourceRecreated(t, kafkatest.Kfake(t)) }
+// Recreated with more records than were copied, and with fewer (then the
+// position is past the new end: still claimed and refused, never idle).
+func TestSourceRecreatedKfake(t *testing.T) {
+	testSourceRecreated(t, kafkatest.Kfake(t), 80)
+	testSourceRecreated(t, kafkatest.Kfake(t), 30)
+}
 
-func TestSourceRecreatedReal(t *testing.T) { testSourceRecreated(t, kafkatest.Real(t)) }
+func TestSourceRecreatedReal(t *testing.T) {
+	pair := kafkatest.Real(t)
+	testSourceRecreated(t, pair, 80)
+	testSourceRecreated(t, pair, 30)
+}

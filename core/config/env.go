@@ -44,6 +44,12 @@ type Settings struct {
 	// offsets after offsets.retention.minutes (7 days by default) without
 	// a commit; an idle partition must not lose its place.
 	ProgressRefresh time.Duration `envconfig:"PROGRESS_REFRESH" default:"24h" desc:"re-commit an idle partition's position this often (keep it under the broker's offsets.retention.minutes)"`
+	// ResetPolicy decides what the mirror does with a partition whose
+	// committed position no longer fits the source (data deleted before it
+	// was copied, topic recreated, position past the end): stop (the
+	// default: the partition stays stopped, loudly) or earliest (resume
+	// from the source's earliest offset and report exactly what was skipped).
+	ResetPolicy string `envconfig:"RESET_POLICY" default:"stop" desc:"mirror: stop or earliest, for a partition whose source data is gone or was recreated"`
 	// CheckpointIndexSyncs bounds the offset syncs the checkpoint function
 	// keeps per source partition; the newest half are never thinned, so a
 	// group lagging less than about half of it times offset.lag.max
@@ -58,6 +64,12 @@ type Settings struct {
 	// DryRun makes reconcile print its plan without changing anything.
 	DryRun bool `envconfig:"DRY_RUN" default:"false" desc:"reconcile: print the plan, change nothing"`
 }
+
+// Reset policies (MIRROR_RESET_POLICY).
+const (
+	ResetStop     = "stop"
+	ResetEarliest = "earliest"
+)
 
 // LoadSettings reads MIRROR_* variables and checks them, reporting every
 // problem at once.
@@ -101,6 +113,9 @@ func (s Settings) Validate() error {
 	}
 	if s.ProgressRefresh <= 0 {
 		problems = append(problems, "MIRROR_PROGRESS_REFRESH must be positive")
+	}
+	if s.ResetPolicy != "" && s.ResetPolicy != ResetStop && s.ResetPolicy != ResetEarliest {
+		problems = append(problems, fmt.Sprintf("MIRROR_RESET_POLICY=%q is not %s or %s", s.ResetPolicy, ResetStop, ResetEarliest))
 	}
 	if s.CheckpointIndexSyncs < 16 {
 		problems = append(problems, "MIRROR_CHECKPOINT_INDEX_SYNCS must be at least 16")

@@ -22,6 +22,8 @@ const (
 	FencedUnits           = "FencedUnits"
 	TransactionsCommitted = "TransactionsCommitted"
 	UnitErrors            = "UnitErrors"
+	PartitionsReset       = "PartitionsReset" // moved by MIRROR_RESET_POLICY=earliest
+	OffsetsSkipped        = "OffsetsSkipped"  // source offsets those resets skipped
 	InvocationDurationMs  = "InvocationDurationMs"
 	InvocationErrors      = "InvocationErrors"
 
@@ -87,6 +89,8 @@ func mirrorSets(s *app.MirrorSummary) []Set {
 			{FencedUnits, Count, float64(f.Fenced)},
 			{TransactionsCommitted, Count, float64(f.Transactions)},
 			{UnitErrors, Count, float64(len(f.Errors))},
+			{PartitionsReset, Count, float64(f.Resets)},
+			{OffsetsSkipped, Count, float64(f.Skipped)},
 		}
 		// Latency only exists for records copied: no data point (rather
 		// than a misleading 0) when nothing was.

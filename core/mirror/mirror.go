@@ -46,18 +46,22 @@ type Mirror struct {
 
 // Result is one invocation's summary for a flow.
 type Result struct {
-	Flow         string       `json:"flow"`
-	Units        int          `json:"units"`
-	UnitsWithLag int          `json:"units_with_lag"`
-	UnitsClaimed int          `json:"units_claimed"`
-	Records      int64        `json:"records"`
-	Bytes        int64        `json:"bytes"`
-	Transactions int          `json:"transactions"`
-	LagLeft      int64        `json:"lag_left"`
-	Fenced       int          `json:"fenced"`
-	Waiting      []string     `json:"waiting_for_reconcile,omitempty"`
-	Errors       []string     `json:"errors,omitempty"`
-	Detail       []UnitResult `json:"detail,omitempty"`
+	Flow         string `json:"flow"`
+	Units        int    `json:"units"`
+	UnitsWithLag int    `json:"units_with_lag"`
+	UnitsClaimed int    `json:"units_claimed"`
+	Records      int64  `json:"records"`
+	Bytes        int64  `json:"bytes"`
+	Transactions int    `json:"transactions"`
+	LagLeft      int64  `json:"lag_left"`
+	Fenced       int    `json:"fenced"`
+	// Resets counts partitions moved by MIRROR_RESET_POLICY, Skipped the
+	// source offsets they skipped (each unit's detail names them).
+	Resets  int          `json:"resets,omitempty"`
+	Skipped int64        `json:"offsets_skipped,omitempty"`
+	Waiting []string     `json:"waiting_for_reconcile,omitempty"`
+	Errors  []string     `json:"errors,omitempty"`
+	Detail  []UnitResult `json:"detail,omitempty"`
 	Timing
 	// Lags are per-partition lags for metrics (not in the summary).
 	Lags []PartitionLag `json:"-"`
@@ -194,6 +198,10 @@ func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		res.Bytes += r.Bytes
 		res.Transactions += r.Transactions
 		res.Timing.merge(r.Timing)
+		if r.Reset != "" {
+			res.Resets++
+			res.Skipped += r.Skipped
+		}
 		switch r.Status {
 		case "fenced":
 			res.Fenced++
@@ -330,18 +338,29 @@ func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Uni
 		u.Progress = &pos
 		w.pos = pos
 		w.pos.SourceID = u.SourceID
-		if pos.SourceID != "" && pos.SourceID != u.SourceID {
-			return fmt.Errorf("source topic %s was deleted and recreated (topic id %s, now %s): its offsets are not the ones copied so far; the partition stays stopped until an operator resets its progress",
-				u.SourceTopic, pos.SourceID, u.SourceID)
+		var problem string
+		switch {
+		case pos.SourceID != "" && pos.SourceID != u.SourceID:
+			problem = fmt.Sprintf("source topic %s was deleted and recreated (topic id %s, now %s): its offsets are not the ones copied so far", u.SourceTopic, pos.SourceID, u.SourceID)
+		case pos.Next < u.LogStart:
+			problem = fmt.Sprintf("source data lost: offsets %d..%d of %s/%d were deleted (retention or DeleteRecords) before they were copied", pos.Next, u.LogStart-1, u.SourceTopic, u.Partition)
+		case pos.Next > u.End:
+			problem = fmt.Sprintf("progress %d is past the source end %d of %s/%d: the source partition was truncated or the topic recreated", pos.Next, u.End, u.SourceTopic, u.Partition)
+		default:
+			return nil
 		}
-		if pos.Next < u.LogStart {
-			return fmt.Errorf("source data lost: offsets %d..%d of %s/%d were deleted (retention or DeleteRecords) before they were copied; the partition stays stopped until an operator resets its progress",
-				pos.Next, u.LogStart-1, u.SourceTopic, u.Partition)
+		if m.Settings.ResetPolicy != config.ResetEarliest {
+			return fmt.Errorf("%s; the partition stays stopped (set MIRROR_RESET_POLICY=earliest to resume from the source's earliest offset)", problem)
 		}
-		if pos.Next > u.End {
-			return fmt.Errorf("progress %d is past the source end %d of %s/%d: the source partition was truncated or the topic recreated; the partition stays stopped until an operator resets its progress",
-				pos.Next, u.End, u.SourceTopic, u.Partition)
+		// The reset policy: resume at the source's log start. The next
+		// copied record gets an offset sync (an upstream gap or rewind), so
+		// translation stays right on both sides of the jump.
+		w.pos.Next = u.LogStart
+		w.res.Reset = fmt.Sprintf("%s; reset to offset %d by MIRROR_RESET_POLICY=earliest", problem, u.LogStart)
+		if pos.Next < u.LogStart && (pos.SourceID == "" || pos.SourceID == u.SourceID) {
+			w.res.Skipped = u.LogStart - pos.Next
 		}
+		w.log.Warn("partition reset", "reason", problem, "from", pos.Next, "to", u.LogStart, "skipped", w.res.Skipped)
 		return nil
 	}
 	has, err := hasCommittedRecords(ctx, m.TargetOpts, u.Unit.Topic, u.Partition, remote[0], remote[1])
@@ -442,7 +461,7 @@ func (m *Mirror) copy(ctx context.Context, workers []*worker, stopAt time.Time, 
 				return
 			}
 			if errors.Is(err, kerr.OffsetOutOfRange) {
-				err = fmt.Errorf("source data lost: offset %d of %s/%d is no longer on the source (retention, DeleteRecords or the topic was recreated); the partition stays stopped until an operator resets its progress", w.pos.Next, t, p)
+				err = fmt.Errorf("source data lost: offset %d of %s/%d is no longer on the source (retention, DeleteRecords or the topic was recreated); the partition stays stopped (MIRROR_RESET_POLICY=earliest resumes it from the source's earliest offset)", w.pos.Next, t, p)
 			}
 			w.log.Error("fetch failed", "err", err)
 			cons.PauseFetchPartitions(map[string][]int32{t: {p}})

@@ -46,7 +46,16 @@ func (u *unit) lag(startFrom string) int64 {
 // was last committed longer ago than refresh and must be re-committed
 // before the broker expires it.
 func (u *unit) needsWork(startFrom string, refresh time.Duration) bool {
-	return u.lag(startFrom) > 0 || (u.Progress == nil && startFrom == "latest") || u.refreshDue(refresh)
+	return u.lag(startFrom) > 0 || (u.Progress == nil && startFrom == "latest") || u.refreshDue(refresh) || u.inconsistent()
+}
+
+// inconsistent: the committed position does not fit the source any more
+// (topic recreated, data deleted, position past the end). Such a unit is
+// claimed every invocation so that it fails loudly (or is reset, with a
+// reset policy) instead of looking idle.
+func (u *unit) inconsistent() bool {
+	p := u.Progress
+	return p != nil && ((p.SourceID != "" && p.SourceID != u.SourceID) || p.Next < u.LogStart || p.Next > u.End)
 }
 
 // refreshDue: the position is old enough to re-commit, and can be (a

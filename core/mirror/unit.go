@@ -27,6 +27,11 @@ type UnitResult struct {
 	// invocation took over), error.
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
+	// Reset says why and where the reset policy moved the position;
+	// Skipped counts the source offsets it skipped (deleted before they
+	// were copied), exactly the offsets named in Reset.
+	Reset   string `json:"reset,omitempty"`
+	Skipped int64  `json:"skipped,omitempty"`
 	Timing
 }
 
