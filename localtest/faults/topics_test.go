@@ -59,18 +59,11 @@ func TestSourceDataLost(t *testing.T) {
 // notes it, and the remote topic keeps the first topic's records only.
 func TestSourceRecreated(t *testing.T) { testSourceRecreated(t, 150) }
 
-// KNOWN FAULT (long suite only, fails today): a recreated source topic
-// whose end is still below the old position (30 < 100 here) is not
-// reported by the mirror at all: it sees no lag, claims nothing and exits
-// 0, silently, until the new topic grows past the old position. Only
-// reconcile's note says so. core/mirror should check the topic id before
-// computing lag.
-func TestSourceRecreatedShorter(t *testing.T) {
-	if !long() {
-		t.Skip("known fault, documented in docs/hardening.md; runs in the long suite (MIRROR_FAULTS_LONG=1)")
-	}
-	testSourceRecreated(t, 30)
-}
+// A recreated source topic whose end is still below the old position (30 <
+// 100 here): the position is past the new end, and the mirror claims the
+// partition and refuses it every run instead of looking idle (it used to
+// see no lag and exit 0 silently).
+func TestSourceRecreatedShorter(t *testing.T) { testSourceRecreated(t, 30) }
 
 func testSourceRecreated(t *testing.T, again int) {
 	pair := kafkatest.Real(t)
