@@ -24,7 +24,20 @@ func TestSigkillEachProgram(t *testing.T) {
 	rounds := pick(6, 40)
 	kills := map[string]int{}
 	completed := map[string]int{}
-	for i := 0; i < rounds; i++ {
+	// Each program's kill window starts at 1.2 s; a run that finishes
+	// before its kill narrows its program's window to that run's length,
+	// so fast programs (reconcile over a few topics) are still killed
+	// mid-flight. Rounds go on (up to 4x) until each was killed enough.
+	window := map[string]time.Duration{"mirror": 1200 * time.Millisecond, "checkpoint": 1200 * time.Millisecond, "reconcile": 1200 * time.Millisecond}
+	enough := func() bool {
+		for _, fn := range []string{"mirror", "checkpoint", "reconcile"} {
+			if kills[fn] < max(1, rounds/4) {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i < rounds || (!enough() && i < 4*rounds); i++ {
 		// All three at once, as their schedules would overlap; each is
 		// killed at a random point from start-up to deep in its work, or
 		// (one time in four) left to finish.
@@ -36,14 +49,21 @@ func TestSigkillEachProgram(t *testing.T) {
 				defer wg.Done()
 				p := start(t, fn, environ)
 				var r run
+				mu.Lock()
+				w := window[fn]
+				mu.Unlock()
+				killAt := 20*time.Millisecond + rand.N(w)
 				if rand.IntN(4) == 0 {
 					r = p.wait(time.Minute)
 				} else {
-					time.Sleep(time.Duration(20+rand.IntN(1200)) * time.Millisecond)
+					time.Sleep(killAt)
 					r = p.kill()
 				}
 				mu.Lock()
 				defer mu.Unlock()
+				if !r.killed && r.code == 0 && r.duration < killAt {
+					window[fn] = max(15*time.Millisecond, r.duration*3/4)
+				}
 				switch {
 				case r.killed:
 					kills[fn]++
