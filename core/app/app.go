@@ -97,6 +97,20 @@ func New(ctx context.Context, s config.Settings, cfg *config.Config, logger *slo
 	return a, nil
 }
 
+// newMirror is a flow's mirror with this App's clients.
+func (a *App) newMirror(f *config.Flow, owner string) *mirror.Mirror {
+	return &mirror.Mirror{
+		Flow:        f,
+		Settings:    a.Settings,
+		SourceAdmin: a.admins[optKey(f, "source-admin")],
+		TargetAdmin: a.admins[optKey(f, "target-admin")],
+		SourceOpts:  a.baseOpts[optKey(f, "source-consumer")],
+		TargetOpts:  a.baseOpts[optKey(f, "target-producer")],
+		Logger:      a.Logger,
+		Owner:       owner,
+	}
+}
+
 func optKey(f *config.Flow, role string) string { return f.Name() + "/" + role }
 
 // Close closes every client.
@@ -136,16 +150,7 @@ func (a *App) Mirror(ctx context.Context, owner string) (*MirrorSummary, error) 
 	sum := &MirrorSummary{Function: "mirror"}
 	var errs []error
 	for _, f := range a.Flows {
-		m := &mirror.Mirror{
-			Flow:        f,
-			Settings:    a.Settings,
-			SourceAdmin: a.admins[optKey(f, "source-admin")],
-			TargetAdmin: a.admins[optKey(f, "target-admin")],
-			SourceOpts:  a.baseOpts[optKey(f, "source-consumer")],
-			TargetOpts:  a.baseOpts[optKey(f, "target-producer")],
-			Logger:      a.Logger,
-			Owner:       owner,
-		}
+		m := a.newMirror(f, owner)
 		res, err := m.Run(ctx, stopAt)
 		sum.Flows = append(sum.Flows, res)
 		sum.UnitsClaimed += res.UnitsClaimed
