@@ -155,10 +155,17 @@ func (w *worker) collect(stopAt time.Time) (batch []*kgo.Record, open bool) {
 	}
 }
 
+// recordOverhead is what a fetched record costs besides its key, value
+// and headers: the kgo.Record itself, its header slice and the share of
+// the decompressed batch it keeps alive. Counting it in the fetch budget
+// keeps small records (100 B) from filling memory with per-record structs.
+const recordOverhead = 256
+
+// sliceBytes is what records weigh against the invocation's fetch budget.
 func sliceBytes(recs []*kgo.Record) int64 {
 	var n int64
 	for _, r := range recs {
-		n += int64(recordBytes(r))
+		n += int64(recordBytes(r)) + recordOverhead
 	}
 	return n
 }
