@@ -14,15 +14,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"strings"
-	"syscall"
 
 	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
@@ -31,47 +25,21 @@ import (
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "failover" {
-		os.Exit(failover(os.Args[2:]))
+		var group string
+		var apply bool
+		os.Exit(runner.Tool("checkpoint failover", os.Args[2:], func(fs *flag.FlagSet) {
+			fs.StringVar(&group, "group", "", "the consumer group to fail over (required)")
+			fs.BoolVar(&apply, "apply", false, "commit the translated offsets to the group on the target")
+		}, func(ctx context.Context, s config.Settings, cfg *config.Config, logger *slog.Logger) (any, error) {
+			plan, err := app.Failover(ctx, s, cfg, logger, group, apply)
+			if plan == nil {
+				return nil, err
+			}
+			app.PrintFailover(os.Stderr, plan)
+			return plan, err
+		}))
 	}
 	runner.Main("checkpoint", func(ctx context.Context, a *app.App, _ string) (any, error) {
 		return a.Checkpoint(ctx)
 	})
-}
-
-func failover(args []string) int {
-	fs := flag.NewFlagSet("failover", flag.ContinueOnError)
-	group := fs.String("group", "", "the consumer group to fail over (required)")
-	apply := fs.Bool("apply", false, "commit the translated offsets to the group on the target")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	fail := func(code int, err error) int {
-		fmt.Fprintf(os.Stderr, "checkpoint failover: %s\n", strings.Join(strings.Fields(err.Error()), " "))
-		return code
-	}
-	s, err := config.LoadSettings()
-	if err != nil {
-		return fail(2, err)
-	}
-	level, _ := s.Level()
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("function", "checkpoint-failover")
-	cfg, err := s.LoadConfig()
-	if err != nil {
-		return fail(2, err)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	plan, err := app.Failover(ctx, s, cfg, logger, *group, *apply)
-	if plan != nil {
-		app.PrintFailover(os.Stderr, plan)
-		b, _ := json.Marshal(plan)
-		fmt.Println(string(b))
-	}
-	if err != nil {
-		if errors.Is(err, app.ErrInput) {
-			return fail(2, err)
-		}
-		return fail(1, err)
-	}
-	return 0
 }

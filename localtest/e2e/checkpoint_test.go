@@ -43,9 +43,9 @@ func TestCheckpointProgramAndFailover(t *testing.T) {
 		mustInvoke(t, "checkpoint", e)
 	}
 
-	failover := func(args ...string) run {
+	tool := func(fn string, args ...string) run {
 		t.Helper()
-		cmd := exec.Command(filepath.Join(binDir, "checkpoint"), append([]string{"failover"}, args...)...)
+		cmd := exec.Command(filepath.Join(binDir, fn), args...)
 		cmd.Env = e
 		out, errb := new(strings.Builder), new(strings.Builder)
 		cmd.Stdout, cmd.Stderr = out, errb
@@ -55,6 +55,12 @@ func TestCheckpointProgramAndFailover(t *testing.T) {
 			r.code = ee.ExitCode()
 		}
 		return r
+	}
+	failover := func(args ...string) run { return tool("checkpoint", append([]string{"failover"}, args...)...) }
+	// Every partition already has mirrorless progress: nothing to take
+	// over from MirrorMaker 2.
+	if r := tool("mirror", "adopt"); r.code != 0 || !strings.Contains(r.stdout, `"function":"mirror-adopt"`) || !strings.Contains(r.stdout, `"ok":true`) {
+		t.Errorf("mirror adopt: exit %d: %s %s", r.code, r.stdout, r.stderr)
 	}
 	if r := failover(); r.code != 2 || !strings.Contains(r.stderr, "-group is required") {
 		t.Errorf("failover without -group: exit %d, stderr %q", r.code, r.stderr)
