@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,11 +148,61 @@ func (s *Store) Claim(ctx context.Context, units []Unit, ttl time.Duration) ([]U
 	if err != nil {
 		return nil, err
 	}
+	got, _, err := s.claim(ctx, current, units, len(units), ttl)
+	return got, err
+}
+
+// takeRounds bounds Take's retries after losing races.
+const takeRounds = 4
+
+// Take claims up to n of units for ttl, preferring them in the order
+// given and passing over units another owner holds. Invocations started
+// together all prefer the same units; the ones that lose a race for them
+// go on to the next free units (up to takeRounds times), so concurrent
+// invocations spread over the work instead of fighting over its head.
+func (s *Store) Take(ctx context.Context, units []Unit, n int, ttl time.Duration) ([]Unit, error) {
+	if len(units) == 0 || n <= 0 {
+		return nil, nil
+	}
+	current, err := s.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var got []Unit
+	for round := 0; round < takeRounds && len(got) < n; round++ {
+		var want []Unit
+		for _, u := range units {
+			if !slices.Contains(got, u) {
+				want = append(want, u)
+			}
+		}
+		// Units lost to another claimer show as theirs in the leases
+		// read back, and are passed over in the next round.
+		won, after, err := s.claim(ctx, current, want, n-len(got), ttl)
+		if err != nil {
+			return got, err
+		}
+		if after == nil {
+			break // nothing left free
+		}
+		got = append(got, won...)
+		current = after
+	}
+	return got, nil
+}
+
+// claim writes claims for up to n of units that current shows free,
+// expired or ours, reads the group back and returns the units won and the
+// leases read back (nil when nothing was free to claim).
+func (s *Store) claim(ctx context.Context, current map[Unit]Lease, units []Unit, n int, ttl time.Duration) ([]Unit, map[Unit]Lease, error) {
 	now := s.now()
 	expiry := now.Add(ttl).UnixMilli()
 	var os kadm.Offsets
 	var want []Unit
 	for _, u := range units {
+		if len(want) == n {
+			break
+		}
 		if current[u].HeldByOther(s.Owner, now) {
 			continue
 		}
@@ -159,14 +210,14 @@ func (s *Store) Claim(ctx context.Context, units []Unit, ttl time.Duration) ([]U
 		want = append(want, u)
 	}
 	if len(want) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err := s.commit(ctx, os); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	after, err := s.Read(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var got []Unit
 	for _, u := range want {
@@ -174,7 +225,7 @@ func (s *Store) Claim(ctx context.Context, units []Unit, ttl time.Duration) ([]U
 			got = append(got, u)
 		}
 	}
-	return got, nil
+	return got, after, nil
 }
 
 // Release ends this owner's leases on units so the next invocation need

@@ -137,19 +137,18 @@ func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	if p.OffsetSyncsMissing {
 		return res, fmt.Errorf("offset-syncs topic %s does not exist on %s: run reconcile first", m.Flow.OffsetSyncsTopic(), m.Flow.Target)
 	}
-	if len(cands) > m.Settings.MaxUnits {
-		cands = cands[:m.Settings.MaxUnits]
-	}
 
-	// Claim short leases and renew them while working, so that a crashed
-	// or killed invocation frees its partitions within one TTL.
+	// Claim short leases on up to MaxUnits of the candidates, most
+	// overdue first, passing over those other invocations hold, and renew
+	// them while working, so that a crashed or killed invocation frees its
+	// partitions within one TTL.
 	leases := &lease.Store{Admin: m.TargetAdmin, Group: LeaseGroup(m.Flow), Owner: m.Owner}
 	want := make([]lease.Unit, len(cands))
 	for i, u := range cands {
 		want[i] = u.Unit
 	}
 	ttl := m.Settings.LeaseTTL
-	claimed, err := leases.Claim(ctx, want, ttl)
+	claimed, err := leases.Take(ctx, want, m.Settings.MaxUnits, ttl)
 	if err != nil {
 		return res, err
 	}
