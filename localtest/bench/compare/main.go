@@ -262,6 +262,12 @@ func run(ctx context.Context, o *options) error {
 	}
 	_, _ = admB.DeleteGroups(ctx, "mirrorless.ML->B.progress", "mirrorless.ML->B.leases", "mirrorless.CS->B.progress", "mirrorless.CS->B.leases", "MMA-mm2", "MME-mm2")
 
+	took, err := warmUp(ctx, o, admB)
+	if err != nil {
+		return err
+	}
+	logf("B warmed up (__transaction_state and __consumer_offsets ready) in %s", secs(took))
+
 	rep := &report{opts: o, started: time.Now(), loadBefore: loadavg()}
 	for _, w := range workloads(o.scale, wset) {
 		logf("%s", w)

@@ -72,6 +72,7 @@ func (rp *report) markdown() string {
 	fmt.Fprintln(&b)
 	fmt.Fprintln(&b, "- MB/s and records/s are over the wall time, from starting the copier (process or JVM) until B holds every record; MB is 10^6 bytes of key + value + headers. \"First record after\" is when B's end offsets first moved (polled every 50 ms), so \"MB/s after first record\" leaves out start-up (for MM2: JVM start, Connect group, task start, topic creation).")
 	fmt.Fprintln(&b, "- CPU and peak RSS are the copier's own. CPU: the pipe and each mirror invocation from wait4's rusage (mirrorless: summed over invocations); MM2 from /proc/<pid>/stat when the copy completed (all JVM threads), not counting shutdown. Peak RSS: VmHWM of /proc/<pid>/status, the pipe and each invocation sampled every 10 ms until exit (mirrorless: the largest invocation), MM2 when the copy completed. Brokers are not counted.")
+	fmt.Fprintln(&b, "- Before the first workload, B ran one transaction and one group commit (not timed), so that its __transaction_state and __consumer_offsets exist, as on any cluster that has seen either; otherwise the first transactional or group-using copier pays for creating them.")
 	fmt.Fprintln(&b, "- Verified: every target record read back (read_committed) and compared with the generated source record: key, value, both headers in order, timestamp; per partition no record missing, and for the exactly-once copies none duplicated or reordered.")
 	for _, r := range rp.results {
 		for _, n := range r.Notes {
