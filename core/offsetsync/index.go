@@ -25,11 +25,16 @@ type Sync struct{ Up, Down int64 }
 // offset.lag.max+1 target offsets apart, and a consumer that fails over at
 // a translated offset re-reads at most offset.lag.max records it had
 // already processed. The index keeps that density for its newest Dense
-// syncs; beyond them (groups lagging more than about Dense × offset.lag.max
-// records on a partition) it drops the syncs whose removal leaves the
-// smallest gap, so precision decreases gradually with lag instead of by
-// MM2's 64 exponentially spaced slots. Syncs that a group currently sits on
-// are never dropped, so a group that does not move keeps its translation.
+// syncs. Beyond them it drops the syncs whose removal costs least relative
+// to how far they are behind the newest one, so the spacing grows
+// geometrically with lag, like MM2's 64 exponentially spaced slots but with
+// thousands of them: a group lagging L records behind the newest sync
+// re-reads at most offset.lag.max + about L*((H/D)^(1/(MaxSyncs-Dense))-1)
+// records, where H/D is the history's length over the dense window's
+// (under 1% of L at the defaults for H/D up to a million). The bound does
+// not degrade as a deployment ages: old history gets coarser, recent
+// history keeps its precision. Syncs that a group currently sits on are
+// never dropped, so a group that does not move keeps its translation.
 type Index struct {
 	Syncs []Sync
 }
@@ -100,8 +105,10 @@ func (x *Index) floor(g int64) int {
 
 // Thin bounds the index to maxSyncs syncs. The newest dense syncs and, for
 // every offset in keep, the sync that offset translates through, are never
-// dropped; among the others, the syncs whose removal leaves the smallest
-// gap between their neighbours go first.
+// dropped. Among the others, the sync whose removal widens the gap between
+// its neighbours least relative to its distance from the newest sync goes
+// first, which spaces old history geometrically: a lagging group's re-read
+// stays a small fraction of its lag however long the history grows.
 func (x *Index) Thin(maxSyncs, dense int, keep []int64) {
 	n := len(x.Syncs)
 	if n <= maxSyncs || maxSyncs < 2 {
@@ -118,21 +125,26 @@ func (x *Index) Thin(maxSyncs, dense int, keep []int64) {
 		}
 	}
 	type cand struct {
-		i   int
-		gap int64
+		i    int
+		cost float64
 	}
+	head := x.Syncs[n-1].Up
 	for len(x.Syncs) > maxSyncs {
 		n = len(x.Syncs)
 		var cs []cand
 		for i := 1; i < n-1; i++ {
 			if !protected[i] {
-				cs = append(cs, cand{i, x.Syncs[i+1].Up - x.Syncs[i-1].Up})
+				// Dropping i makes groups in [Up[i], Up[i+1]) translate
+				// through Up[i-1]: their re-read grows to at most the gap,
+				// and the least lagging of them is head-Up[i+1]+1 behind.
+				gap := float64(x.Syncs[i+1].Up - x.Syncs[i-1].Up)
+				cs = append(cs, cand{i, gap / float64(head-x.Syncs[i+1].Up+1)})
 			}
 		}
 		if len(cs) == 0 {
 			return // everything left is protected
 		}
-		sort.Slice(cs, func(a, b int) bool { return cs[a].gap < cs[b].gap || cs[a].gap == cs[b].gap && cs[a].i < cs[b].i })
+		sort.Slice(cs, func(a, b int) bool { return cs[a].cost < cs[b].cost || cs[a].cost == cs[b].cost && cs[a].i < cs[b].i })
 		// Drop up to the excess in one pass, never two neighbours at once
 		// (the second's gap would be stale).
 		drop := make([]bool, n)

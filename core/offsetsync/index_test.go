@@ -163,12 +163,64 @@ func TestThinKeepsDenseTailAndGroups(t *testing.T) {
 	if x.Syncs[0] != (Sync{0, 0}) {
 		t.Fatalf("the oldest sync was dropped: %v", x.Syncs[0])
 	}
-	// Older history is coarser but evenly so: no gap beyond ~19x the original.
+	// Older history is coarser, and more so the older it is.
 	for i := 1; i < len(x.Syncs); i++ {
-		if d := x.Syncs[i].Up - x.Syncs[i-1].Up; d > 400 {
-			t.Fatalf("gap of %d source offsets at %v", d, x.Syncs[i])
+		if d := x.Syncs[i].Up - x.Syncs[i-1].Up; d > 100000-x.Syncs[i].Up {
+			t.Fatalf("gap of %d source offsets at %v, %d behind the newest", d, x.Syncs[i], 100000-x.Syncs[i].Up)
 		}
 	}
+}
+
+// A deployment that runs for a long time keeps thinning its index as the
+// checkpoint function does every run; a group lagging behind must still
+// get a translation whose re-read is a small fraction of its lag, however
+// old the deployment (with evenly spaced thinning, a group 300,000 records
+// behind re-read tens of thousands once the history was long enough).
+func TestThinKeepsReReadsRelativeToLagAsHistoryGrows(t *testing.T) {
+	const (
+		lagMax  = 100
+		step    = lagMax + 1 // a sync every offset.lag.max+1 records
+		total   = 400000     // syncs written over the deployment's life
+		perRun  = 1000       // syncs a run adds before it thins
+		maxS    = DefaultMaxSyncs
+		dense   = DefaultDense
+		allowed = 0.01 // of the lag, beyond offset.lag.max
+	)
+	var x Index
+	for i := int64(0); i < total; i++ {
+		x.Add(Sync{i * step, i * (step + 1)})
+		if (i+1)%perRun == 0 {
+			x.Thin(maxS, dense, nil)
+		}
+	}
+	x.Thin(maxS, dense, nil)
+	if len(x.Syncs) != maxS {
+		t.Fatalf("%d syncs kept, want %d", len(x.Syncs), maxS)
+	}
+	head := x.Syncs[len(x.Syncs)-1].Up
+	worst := 0.0
+	for lag := int64(1); lag < head; lag = lag*11/10 + 1 {
+		g := head - lag
+		r := x.ReRead(g)
+		if r <= lagMax {
+			continue
+		}
+		frac := float64(r-lagMax) / float64(lag)
+		if frac > allowed {
+			t.Fatalf("a group %d records behind re-reads %d (%.2f%% of its lag, allowed %.0f%% beyond %d)", lag, r, 100*frac, 100*allowed, lagMax)
+		}
+		worst = max(worst, frac)
+	}
+	if worst == 0 {
+		t.Fatal("no lagging group re-read more than offset.lag.max: the history did not get thinned")
+	}
+	// The dense tail keeps the exact bound.
+	for g := x.Syncs[len(x.Syncs)-dense].Up; g <= head; g++ {
+		if r := x.ReRead(g); r > lagMax {
+			t.Fatalf("dense tail: group at %d re-reads %d", g, r)
+		}
+	}
+	t.Logf("history of %d records in %d syncs: worst re-read beyond offset.lag.max %.3f%% of the lag", head, len(x.Syncs), 100*worst)
 }
 
 func TestIndexEncoding(t *testing.T) {
