@@ -51,6 +51,12 @@ func TestFunctionsThroughTheLambdaRuntime(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Both invocations' metrics are out before the lines are read.
+	if !mir.out.waitLine(func(l map[string]any) bool {
+		return l["request_id"] == "req-2" && l["Function"] == "mirror" && l[metrics.InvocationDurationMs] != nil
+	}, 5*time.Second) {
+		t.Errorf("no invocation metrics for req-2:\n%s", tail(mir.out.String(), 10))
+	}
 	lines := mir.out.jsonLines()
 	// Warm reuse: the clients are built once per environment, at init,
 	// not per invocation.
@@ -136,12 +142,9 @@ func TestFunctionsThroughTheLambdaRuntime(t *testing.T) {
 	if cs["groups"].(float64) < 1 || cs["checkpoints"].(float64) < parts {
 		t.Errorf("checkpoint: %v groups, %v checkpoints; want 1 and %d", cs["groups"], cs["checkpoints"], parts)
 	}
-	var cpEMF bool
-	for _, l := range cp.out.jsonLines() {
-		if l["request_id"] == "checkpoint-1" && l["Flow"] == "A->B" && l[metrics.CheckpointsWritten] != nil {
-			cpEMF = l[metrics.CheckpointsWritten] == cs["checkpoints"]
-		}
-	}
+	cpEMF := cp.out.waitLine(func(l map[string]any) bool {
+		return l["request_id"] == "checkpoint-1" && l["Flow"] == "A->B" && l[metrics.CheckpointsWritten] == cs["checkpoints"]
+	}, 5*time.Second)
 	if !cpEMF {
 		t.Errorf("no EMF line with the checkpoints written:\n%s", tail(cp.out.String(), 10))
 	}

@@ -134,6 +134,22 @@ func (o *output) jsonLines() []map[string]any {
 	return out
 }
 
+// waitLine waits until a JSON line of the output satisfies ok. The
+// bootstrap's stdout reaches the output through the emulator's pipe, so a
+// line written as an invocation ends may arrive after its response.
+func (o *output) waitLine(ok func(map[string]any) bool, within time.Duration) bool {
+	for deadline := time.Now().Add(within); ; time.Sleep(50 * time.Millisecond) {
+		for _, l := range o.jsonLines() {
+			if ok(l) {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 // emulator is one running aws-lambda-rie with one function: one execution
 // environment, kept warm between invocations as Lambda does.
 type emulator struct {
