@@ -160,7 +160,7 @@ func testCheckpointScenarios(t *testing.T, pair kafkatest.Pair, lagMax int64) {
 	if sum.Checkpoints != 4 || sum.Groups != 1 {
 		t.Fatalf("first run: %+v", sum.Flows[0])
 	}
-	target := kafkatest.ReadAll(t, pair.B, remote)
+	target, end := kafkatest.ReadAll(t, pair.B, remote), int64(300)
 	checkFailover := func(at map[int32]int64, cps map[int32]offsetsync.Checkpoint) {
 		t.Helper()
 		for p, g := range at {
@@ -172,7 +172,7 @@ func testCheckpointScenarios(t *testing.T, pair kafkatest.Pair, lagMax int64) {
 				t.Fatalf("partition %d: checkpoint %+v, want topic %s upstream %d", p, cp, remote, g)
 			}
 			first := firstSeqFrom(t, target, p, cp.Downstream)
-			if p == 3 || g == 300 {
+			if p == 3 || g == end {
 				if first != -1 {
 					t.Errorf("partition %d: group at the end resumes at %d and reads seq %d", p, cp.Downstream, first)
 				}
@@ -191,20 +191,27 @@ func testCheckpointScenarios(t *testing.T, pair kafkatest.Pair, lagMax int64) {
 		t.Errorf("empty partition: checkpoint %+v, want offset 0", cp)
 	}
 	// The group is absent on the target: its translated offsets were committed.
-	got := groupOffsets(t, pair.B, g1)[remote]
-	for p, cp := range lastCheckpoints(checkpoints(t, pair.B, src), g1, remote) {
-		if got[p] != cp.Downstream {
-			t.Errorf("target group %s partition %d at %d, want %d", g1, p, got[p], cp.Downstream)
+	checkSynced := func() {
+		t.Helper()
+		got := groupOffsets(t, pair.B, g1)[remote]
+		cps := lastCheckpoints(checkpoints(t, pair.B, src), g1, remote)
+		if len(cps) != 4 {
+			t.Fatalf("checkpoints for %d partitions, want 4: %+v", len(cps), cps)
+		}
+		for p, cp := range cps {
+			if o, ok := got[p]; !ok || o != cp.Downstream {
+				t.Errorf("target group %s partition %d at %d (committed: %v), want %d", g1, p, o, ok, cp.Downstream)
+			}
 		}
 	}
+	checkSynced()
 
 	// Nothing moved: no new checkpoint (monotonic, no repeats across runs).
 	if sum := runCheckpoint(t, a); sum.Checkpoints != 0 {
 		t.Errorf("a run with nothing new wrote %d checkpoints", sum.Checkpoints)
 	}
 
-	// The group advances to 90%; then more data is mirrored; then it
-	// rewinds to 10% (scenario 13).
+	// The group advances to 90%, then rewinds to 10% (scenario 13).
 	at = map[int32]int64{0: 270, 1: 300, 2: 271, 3: 0}
 	commitGroup(t, pair.A, g1, map[string]map[int32]int64{topic: at})
 	runCheckpoint(t, a)
@@ -218,6 +225,22 @@ func testCheckpointScenarios(t *testing.T, pair kafkatest.Pair, lagMax int64) {
 	// The target group is never rewound.
 	if now := groupOffsets(t, pair.B, g1)[remote]; now[0] != forward[0] || now[2] != forward[2] {
 		t.Errorf("target group rewound: %v, was %v", now, forward)
+	}
+
+	// Scenario 12: more data is produced and mirrored; the group reads
+	// into it and the group offset sync follows it forward.
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 3, 300, 350)
+	if _, err := a.Mirror(ctx, NewOwner("")); err != nil {
+		t.Fatal(err)
+	}
+	target, end = kafkatest.ReadAll(t, pair.B, remote), 350
+	at = map[int32]int64{0: 340, 1: 350, 2: 305, 3: 0}
+	commitGroup(t, pair.A, g1, map[string]map[int32]int64{topic: at})
+	runCheckpoint(t, a)
+	checkFailover(at, lastCheckpoints(checkpoints(t, pair.B, src), g1, remote))
+	checkSynced()
+	if now := groupOffsets(t, pair.B, g1)[remote]; now[0] <= forward[0] || now[1] <= forward[1] {
+		t.Errorf("target group did not follow new data forward: %v, was %v", now, forward)
 	}
 
 	// Monotonic per partition, except where the source group rewound.
