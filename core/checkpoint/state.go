@@ -32,7 +32,7 @@ func StateTopic(f *config.Flow) string {
 // StateTopicConfigs keep the state topic's uncompacted tail short.
 var StateTopicConfigs = map[string]string{
 	"cleanup.policy":            "compact",
-	"segment.ms":                "600000",
+	"segment.ms":                "60000",
 	"min.cleanable.dirty.ratio": "0.1",
 }
 
