@@ -374,3 +374,50 @@ func TestAlarmsUseEmittedMetrics(t *testing.T) {
 		}
 	}
 }
+
+// rulesFunctions are the only intrinsic functions CloudFormation accepts in a template's Rules
+// (its "Rule functions" reference); anything else, Fn::Join for one, is refused at deploy time,
+// and cfn-lint does not catch it.
+var rulesFunctions = map[string]bool{
+	"Fn::And": true, "Fn::Contains": true, "Fn::EachMemberEquals": true, "Fn::EachMemberIn": true,
+	"Fn::Equals": true, "Fn::Not": true, "Fn::Or": true, "Fn::RefAll": true, "Fn::ValueOf": true,
+	"Fn::ValueOfAll": true, "Ref": true,
+}
+
+// ruleFunctionsUsed lists the intrinsic functions (and Ref) used anywhere in v.
+func ruleFunctionsUsed(v any) []string {
+	var out []string
+	switch x := v.(type) {
+	case map[string]any:
+		for k, sub := range x {
+			if strings.HasPrefix(k, "Fn::") || k == "Ref" || k == "Condition" {
+				out = append(out, k)
+			}
+			out = append(out, ruleFunctionsUsed(sub)...)
+		}
+	case []any:
+		for _, sub := range x {
+			out = append(out, ruleFunctionsUsed(sub)...)
+		}
+	}
+	return out
+}
+
+func TestTemplateRulesUseRuleFunctions(t *testing.T) {
+	p := load(t)
+	rules, _ := p.Template["Rules"].(map[string]any)
+	if len(rules) == 0 {
+		t.Fatal("template.yaml has no Rules (VPC and secrets parameters are checked there)")
+	}
+	for name, r := range rules {
+		for _, fn := range ruleFunctionsUsed(r) {
+			if !rulesFunctions[fn] {
+				t.Errorf("rule %s uses %s, which CloudFormation does not allow in Rules", name, fn)
+			}
+		}
+	}
+	// The checker catches what it is for.
+	if got := ruleFunctionsUsed(map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Fn::Join": []any{"", map[string]any{"Ref": "X"}}}, ""}}}}); !slices.Contains(got, "Fn::Join") {
+		t.Errorf("checker missed Fn::Join: %v", got)
+	}
+}
