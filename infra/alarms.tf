@@ -48,6 +48,24 @@ resource "aws_cloudwatch_metric_alarm" "fencing_storm" {
   }
 }
 
+resource "aws_cloudwatch_metric_alarm" "partitions_stopped" {
+  alarm_name          = "${var.name}-partitions-stopped"
+  alarm_description   = "A mirror run refused to copy a partition rather than guess (source data deleted before it was copied, source topic recreated, remote written by something else); it stays stopped until an operator acts. See docs/operations.md."
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  evaluation_periods  = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  metric_query {
+    id          = "stopped"
+    expression  = "SELECT MAX(PartitionsStopped) FROM SCHEMA(mirrorless, Flow)"
+    period      = 300
+    return_data = true
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "errors" {
   for_each            = local.error_alarms
   alarm_name          = "${var.name}-${each.key}-errors"

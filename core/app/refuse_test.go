@@ -43,6 +43,9 @@ func testSourceDataLost(t *testing.T, pair kafkatest.Pair) {
 	if sum.Records != 100 {
 		t.Fatalf("copied %d records, want partition 1's 100", sum.Records)
 	}
+	if f := sum.Flows[0]; f.Stopped != 1 {
+		t.Fatalf("%d partitions counted stopped, want 1 (the PartitionsStopped metric): %+v", f.Stopped, f)
+	}
 	dst := kafkatest.ByPartition(kafkatest.ReadAll(t, pair.B, "A."+topic))
 	if len(dst[0]) != 100 || len(dst[1]) != 200 {
 		t.Fatalf("target holds %d and %d records, want 100 (stopped) and 200", len(dst[0]), len(dst[1]))
@@ -60,7 +63,7 @@ func testSourceDataLost(t *testing.T, pair kafkatest.Pair) {
 		t.Fatalf("mirror with MIRROR_RESET_POLICY=earliest: %v", err)
 	}
 	f := sum.Flows[0]
-	if f.Resets != 1 || f.Skipped != 50 {
+	if f.Resets != 1 || f.Skipped != 50 || f.Stopped != 0 {
 		t.Fatalf("resets %d, skipped %d; want 1 partition, 50 offsets: %+v", f.Resets, f.Skipped, f.Detail)
 	}
 	for _, d := range f.Detail {
@@ -103,9 +106,12 @@ func testForeignRemoteData(t *testing.T, pair kafkatest.Pair) {
 	if _, err := a.Reconcile(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	_, err := a.Mirror(context.Background(), NewOwner(""))
+	sum, err := a.Mirror(context.Background(), NewOwner(""))
 	if err == nil || !strings.Contains(err.Error(), "already holds records but has no mirrorless progress") {
 		t.Fatalf("mirror error = %v, want a refusal", err)
+	}
+	if sum.Flows[0].Stopped != 1 {
+		t.Fatalf("%d partitions counted stopped, want 1", sum.Flows[0].Stopped)
 	}
 	if n := len(kafkatest.ReadAll(t, pair.B, "A."+topic)); n != 3 {
 		t.Fatalf("remote topic holds %d records, want the 3 that were there", n)
@@ -147,9 +153,12 @@ func testSourceRecreated(t *testing.T, pair kafkatest.Pair, again int) {
 	if err != nil || len(rs.Plans[0].Notes) != 1 || !strings.Contains(rs.Plans[0].Notes[0], "was deleted and recreated") {
 		t.Fatalf("reconcile does not report the recreation: %v %+v", err, rs.Plans)
 	}
-	_, err = a.Mirror(ctx, NewOwner(""))
+	stopped, err := a.Mirror(ctx, NewOwner(""))
 	if err == nil || !strings.Contains(err.Error(), "was deleted and recreated") {
 		t.Fatalf("mirror error = %v, want the recreation reported", err)
+	}
+	if stopped.Flows[0].Stopped != 1 {
+		t.Fatalf("%d partitions counted stopped, want 1", stopped.Flows[0].Stopped)
 	}
 	if n := len(kafkatest.ReadAll(t, pair.B, "A."+topic)); n != 50 {
 		t.Fatalf("remote topic holds %d records, want the first topic's 50", n)

@@ -22,8 +22,9 @@ const (
 	FencedUnits           = "FencedUnits"
 	TransactionsCommitted = "TransactionsCommitted"
 	UnitErrors            = "UnitErrors"
-	PartitionsReset       = "PartitionsReset" // moved by MIRROR_RESET_POLICY=earliest
-	OffsetsSkipped        = "OffsetsSkipped"  // source offsets those resets skipped
+	PartitionsReset       = "PartitionsReset"   // moved by MIRROR_RESET_POLICY=earliest
+	OffsetsSkipped        = "OffsetsSkipped"    // source offsets those resets skipped
+	PartitionsStopped     = "PartitionsStopped" // refused rather than guessed: data lost, source recreated, foreign remote
 	InvocationDurationMs  = "InvocationDurationMs"
 	InvocationErrors      = "InvocationErrors"
 
@@ -91,6 +92,7 @@ func mirrorSets(s *app.MirrorSummary) []Set {
 			{UnitErrors, Count, float64(len(f.Errors))},
 			{PartitionsReset, Count, float64(f.Resets)},
 			{OffsetsSkipped, Count, float64(f.Skipped)},
+			{PartitionsStopped, Count, float64(f.Stopped)},
 		}
 		// Latency only exists for records copied: no data point (rather
 		// than a misleading 0) when nothing was.

@@ -47,8 +47,8 @@ func emit(t *testing.T, function string, sum any, ms int64, failed bool) map[str
 func TestMirrorMetrics(t *testing.T) {
 	t.Parallel()
 	busy := &mirror.Result{Flow: "A->B", UnitsClaimed: 3, Records: 1200, Bytes: 64000, Transactions: 4, LagLeft: 17, Fenced: 1,
-		Errors: []string{"orders/2: boom"},
-		Lags:   []mirror.PartitionLag{{Topic: "orders", Partition: 0, Lag: 0}, {Topic: "orders", Partition: 1, Lag: 17}}}
+		Errors: []string{"orders/2: boom"}, Stopped: 1, Resets: 2, Skipped: 50,
+		Lags: []mirror.PartitionLag{{Topic: "orders", Partition: 0, Lag: 0}, {Topic: "orders", Partition: 1, Lag: 17}}}
 	busy.LatencyAvgMs, busy.LatencyMaxMs, busy.RecordAgeAvgMs, busy.RecordAgeMaxMs = 40, 90, 30, 80
 	idle := &mirror.Result{Flow: "B->A"}
 	got := emit(t, "mirror", &app.MirrorSummary{Function: "mirror", Flows: []*mirror.Result{busy, idle}}, 1234, true)
@@ -56,7 +56,7 @@ func TestMirrorMetrics(t *testing.T) {
 	f := got["Flow=A->B;"]
 	for name, want := range map[string]float64{
 		ReplicationLagRecords: 17, RecordsReplicated: 1200, BytesReplicated: 64000, LeasesHeld: 3,
-		FencedUnits: 1, TransactionsCommitted: 4, UnitErrors: 1,
+		FencedUnits: 1, TransactionsCommitted: 4, UnitErrors: 1, PartitionsStopped: 1, PartitionsReset: 2, OffsetsSkipped: 50,
 		ReplicationLatencyMs: 40, ReplicationLatencyMax: 90, RecordAgeMs: 30, RecordAgeMax: 80,
 	} {
 		if f[name] != want {

@@ -57,8 +57,12 @@ type Result struct {
 	Fenced       int    `json:"fenced"`
 	// Resets counts partitions moved by MIRROR_RESET_POLICY, Skipped the
 	// source offsets they skipped (each unit's detail names them).
-	Resets  int          `json:"resets,omitempty"`
-	Skipped int64        `json:"offsets_skipped,omitempty"`
+	Resets  int   `json:"resets,omitempty"`
+	Skipped int64 `json:"offsets_skipped,omitempty"`
+	// Stopped counts partitions this run refused to copy rather than
+	// guess (source data lost, source recreated, remote written by
+	// something else): each stays stopped until an operator acts.
+	Stopped int          `json:"stopped,omitempty"`
 	Waiting []string     `json:"waiting_for_reconcile,omitempty"`
 	Errors  []string     `json:"errors,omitempty"`
 	Detail  []UnitResult `json:"detail,omitempty"`
@@ -70,6 +74,12 @@ type Result struct {
 // ErrUnitsFailed is returned (wrapped) when some unit failed loudly, e.g.
 // source data gone before it was copied. Other units still ran.
 var ErrUnitsFailed = errors.New("some partitions failed")
+
+// ErrPartitionStopped marks a unit refused rather than guessed about: its
+// committed position no longer fits the source, or its remote partition
+// holds records mirrorless did not write. It stays stopped until an
+// operator resets it (MIRROR_RESET_POLICY, mirror adopt, docs/operations.md).
+var ErrPartitionStopped = errors.New("partition stopped")
 
 func (m *Mirror) addProgress(records, bytes int64) {
 	m.records.Add(records)
@@ -172,8 +182,9 @@ func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		}
 	}()
 
-	workers, startErrs := m.start(ctx, p, claimed, log)
+	workers, startErrs, stopped := m.start(ctx, p, claimed, log)
 	res.Errors = append(res.Errors, startErrs...)
+	res.Stopped = stopped
 	defer func() {
 		for _, w := range workers {
 			w.prod.Close()
@@ -248,7 +259,7 @@ func (m *Mirror) renewLeases(ctx context.Context, leases *lease.Store, units []l
 // start fences every claimed unit (a fresh producer's InitProducerID bumps
 // the epoch and aborts any open transaction of an earlier holder), then
 // reads their committed positions, which are now stable.
-func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *slog.Logger) ([]*worker, []string) {
+func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *slog.Logger) (_ []*worker, _ []string, stopped int) {
 	var (
 		mu      sync.Mutex
 		workers []*worker
@@ -287,18 +298,18 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 	}
 	wg.Wait()
 	if len(workers) == 0 {
-		return nil, errs
+		return nil, errs, 0
 	}
 
 	fenced := map[lease.Unit]bool{}
 	for _, w := range workers {
 		fenced[w.u.Unit] = true
 	}
-	giveUp := func(err error) ([]*worker, []string) {
+	giveUp := func(err error) ([]*worker, []string, int) {
 		for _, w := range workers {
 			w.prod.Close()
 		}
-		return nil, append(errs, err.Error())
+		return nil, append(errs, err.Error()), 0
 	}
 	progress, err := readProgress(ctx, m.TargetAdmin, ProgressGroup(m.Flow), fenced)
 	if err != nil {
@@ -320,11 +331,14 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 			w.prod.Close()
 			w.log.Error("unit cannot start", "err", err)
 			errs = append(errs, fmt.Sprintf("%s/%d: %v", w.u.SourceTopic, w.u.Partition, err))
+			if errors.Is(err, ErrPartitionStopped) {
+				stopped++
+			}
 			continue
 		}
 		ready = append(ready, w)
 	}
-	return ready, errs
+	return ready, errs, stopped
 }
 
 // position decides where a fenced unit resumes, refusing to guess: a
@@ -349,7 +363,7 @@ func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Uni
 			return nil
 		}
 		if m.Settings.ResetPolicy != config.ResetEarliest {
-			return fmt.Errorf("%s; the partition stays stopped (set MIRROR_RESET_POLICY=earliest to resume from the source's earliest offset)", problem)
+			return fmt.Errorf("%w: %s; the partition stays stopped (set MIRROR_RESET_POLICY=earliest to resume from the source's earliest offset)", ErrPartitionStopped, problem)
 		}
 		// The reset policy: resume at the source's log start. The next
 		// copied record gets an offset sync (an upstream gap or rewind), so
@@ -367,8 +381,8 @@ func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Uni
 		return err
 	}
 	if has {
-		return fmt.Errorf("remote partition %s/%d already holds records but has no mirrorless progress (group %s): it was written by another tool or the progress was deleted; refusing to copy duplicates",
-			u.Unit.Topic, u.Partition, ProgressGroup(m.Flow))
+		return fmt.Errorf("%w: remote partition %s/%d already holds records but has no mirrorless progress (group %s): it was written by another tool or the progress was deleted; refusing to copy duplicates",
+			ErrPartitionStopped, u.Unit.Topic, u.Partition, ProgressGroup(m.Flow))
 	}
 	w.pos = Position{Next: u.LogStart, LastUpstream: -1, LastDownstream: -1, SourceID: u.SourceID}
 	if m.Flow.StartFrom == "latest" {

@@ -342,6 +342,7 @@ func TestAlarmsUseEmittedMetrics(t *testing.T) {
 	want := map[string]string{
 		"replication lag": fmt.Sprintf("SELECT MAX(%s) FROM SCHEMA(%s, Flow)", metrics.ReplicationLagRecords, metrics.Namespace),
 		"fencing storm":   fmt.Sprintf("SELECT SUM(%s) FROM SCHEMA(%s, Flow)", metrics.FencedUnits, metrics.Namespace),
+		"stopped":         fmt.Sprintf("SELECT MAX(%s) FROM SCHEMA(%s, Flow)", metrics.PartitionsStopped, metrics.Namespace),
 	}
 	var tpl []string
 	for _, v := range p.Template["Resources"].(map[string]any) {
