@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every fuzz target (func FuzzX in a *_fuzz_test.go file) for FUZZTIME
-# each (default 1m; scripts/test.sh runs them for 5s). Go fuzzes one target
+# each (default 1m; scripts/test.sh runs them for 4s). Go fuzzes one target
 # per invocation. A failing input is written to <package>/testdata/fuzz/<FuzzX>/:
 # fix the bug and commit that file, so the input stays a regression test that
 # `go test` runs every time.

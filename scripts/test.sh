@@ -24,7 +24,7 @@ go vet ./...
 step "staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-# Every fuzz target for a few seconds (about 80 s in all; `make fuzz` runs
+# Every fuzz target for a few seconds (65-85 s in all; `make fuzz` runs
 # them longer). Seeds and past failing inputs run with go test below too.
 step "fuzz (scripts/fuzz.sh, ${FUZZTIME:-4s} per target)"
 FUZZTIME=${FUZZTIME:-4s} bash scripts/fuzz.sh
