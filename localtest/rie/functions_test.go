@@ -34,9 +34,10 @@ func TestFunctionsThroughTheLambdaRuntime(t *testing.T) {
 	if sum["applied"].(float64) < 1 {
 		t.Fatalf("reconcile applied nothing: %v", sum)
 	}
-	if err := rec.stop(t); err != nil {
-		t.Errorf("reconcile emulator exit: %v", err)
+	if again := rec.mustInvoke(t, "reconcile-2"); again["applied"].(float64) != 0 {
+		t.Errorf("second reconcile applied %v changes, want none", again["applied"])
 	}
+	warmThenSigterm(t, rec)
 
 	mir := start(t, "mirror", 60, env(props)...)
 	first := mir.mustInvoke(t, "req-1")
@@ -58,14 +59,6 @@ func TestFunctionsThroughTheLambdaRuntime(t *testing.T) {
 		t.Errorf("no invocation metrics for req-2:\n%s", tail(mir.out.String(), 10))
 	}
 	lines := mir.out.jsonLines()
-	// Warm reuse: the clients are built once per environment, at init,
-	// not per invocation.
-	built := withMsg(lines, "clients built")
-	if len(built) != 1 {
-		t.Fatalf("clients built %d times over two invocations, want once", len(built))
-	}
-	pid := int(built[0]["pid"].(float64))
-
 	// Request ids on every log line of an invocation; EMF valid and
 	// carrying the invocation's numbers.
 	var emf, logs int
@@ -112,18 +105,10 @@ func TestFunctionsThroughTheLambdaRuntime(t *testing.T) {
 	}
 	t.Logf("%d log lines, %d EMF documents", logs, emf)
 
-	// SIGTERM: the emulator passes it to the runtime, which closes its
-	// clients and exits.
-	if err := mir.stop(t); err != nil {
-		t.Errorf("mirror emulator exit after SIGTERM: %v", err)
-	}
-	after := mir.out.jsonLines()
-	if len(withMsg(after, "sigterm: closing clients")) != 1 || len(withMsg(after, "sigterm: clients closed; exiting")) != 1 {
-		t.Errorf("no SIGTERM handling in the bootstrap's logs:\n%s", tail(mir.out.String(), 15))
-	}
-	if !processGone(pid, 5*time.Second) {
-		t.Errorf("bootstrap pid %d still runs after SIGTERM", pid)
-	}
+	// Warm reuse (the clients are built once per environment, at init,
+	// not per invocation); SIGTERM: the emulator passes it to the runtime,
+	// which closes its clients and exits.
+	warmThenSigterm(t, mir)
 
 	// checkpoint: a source group that consumed part of the topic is
 	// translated to the target.
@@ -148,8 +133,31 @@ func TestFunctionsThroughTheLambdaRuntime(t *testing.T) {
 	if !cpEMF {
 		t.Errorf("no EMF line with the checkpoints written:\n%s", tail(cp.out.String(), 10))
 	}
-	if err := cp.stop(t); err != nil {
-		t.Errorf("checkpoint emulator exit: %v", err)
+	if again := cp.mustInvoke(t, "checkpoint-2"); again["checkpoints"].(float64) != 0 {
+		t.Errorf("second checkpoint run wrote %v checkpoints for a group that did not move", again["checkpoints"])
+	}
+	warmThenSigterm(t, cp)
+}
+
+// warmThenSigterm checks, after an emulator's invocations, that its
+// function built its clients once for all of them, and that SIGTERM
+// closes them and ends the bootstrap.
+func warmThenSigterm(t *testing.T, e *emulator) {
+	t.Helper()
+	built := withMsg(e.out.jsonLines(), "clients built")
+	if len(built) != 1 {
+		t.Fatalf("%s: clients built %d times over its invocations, want once", e.fn, len(built))
+	}
+	pid := int(built[0]["pid"].(float64))
+	if err := e.stop(t); err != nil {
+		t.Errorf("%s emulator exit after SIGTERM: %v", e.fn, err)
+	}
+	after := e.out.jsonLines()
+	if len(withMsg(after, "sigterm: closing clients")) != 1 || len(withMsg(after, "sigterm: clients closed; exiting")) != 1 {
+		t.Errorf("%s: no SIGTERM handling in the bootstrap's logs:\n%s", e.fn, tail(e.out.String(), 15))
+	}
+	if !processGone(pid, 5*time.Second) {
+		t.Errorf("%s: bootstrap pid %d still runs after SIGTERM", e.fn, pid)
 	}
 }
 
