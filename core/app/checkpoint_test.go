@@ -583,3 +583,43 @@ func TestCheckpointSkipsHostileRecordsKfake(t *testing.T) {
 		t.Fatalf("failover over a hostile checkpoint record: %v %+v", err, plan)
 	}
 }
+
+// No translation before the offset syncs are read to the end (MM2's
+// rule: a partial read could translate through a stale sync): a run whose
+// time budget ends before it has read them saves how far it got, says it
+// is catching up and writes no checkpoint; the next run translates.
+func testCheckpointWaitsForSyncs(t *testing.T, pair kafkatest.Pair) {
+	src, tgt := uniqueAlias("s"), uniqueAlias("t")
+	topic := kafkatest.Unique(t, "wait")
+	kafkatest.CreateTopic(t, pair.A, topic, 2, nil)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 2, 0, 200)
+	group := kafkatest.Unique(t, "app")
+	a := aliasedApp(t, pair, src, tgt, src+"->"+tgt+".topics = "+topic, src+"->"+tgt+".groups = "+group, "offset.lag.max = 10")
+	reconcileAndMirror(t, a)
+	commitGroup(t, pair.A, group, map[string]map[int32]int64{topic: {0: 150, 1: 50}})
+
+	// A deadline that leaves no time budget at all: stopAt is now.
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(a.Settings.SafetyMargin))
+	sum, err := a.Checkpoint(ctx)
+	cancel()
+	if err != nil {
+		t.Fatalf("checkpoint out of time: %v (%+v)", err, sum.Flows[0])
+	}
+	if f := sum.Flows[0]; !f.CatchingUp || f.Checkpoints != 0 {
+		t.Fatalf("out of time before the syncs were read: catching_up %v, %d checkpoints; want true, 0", f.CatchingUp, f.Checkpoints)
+	}
+	if cps := checkpoints(t, pair.B, src); len(cps) != 0 {
+		t.Fatalf("checkpoints written before the syncs were read to the end: %+v", cps)
+	}
+
+	sum = runCheckpoint(t, a)
+	if f := sum.Flows[0]; f.CatchingUp || f.Checkpoints != 2 {
+		t.Fatalf("next run: catching_up %v, %d checkpoints; want false, 2", f.CatchingUp, f.Checkpoints)
+	}
+}
+
+func TestCheckpointWaitsForSyncsKfake(t *testing.T) {
+	testCheckpointWaitsForSyncs(t, kafkatest.Kfake(t))
+}
+
+func TestCheckpointWaitsForSyncsReal(t *testing.T) { testCheckpointWaitsForSyncs(t, kafkatest.Real(t)) }
