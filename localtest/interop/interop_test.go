@@ -193,6 +193,30 @@ func TestMirrorClientReadsWhatWeWrote(t *testing.T) {
 	if len(theirs) != len(ours) {
 		t.Errorf("translateOffsets returned %d partitions, we wrote %d", len(theirs), len(ours))
 	}
+	// And what MM2's client returns is where the group should resume: a
+	// consumer seeking there reads no record before the group's position
+	// minus offset.lag.max (5) and skips none (partition 1 is at the end).
+	remote := kafkatest.ByPartition(kafkatest.ReadAll(t, pair.B, src+"."+topic))
+	for p, g := range want {
+		at, ok := theirs[fmt.Sprintf("%s.%s %d", src, topic, p)]
+		if !ok {
+			t.Errorf("translateOffsets has no offset for partition %d", p)
+			continue
+		}
+		first := int64(-1)
+		for _, r := range remote[p] {
+			if r.Offset >= at {
+				first = kafkatest.Seq(r)
+				break
+			}
+		}
+		switch {
+		case g == 100 && first != -1:
+			t.Errorf("partition %d: group at the end, translateOffsets %d reads seq %d", p, at, first)
+		case g < 100 && (first > g || first < g-5):
+			t.Errorf("partition %d: group at %d, translateOffsets %d resumes at seq %d; want %d-5..%d", p, g, at, first, g, g)
+		}
+	}
 	found := false
 	for _, u := range upstream {
 		found = found || u == src
