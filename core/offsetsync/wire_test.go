@@ -50,6 +50,15 @@ func TestCheckpointGolden(t *testing.T) {
 	if err != nil || got != c {
 		t.Errorf("decode = %+v, %v; want %+v", got, err, c)
 	}
+	// The source commit's metadata, carried as a STRING (INT16 length).
+	c.Metadata = "m1"
+	wantValue = unhex(t, "00 00 | 00 00 00 00 00 00 00 64 | 00 00 00 00 00 00 00 2a | 00 02 6d 31")
+	if got := c.Value(); !bytes.Equal(got, wantValue) {
+		t.Errorf("value with metadata = % x, want % x", got, wantValue)
+	}
+	if got, err := DecodeCheckpoint(wantKey, wantValue); err != nil || got != c {
+		t.Errorf("decode with metadata = %+v, %v; want %+v", got, err, c)
+	}
 }
 
 // mm2.md §2.4: heartbeat key for A->B.
