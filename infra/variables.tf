@@ -56,6 +56,11 @@ variable "log_level" {
 variable "log_retention_days" {
   type    = number
   default = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the retention periods CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
 }
 
 # --- schedules ----------------------------------------------------------------------------------
@@ -94,38 +99,73 @@ variable "mirror_memory" {
   description = "MB for mirror; Lambda gives CPU and network in proportion to memory."
   type        = number
   default     = 1024
+
+  validation {
+    condition     = var.mirror_memory >= 128 && var.mirror_memory <= 10240
+    error_message = "mirror_memory must be between 128 and 10240."
+  }
 }
 
 variable "mirror_timeout" {
   description = "Seconds; also the invocation's time budget (MIRROR_TIME_BUDGET)."
   type        = number
   default     = 60
+
+  validation {
+    condition     = var.mirror_timeout >= 10 && var.mirror_timeout <= 900
+    error_message = "mirror_timeout must be between 10 and 900."
+  }
 }
 
 variable "mirror_max_units" {
   description = "Partitions one mirror invocation claims at most (MIRROR_MAX_UNITS)."
   type        = number
   default     = 64
+
+  validation {
+    condition     = var.mirror_max_units >= 1
+    error_message = "mirror_max_units must be at least 1."
+  }
 }
 
 variable "reconcile_memory" {
   type    = number
   default = 256
+
+  validation {
+    condition     = var.reconcile_memory >= 128 && var.reconcile_memory <= 10240
+    error_message = "reconcile_memory must be between 128 and 10240."
+  }
 }
 
 variable "reconcile_timeout" {
   type    = number
   default = 120
+
+  validation {
+    condition     = var.reconcile_timeout >= 10 && var.reconcile_timeout <= 900
+    error_message = "reconcile_timeout must be between 10 and 900."
+  }
 }
 
 variable "checkpoint_memory" {
   type    = number
   default = 256
+
+  validation {
+    condition     = var.checkpoint_memory >= 128 && var.checkpoint_memory <= 10240
+    error_message = "checkpoint_memory must be between 128 and 10240."
+  }
 }
 
 variable "checkpoint_timeout" {
   type    = number
   default = 60
+
+  validation {
+    condition     = var.checkpoint_timeout >= 10 && var.checkpoint_timeout <= 900
+    error_message = "checkpoint_timeout must be between 10 and 900."
+  }
 }
 
 # --- network ------------------------------------------------------------------------------------
@@ -204,15 +244,30 @@ variable "lag_alarm_records" {
   description = "Alarm when any flow's ReplicationLagRecords stays above this for lag_alarm_minutes."
   type        = number
   default     = 100000
+
+  validation {
+    condition     = var.lag_alarm_records >= 1
+    error_message = "lag_alarm_records must be at least 1."
+  }
 }
 
 variable "lag_alarm_minutes" {
   type    = number
   default = 10
+
+  validation {
+    condition     = var.lag_alarm_minutes >= 1
+    error_message = "lag_alarm_minutes must be at least 1."
+  }
 }
 
 variable "fencing_alarm_count" {
   description = "Alarm when more units than this are fenced within 5 minutes (a fencing storm)."
   type        = number
   default     = 20
+
+  validation {
+    condition     = var.fencing_alarm_count >= 1
+    error_message = "fencing_alarm_count must be at least 1."
+  }
 }

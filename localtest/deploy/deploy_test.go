@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -208,6 +209,56 @@ func TestParametersMatch(t *testing.T) {
 		if !found {
 			t.Errorf("infra variable %q has no parameter in template.yaml (or add it to infraOnly with a reason)", name)
 		}
+	}
+}
+
+// TestConstraintsMatch: a template parameter's MinValue, MaxValue and AllowedValues are checked
+// by a validation block of its infra/ variable, so both deployments refuse the same values.
+func TestConstraintsMatch(t *testing.T) {
+	p := load(t)
+	vars := blocks(p, "variable")
+	checked := 0
+	for name, v := range p.Template["Parameters"].(map[string]any) {
+		param := v.(map[string]any)
+		tv := vars[snake(name)]
+		var conds []string
+		vs, _ := tv["validation"].([]any)
+		for _, x := range vs {
+			if c, ok := x.(map[string]any)["condition"].(string); ok {
+				conds = append(conds, strings.Join(strings.Fields(c), " "))
+			}
+		}
+		cond := strings.Join(conds, " ; ")
+		ref := "var." + snake(name)
+		var want []string
+		if mn, ok := param["MinValue"]; ok {
+			want = append(want, fmt.Sprintf("%s >= %v", ref, mn))
+		}
+		if mx, ok := param["MaxValue"]; ok {
+			want = append(want, fmt.Sprintf("%s <= %v", ref, mx))
+		}
+		if av, ok := param["AllowedValues"].([]any); ok {
+			var items []string
+			for _, a := range av {
+				if s, ok := a.(string); ok {
+					items = append(items, strconv.Quote(s))
+				} else {
+					items = append(items, fmt.Sprint(a))
+				}
+			}
+			want = append(want, fmt.Sprintf("contains([%s], %s)", strings.Join(items, ", "), ref))
+		}
+		if len(want) > 0 {
+			checked++
+		}
+		for _, w := range want {
+			if !strings.Contains(cond, w) {
+				t.Errorf("parameter %s: infra variable %s has no validation %q (has %q)", name, snake(name), w, cond)
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d constrained parameters found: the parse is broken", checked)
 	}
 }
 
