@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mirrorless/mirrorless/core/config"
@@ -623,3 +624,57 @@ func TestCheckpointWaitsForSyncsKfake(t *testing.T) {
 }
 
 func TestCheckpointWaitsForSyncsReal(t *testing.T) { testCheckpointWaitsForSyncs(t, kafkatest.Real(t)) }
+
+// emit.checkpoints.enabled = false leaves only heartbeats (and, as in MM2,
+// no group offset sync); emit.heartbeats.enabled = false turns heartbeats
+// off while checkpoints go on.
+func TestCheckpointEmitSwitchesKfake(t *testing.T) {
+	pair := kafkatest.Kfake(t)
+	for _, tc := range []struct {
+		name                     string
+		checkpoints, heartbeats  bool
+		wantCheckpoints, wantHBs bool
+	}{
+		{"no-checkpoints", false, true, false, true},
+		{"no-heartbeats", true, false, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src, tgt := uniqueAlias("s"), uniqueAlias("t")
+			topic := kafkatest.Unique(t, "emit")
+			kafkatest.CreateTopic(t, pair.A, topic, 1, nil)
+			kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 1, 0, 50)
+			group := kafkatest.Unique(t, "app")
+			a := aliasedApp(t, pair, src, tgt, src+"->"+tgt+".topics = "+topic, src+"->"+tgt+".groups = "+group,
+				"sync.group.offsets.enabled = true",
+				"emit.checkpoints.enabled = "+strconv.FormatBool(tc.checkpoints),
+				"emit.heartbeats.enabled = "+strconv.FormatBool(tc.heartbeats))
+			reconcileAndMirror(t, a)
+			commitGroup(t, pair.A, group, map[string]map[int32]int64{topic: {0: 20}})
+			sum := runCheckpoint(t, a)
+			if got := sum.Checkpoints > 0; got != tc.wantCheckpoints {
+				t.Errorf("%d checkpoints written; want some: %v", sum.Checkpoints, tc.wantCheckpoints)
+			}
+			if got := sum.Heartbeats > 0; got != tc.wantHBs {
+				t.Errorf("%d heartbeats written; want some: %v", sum.Heartbeats, tc.wantHBs)
+			}
+			// kfake answers GROUP_ID_NOT_FOUND for a group nobody committed
+			// (Kafka: no offsets).
+			fetched, err := kafkatest.Admin(t, pair.B).FetchOffsets(context.Background(), group)
+			if err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+				t.Fatal(err)
+			}
+			if synced := len(fetched) > 0; synced != tc.wantCheckpoints {
+				t.Errorf("group offsets synced to the target: %v; want %v", synced, tc.wantCheckpoints)
+			}
+			hbs := 0
+			for _, r := range kafkatest.ReadAll(t, pair.B, "heartbeats") {
+				if h, err := offsetsync.DecodeHeartbeat(r.Key, r.Value); err == nil && h.Source == src && h.Target == tgt {
+					hbs++
+				}
+			}
+			if (hbs > 0) != tc.wantHBs {
+				t.Errorf("%d heartbeats %s->%s in the target's heartbeats topic; want some: %v", hbs, src, tgt, tc.wantHBs)
+			}
+		})
+	}
+}
