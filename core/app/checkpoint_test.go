@@ -275,6 +275,13 @@ func testCheckpointScenarios(t *testing.T, pair kafkatest.Pair, lagMax int64) {
 	if o := groupOffsets(t, pair.B, g2); len(o[remote]) != 0 {
 		t.Errorf("wrote offsets to a live group: %v", o)
 	}
+	// Nor does the failover command's -apply, while the group has members.
+	if _, err := Failover(ctx, a.Settings, a.Config, testLogger(t), g2, true); err == nil || !strings.Contains(err.Error(), "active members") {
+		t.Errorf("failover -apply on a group with active members on the target: %v, want a refusal", err)
+	}
+	if o := groupOffsets(t, pair.B, g2); len(o[remote]) != 0 {
+		t.Errorf("failover -apply wrote offsets to a live group: %v", o)
+	}
 	stopPolling()
 	<-polled
 	live.Close()
