@@ -42,6 +42,9 @@ type Mirror struct {
 
 	records atomic.Int64
 	bytes   atomic.Int64
+	// offsetsImplicit: the target adds the progress group to a
+	// transaction on the TxnOffsetCommit (set by start, read by workers).
+	offsetsImplicit bool
 }
 
 // Result is one invocation's summary for a flow.
@@ -301,6 +304,8 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 		return nil, errs, 0
 	}
 
+	m.offsetsImplicit = offsetsAddedImplicitly(ctx, workers[0].prod)
+	log.Debug("target transactions", "offsets_added_implicitly", m.offsetsImplicit)
 	fenced := map[lease.Unit]bool{}
 	for _, w := range workers {
 		fenced[w.u.Unit] = true

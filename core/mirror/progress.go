@@ -214,8 +214,38 @@ func readProgress(ctx context.Context, adm *kadm.Client, group string, stable ma
 	}
 }
 
+// offsetsAddedImplicitly reports whether the target cluster adds the
+// progress group to a transaction by itself on the TxnOffsetCommit: under
+// KIP-890 part 2 (finalized feature transaction.version >= 2) a
+// TxnOffsetCommit v5+ registers the group's offsets partition with the
+// transaction coordinator, as a produce v12+ registers its partition, so
+// AddOffsetsToTxn is one round trip per transaction spent for nothing
+// (kgo skips it in its own transactional commits for the same reason).
+// Any doubt (an error, an older broker) answers false: AddOffsetsToTxn is
+// always correct.
+func offsetsAddedImplicitly(ctx context.Context, cl *kgo.Client) bool {
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.ClientSoftwareName = "mirrorless"
+	req.ClientSoftwareVersion = "1"
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || resp.ErrorCode != 0 {
+		return false
+	}
+	tv2 := false
+	for _, f := range resp.FinalizedFeatures {
+		tv2 = tv2 || f.Name == "transaction.version" && f.MaxVersionLevel >= 2
+	}
+	for _, k := range resp.ApiKeys {
+		if k.ApiKey == int16(kmsg.TxnOffsetCommit) {
+			return tv2 && k.MaxVersion >= 5
+		}
+	}
+	return false
+}
+
 // addProgressGroup adds the progress group to the producer's open
-// transaction. It runs first in each transaction, before any produce: under
+// transaction, where the target needs it (see offsetsAddedImplicitly). It
+// runs first in each transaction, before any produce: under
 // KIP-890 a produce registers its partition with the transaction coordinator
 // too, and the two racing there cost seconds of CONCURRENT_TRANSACTIONS
 // backoff. kgo has no exported call for a transactional offset commit
@@ -277,18 +307,34 @@ func commitProgress(ctx context.Context, prod *kgo.Client, txnID, group string, 
 	rp.Metadata = &meta
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, prod)
-	if err != nil {
-		return fmt.Errorf("commit progress in transaction: %w", err)
-	}
-	for _, t := range resp.Topics {
-		for _, pp := range t.Partitions {
-			if err := kerr.ErrorForCode(pp.ErrorCode); err != nil {
-				return fmt.Errorf("commit progress in transaction: %w", err)
+	backoff := 5 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		resp, err := req.RequestWith(ctx, prod)
+		if err != nil {
+			return fmt.Errorf("commit progress in transaction: %w", err)
+		}
+		var perr error
+		for _, t := range resp.Topics {
+			for _, pp := range t.Partitions {
+				if err := kerr.ErrorForCode(pp.ErrorCode); err != nil && perr == nil {
+					perr = err
+				}
 			}
 		}
+		// Where the commit adds the group to the transaction itself, the
+		// coordinator may still be busy with the previous registration.
+		if (errors.Is(perr, kerr.ConcurrentTransactions) || errors.Is(perr, kerr.CoordinatorLoadInProgress)) && attempt < 100 {
+			if err := sleep(ctx, backoff); err != nil {
+				return err
+			}
+			backoff = min(2*backoff, 50*time.Millisecond)
+			continue
+		}
+		if perr != nil {
+			return fmt.Errorf("commit progress in transaction: %w", perr)
+		}
+		return nil
 	}
-	return nil
 }
 
 // commitProgressPlain writes a starting position outside any transaction.

@@ -215,8 +215,10 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	group := ProgressGroup(w.m.Flow)
-	if err := addProgressGroup(ctx, w.prod, w.txnID, group); err != nil {
-		return w.abort(parent, err)
+	if !w.m.offsetsImplicit {
+		if err := addProgressGroup(ctx, w.prod, w.txnID, group); err != nil {
+			return w.abort(parent, err)
+		}
 	}
 	tAdded := time.Now()
 	remote := w.u.Unit.Topic
@@ -322,8 +324,10 @@ func (w *worker) refresh(parent context.Context, stopAt time.Time) error {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	group := ProgressGroup(w.m.Flow)
-	if err := addProgressGroup(ctx, w.prod, w.txnID, group); err != nil {
-		return w.abort(parent, err)
+	if !w.m.offsetsImplicit {
+		if err := addProgressGroup(ctx, w.prod, w.txnID, group); err != nil {
+			return w.abort(parent, err)
+		}
 	}
 	s := offsetsync.OffsetSync{Topic: w.u.SourceTopic, Partition: w.u.Partition, Upstream: w.pos.LastUpstream, Downstream: w.pos.LastDownstream}
 	if err := w.prod.ProduceSync(ctx, &kgo.Record{Topic: w.m.Flow.OffsetSyncsTopic(), Partition: 0, Key: s.Key(), Value: s.Value()}).FirstErr(); err != nil {
