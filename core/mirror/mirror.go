@@ -100,6 +100,13 @@ func (m *Mirror) newProducer(txnID string) (*kgo.Client, error) {
 		// batches instead of 1 MB keep that under ~1.3 MiB per unit. The
 		// user's batch.size still wins.
 		kgo.ProducerBatchMaxBytes(256 << 10),
+		// Uncompressed unless the user's producer compression.type says
+		// otherwise, as MM2's Java producer writes (its default is none),
+		// rather than kgo's snappy: recompressing was a third of the
+		// mirror's CPU (W1: 4.4 -> 3.0-3.3 CPU-s per GiB). The target's
+		// topic-level compression.type, which reconcile copies from the
+		// source, still applies on the broker.
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		// Transaction-coordinator contention (CONCURRENT_TRANSACTIONS while
 		// the previous commit's markers are written) clears in
 		// milliseconds; kgo's default backoff starts at 250ms.

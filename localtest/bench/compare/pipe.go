@@ -82,6 +82,9 @@ func runPipe(args []string) error {
 	defer cons.Close()
 	prod, err := kgo.NewClient(kgo.SeedBrokers(*b), kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
+		// The same output as mirrorless at its defaults (and MM2's):
+		// uncompressed batches, so the ceiling does the same work.
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		// Topics first seen after the first metadata load would otherwise
 		// wait out the default 5 s minimum metadata age (W3: 1,000 topics).
 		kgo.MetadataMinAge(250*time.Millisecond))

@@ -865,7 +865,9 @@ func rawChild(ctx context.Context, o options) error {
 		return err
 	}
 	defer cons.Close()
-	prod, err := kgo.NewClient(kgo.SeedBrokers(o.b), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks()))
+	// Uncompressed, like mirrorless at its defaults: the same output.
+	prod, err := kgo.NewClient(kgo.SeedBrokers(o.b), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	if err != nil {
 		return err
 	}
