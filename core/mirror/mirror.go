@@ -113,6 +113,10 @@ func (m *Mirror) newProducer(txnID string) (*kgo.Client, error) {
 		kgo.RetryBackoffFn(func(tries int) time.Duration {
 			return min(5*time.Millisecond<<min(tries, 7), 250*time.Millisecond)
 		}),
+		// kgo retries a produce that met CONCURRENT_TRANSACTIONS after a
+		// metadata refresh, which the default 5 s minimum metadata age
+		// turns into a 5 s stall of the unit.
+		kgo.MetadataMinAge(250*time.Millisecond),
 	}, m.TargetOpts...)
 	opts = append(opts, kgo.TransactionalID(txnID))
 	cl, err := kgo.NewClient(opts...)
@@ -311,7 +315,7 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 		return nil, errs, 0
 	}
 
-	m.offsetsImplicit = offsetsAddedImplicitly(ctx, workers[0].prod)
+	m.offsetsImplicit = offsetsAddedImplicitly(ctx, m.TargetAdmin)
 	log.Debug("target transactions", "offsets_added_implicitly", m.offsetsImplicit)
 	fenced := map[lease.Unit]bool{}
 	for _, w := range workers {

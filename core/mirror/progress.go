@@ -223,24 +223,28 @@ func readProgress(ctx context.Context, adm *kadm.Client, group string, stable ma
 // (kgo skips it in its own transactional commits for the same reason).
 // Any doubt (an error, an older broker) answers false: AddOffsetsToTxn is
 // always correct.
-func offsetsAddedImplicitly(ctx context.Context, cl *kgo.Client) bool {
-	req := kmsg.NewPtrApiVersionsRequest()
-	req.ClientSoftwareName = "mirrorless"
-	req.ClientSoftwareVersion = "1"
-	resp, err := req.RequestWith(ctx, cl)
-	if err != nil || resp.ErrorCode != 0 {
+//
+// It asks through the admin client: an ApiVersions request issued through
+// a producer's client upsets kgo's own view of that broker's versions, and
+// its produces then retry through metadata refreshes for seconds.
+func offsetsAddedImplicitly(ctx context.Context, adm *kadm.Client) bool {
+	vs, err := adm.ApiVersions(ctx)
+	if err != nil || len(vs) == 0 {
 		return false
 	}
-	tv2 := false
-	for _, f := range resp.FinalizedFeatures {
-		tv2 = tv2 || f.Name == "transaction.version" && f.MaxVersionLevel >= 2
-	}
-	for _, k := range resp.ApiKeys {
-		if k.ApiKey == int16(kmsg.TxnOffsetCommit) {
-			return tv2 && k.MaxVersion >= 5
+	for _, v := range vs {
+		if v.Err != nil || v.Raw() == nil {
+			return false
+		}
+		tv2 := false
+		for _, f := range v.Raw().FinalizedFeatures {
+			tv2 = tv2 || f.Name == "transaction.version" && f.MaxVersionLevel >= 2
+		}
+		if _, max, ok := v.KeyVersions(int16(kmsg.TxnOffsetCommit)); !tv2 || !ok || max < 5 {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 // addProgressGroup adds the progress group to the producer's open

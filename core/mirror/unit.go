@@ -215,7 +215,13 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	group := ProgressGroup(w.m.Flow)
-	if !w.m.offsetsImplicit {
+	// A unit's first transaction after fencing adds the group explicitly
+	// even where the target would do it on the TxnOffsetCommit: right
+	// after InitProducerID the coordinator can still be busy with the
+	// epoch bump, and AddOffsetsToTxn waits that out in milliseconds,
+	// where a produce meeting CONCURRENT_TRANSACTIONS is retried by kgo
+	// after a metadata refresh (seen: 5 s stalls over 64 fresh units).
+	if !w.m.offsetsImplicit || w.res.Transactions == 0 {
 		if err := addProgressGroup(ctx, w.prod, w.txnID, group); err != nil {
 			return w.abort(parent, err)
 		}
@@ -324,10 +330,10 @@ func (w *worker) refresh(parent context.Context, stopAt time.Time) error {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
 	group := ProgressGroup(w.m.Flow)
-	if !w.m.offsetsImplicit {
-		if err := addProgressGroup(ctx, w.prod, w.txnID, group); err != nil {
-			return w.abort(parent, err)
-		}
+	// A refresh is the unit's only transaction in the invocation, so the
+	// first after fencing: always add the group explicitly (see commit).
+	if err := addProgressGroup(ctx, w.prod, w.txnID, group); err != nil {
+		return w.abort(parent, err)
 	}
 	s := offsetsync.OffsetSync{Topic: w.u.SourceTopic, Partition: w.u.Partition, Upstream: w.pos.LastUpstream, Downstream: w.pos.LastDownstream}
 	if err := w.prod.ProduceSync(ctx, &kgo.Record{Topic: w.m.Flow.OffsetSyncsTopic(), Partition: 0, Key: s.Key(), Value: s.Value()}).FirstErr(); err != nil {
