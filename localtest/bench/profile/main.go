@@ -726,11 +726,32 @@ func countCommitted(ctx context.Context, addr, topic string) (map[int32]int64, e
 	if err != nil {
 		return nil, err
 	}
-	ends, err := kadm.NewClient(adm).ListCommittedOffsets(ctx, topic)
-	adm.Close()
-	if err != nil {
-		return nil, err
+	// A commit's markers follow EndTxn: wait until the last stable offset
+	// reaches the high watermark, or the count misses the last
+	// transaction of a mirror that has just exited.
+	var ends kadm.ListedOffsets
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ends, err = kadm.NewClient(adm).ListCommittedOffsets(ctx, topic)
+		if err != nil {
+			adm.Close()
+			return nil, err
+		}
+		hwm, err := kadm.NewClient(adm).ListEndOffsets(ctx, topic)
+		if err != nil {
+			adm.Close()
+			return nil, err
+		}
+		stable := true
+		hwm.Each(func(o kadm.ListedOffset) {
+			if l, ok := ends.Lookup(topic, o.Partition); !ok || l.Offset != o.Offset {
+				stable = false
+			}
+		})
+		if stable || time.Now().After(deadline) {
+			break
+		}
 	}
+	adm.Close()
 	parts := map[int32]kgo.Offset{}
 	left := 0
 	ends.Each(func(o kadm.ListedOffset) {
