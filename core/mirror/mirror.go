@@ -116,7 +116,7 @@ func (m *Mirror) newProducer(txnID string) (*kgo.Client, error) {
 		// kgo retries a produce that met CONCURRENT_TRANSACTIONS after a
 		// metadata refresh, which the default 5 s minimum metadata age
 		// turns into a 5 s stall of the unit.
-		kgo.MetadataMinAge(250*time.Millisecond),
+		kgo.MetadataMinAge(250 * time.Millisecond),
 	}, m.TargetOpts...)
 	opts = append(opts, kgo.TransactionalID(txnID))
 	cl, err := kgo.NewClient(opts...)
