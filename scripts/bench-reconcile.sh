@@ -12,8 +12,8 @@
 #
 # Environment (own pair only):
 #   KAFKA_PAIR_DIR    state dir, default ${TMPDIR:-/tmp}/mirrorless-bench-pair
-#   KAFKA_A_PORT      default 39192 (its controller: +1)
-#   KAFKA_B_PORT      default 49192
+#   KAFKA_A_PORT      default 19192 (its controller: +1)
+#   KAFKA_B_PORT      default 29192
 #   KAFKA_HEAP_OPTS   default "-Xms1g -Xmx2g": at 12,000 partitions a single broker
 #                     holds about 400 MB of old generation, too close to
 #                     kafka-pair.sh's default -Xmx512m
@@ -83,8 +83,8 @@ trap 'exit 130' INT TERM
 
 if [[ -z ${MIRROR_TEST_A:-} || -z ${MIRROR_TEST_B:-} ]]; then
 	export KAFKA_PAIR_DIR=${KAFKA_PAIR_DIR:-${TMPDIR:-/tmp}/mirrorless-bench-pair}
-	export KAFKA_A_PORT=${KAFKA_A_PORT:-39192}
-	export KAFKA_B_PORT=${KAFKA_B_PORT:-49192}
+	export KAFKA_A_PORT=${KAFKA_A_PORT:-19192}
+	export KAFKA_B_PORT=${KAFKA_B_PORT:-29192}
 	export KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms1g -Xmx2g}
 	export KAFKA_VERSION=${KAFKA_VERSION:-4.1.1}
 

@@ -19,8 +19,9 @@
 #   BENCH_CHART       chart PNG, default $BENCH_WORK/bench.png
 #   MM2_CACHE_DIR     MirrorMaker 2 jars, default ~/.cache/mirrorless/mm2-$KAFKA_VERSION
 #   KAFKA_PAIR_DIR    own pair's state dir, default ${TMPDIR:-/tmp}/mirrorless-bench-compare-pair
-#   KAFKA_A_PORT      default 39292 (its controller: +1)
-#   KAFKA_B_PORT      default 49292
+#   KAFKA_A_PORT      default 19292 (its controller: +1; ports below Linux's ephemeral
+#                     range 32768-60999, which a client connection may hold)
+#   KAFKA_B_PORT      default 29292
 #   KAFKA_HEAP_OPTS   default "-Xms1g -Xmx2g" (W3 puts 2,000 partitions on A and
 #                     8,000 on B)
 #   KAFKA_VERSION     default 4.1.1
@@ -147,8 +148,8 @@ trap 'exit 130' INT TERM
 
 if [[ -z ${MIRROR_TEST_A:-} || -z ${MIRROR_TEST_B:-} ]]; then
 	export KAFKA_PAIR_DIR=${KAFKA_PAIR_DIR:-${TMPDIR:-/tmp}/mirrorless-bench-compare-pair}
-	export KAFKA_A_PORT=${KAFKA_A_PORT:-39292}
-	export KAFKA_B_PORT=${KAFKA_B_PORT:-49292}
+	export KAFKA_A_PORT=${KAFKA_A_PORT:-19292}
+	export KAFKA_B_PORT=${KAFKA_B_PORT:-29292}
 	export KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms1g -Xmx2g}
 	# W3 keeps 2,000 partitions on A and up to 8,000 on B, one open file each.
 	need=12000
