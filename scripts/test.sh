@@ -56,7 +56,7 @@ go test -race -count=1 -timeout 30m ./... "$@"
 step "bench smoke (scripts/bench.sh's program at BENCH_SCALE=0.002, pipe and mirrorless)"
 bench_work=$(mktemp -d)
 BENCH_SCALE=0.002 go run ./localtest/bench/compare -work "$bench_work" -methods pipe,mirrorless \
-	-idle-partitions 4 -idle-runs 1 -cold-runs 1 >"$bench_work/table.md"
+	-idle-partitions 4 -idle-runs 1 -cold-runs 1 -warm-records 1200 >"$bench_work/table.md"
 rm -rf "$bench_work"
 [ "$started" = 1 ] && step "stopping the Kafka pair"
 exit 0
