@@ -174,7 +174,7 @@ func main() {
 	flag.IntVar(&o.idlePartitions, "idle-partitions", 1000, "partitions of the idle-invocation measurement (taken from W3)")
 	flag.IntVar(&o.idleRuns, "idle-runs", 5, "idle invocations to measure")
 	flag.IntVar(&o.coldRuns, "cold-runs", 3, "cold starts to measure per mode (0: none)")
-	flag.IntVar(&o.warmRecords, "warm-records", 200000, "records (1 KiB, 12 partitions) the pipe and mirrorless each copy, untimed, before the workloads, so the brokers' JIT is warm (0: none)")
+	flag.IntVar(&o.warmRecords, "warm-records", 600000, "records (1 KiB, 12 partitions) the pipe and mirrorless each copy, untimed, before the workloads, so the brokers' JIT is warm (0: none)")
 	flag.IntVar(&o.maxInvocations, "max-invocations", 500, "give up on a mirrorless copy after this many invocations")
 	flag.BoolVar(&o.keep, "keep", false, "keep the bench topics at the end")
 	flag.StringVar(&o.loadNote, "load", os.Getenv("BENCH_LOAD"), "what else ran on the machine, for the report")
