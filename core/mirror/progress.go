@@ -265,25 +265,36 @@ func addProgressGroup(ctx context.Context, prod *kgo.Client, txnID, group string
 	add.ProducerID = id
 	add.ProducerEpoch = epoch
 	add.Group = group
-	backoff := 5 * time.Millisecond
-	for attempt := 0; ; attempt++ {
+	err = whileCoordinatorBusy(ctx, func() error {
 		resp, err := add.RequestWith(ctx, prod)
 		if err != nil {
-			return fmt.Errorf("add progress group to transaction: %w", err)
+			return err
 		}
-		err = kerr.ErrorForCode(resp.ErrorCode)
-		// The previous transaction's markers are still being written.
-		if errors.Is(err, kerr.ConcurrentTransactions) && attempt < 100 {
+		return kerr.ErrorForCode(resp.ErrorCode)
+	})
+	if err != nil {
+		return fmt.Errorf("add progress group to transaction: %w", err)
+	}
+	return nil
+}
+
+// whileCoordinatorBusy issues a transaction-coordinator request again, with
+// a short backoff, while the coordinator answers that it is still busy with
+// this transaction: the previous commit's markers being written, or a
+// registration of another partition of the transaction in progress (where
+// Kafka adds the group itself on the TxnOffsetCommit).
+func whileCoordinatorBusy(ctx context.Context, req func() error) error {
+	backoff := 5 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := req()
+		if (errors.Is(err, kerr.ConcurrentTransactions) || errors.Is(err, kerr.CoordinatorLoadInProgress)) && attempt < 100 {
 			if err := sleep(ctx, backoff); err != nil {
 				return err
 			}
 			backoff = min(2*backoff, 50*time.Millisecond)
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("add progress group to transaction: %w", err)
-		}
-		return nil
+		return err
 	}
 }
 
@@ -311,34 +322,24 @@ func commitProgress(ctx context.Context, prod *kgo.Client, txnID, group string, 
 	rp.Metadata = &meta
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	backoff := 5 * time.Millisecond
-	for attempt := 0; ; attempt++ {
+	err = whileCoordinatorBusy(ctx, func() error {
 		resp, err := req.RequestWith(ctx, prod)
 		if err != nil {
-			return fmt.Errorf("commit progress in transaction: %w", err)
+			return err
 		}
-		var perr error
 		for _, t := range resp.Topics {
 			for _, pp := range t.Partitions {
-				if err := kerr.ErrorForCode(pp.ErrorCode); err != nil && perr == nil {
-					perr = err
+				if err := kerr.ErrorForCode(pp.ErrorCode); err != nil {
+					return err
 				}
 			}
 		}
-		// Where the commit adds the group to the transaction itself, the
-		// coordinator may still be busy with the previous registration.
-		if (errors.Is(perr, kerr.ConcurrentTransactions) || errors.Is(perr, kerr.CoordinatorLoadInProgress)) && attempt < 100 {
-			if err := sleep(ctx, backoff); err != nil {
-				return err
-			}
-			backoff = min(2*backoff, 50*time.Millisecond)
-			continue
-		}
-		if perr != nil {
-			return fmt.Errorf("commit progress in transaction: %w", perr)
-		}
 		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("commit progress in transaction: %w", err)
 	}
+	return nil
 }
 
 // commitProgressPlain writes a starting position outside any transaction.
