@@ -248,13 +248,15 @@ func offsetsAddedImplicitly(ctx context.Context, adm *kadm.Client) bool {
 }
 
 // addProgressGroup adds the progress group to the producer's open
-// transaction, where the target needs it (see offsetsAddedImplicitly). It
-// runs first in each transaction, before any produce: under
-// KIP-890 a produce registers its partition with the transaction coordinator
-// too, and the two racing there cost seconds of CONCURRENT_TRANSACTIONS
-// backoff. kgo has no exported call for a transactional offset commit
-// outside a group session, so this and commitProgress are issued directly
-// with the producer's current id and epoch.
+// transaction: in every transaction where the target needs it, and in a
+// unit's first transaction after fencing everywhere (see
+// offsetsAddedImplicitly and worker.commit). It runs before any produce:
+// under KIP-890 a produce registers its partition with the transaction
+// coordinator too, and the two racing there cost seconds of
+// CONCURRENT_TRANSACTIONS backoff. kgo has no exported call for a
+// transactional offset commit outside a group session, so this and
+// commitProgress are issued directly with the producer's current id and
+// epoch.
 func addProgressGroup(ctx context.Context, prod *kgo.Client, txnID, group string) error {
 	id, epoch, err := prod.ProducerID(ctx)
 	if err != nil {
@@ -299,7 +301,9 @@ func whileCoordinatorBusy(ctx context.Context, req func() error) error {
 }
 
 // commitProgress writes the unit's new position into the open
-// transaction (the group must have been added with addProgressGroup).
+// transaction. The group must be in the transaction already
+// (addProgressGroup), unless the target adds it on this request
+// (offsetsAddedImplicitly).
 func commitProgress(ctx context.Context, prod *kgo.Client, txnID, group string, u lease.Unit, topicID [16]byte, p Position) error {
 	id, epoch, err := prod.ProducerID(ctx)
 	if err != nil {
