@@ -275,16 +275,11 @@ func run(ctx context.Context, o *options) error {
 	// the brokers had served a few copies, where the pipe barely changed
 	// (docs/benchmarks.md). Clusters being mirrored in production are
 	// warm, so before the timed workloads each of the pipe and mirrorless
-	// copies a small warm-up topic once, untimed (MM2's copies use the
-	// same broker paths).
+	// copies a warm-up topic once, untimed (MM2's copies use the same
+	// broker paths).
 	if o.warmRecords > 0 && (hasMethod(methods, "pipe") || hasMethod(methods, "mirrorless")) {
 		t0 := time.Now()
-		base := time.Now().Add(-time.Hour).UnixMilli()
-		per := make([]int64, 12)
-		for p := range per {
-			per[p] = int64(o.warmRecords) / 12
-		}
-		ww := &workload{Name: "warm", Topics: []string{"bench-warm"}, Partitions: 12, PerPart: per, Size: 1024, Seed: 9, BaseTS: base}
+		ww := warmUpWorkload(int64(o.warmRecords))
 		if _, err := generate(ctx, o, admA, ww); err != nil {
 			return fmt.Errorf("generate the warm-up topic: %w", err)
 		}

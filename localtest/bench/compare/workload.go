@@ -56,18 +56,27 @@ func (w *workload) String() string {
 
 // workloads builds W1, W2 and W3 at the given scale. Scale multiplies the
 // record counts of W1 and W2 and the topic count of W3 (at least 2 topics).
+// split spreads total records over parts partitions as evenly as it goes.
+func split(total int64, parts int32) []int64 {
+	out := make([]int64, parts)
+	for p := range out {
+		out[p] = total / int64(parts)
+		if int64(p) < total%int64(parts) {
+			out[p]++
+		}
+	}
+	return out
+}
+
+// warmUpWorkload is W1's shape at records records, on a topic of its own:
+// what the pipe and mirrorless copy, untimed, to warm the brokers.
+func warmUpWorkload(records int64) *workload {
+	return &workload{Name: "warm", Topics: []string{"bench-warm"}, Partitions: 12,
+		PerPart: split(records, 12), Size: 1024, Seed: 9, BaseTS: time.Now().Add(-time.Hour).UnixMilli()}
+}
+
 func workloads(scale float64, names map[string]bool) []*workload {
 	base := time.Now().Add(-time.Hour).UnixMilli() // within the broker's timestamp bounds
-	split := func(total int64, parts int32) []int64 {
-		out := make([]int64, parts)
-		for p := range out {
-			out[p] = total / int64(parts)
-			if int64(p) < total%int64(parts) {
-				out[p]++
-			}
-		}
-		return out
-	}
 	scaled := func(n float64) int64 { return max(1, int64(math.Round(n*scale))) }
 	var ws []*workload
 	if names["w1"] {

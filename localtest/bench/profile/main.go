@@ -730,13 +730,14 @@ func countCommitted(ctx context.Context, addr, topic string) (map[int32]int64, e
 	// reaches the high watermark, or the count misses the last
 	// transaction of a mirror that has just exited.
 	var ends kadm.ListedOffsets
+	kadmin := kadm.NewClient(adm)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		ends, err = kadm.NewClient(adm).ListCommittedOffsets(ctx, topic)
+		ends, err = kadmin.ListCommittedOffsets(ctx, topic)
 		if err != nil {
 			adm.Close()
 			return nil, err
 		}
-		hwm, err := kadm.NewClient(adm).ListEndOffsets(ctx, topic)
+		hwm, err := kadmin.ListEndOffsets(ctx, topic)
 		if err != nil {
 			adm.Close()
 			return nil, err
