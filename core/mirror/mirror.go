@@ -127,9 +127,12 @@ func (m *Mirror) newProducer(txnID string) (*kgo.Client, error) {
 }
 
 // inflightLimit is the invocation's budget of fetched record bytes held at
-// once by its units: two transactions' worth, so that one unit alone still
-// fills a transaction while the next batch is fetched, and many units
-// share it (with 12 units, each transaction is about a twelfth of it).
+// once by its units (fetched and not yet acknowledged by the target): two
+// transactions' worth, so that one unit alone keeps producing while the
+// next records are fetched. It bounds memory, not transactions: a
+// transaction goes on with records fetched after its first ones were
+// acknowledged, so many units sharing the budget still commit full
+// transactions.
 func (m *Mirror) inflightLimit() int64 {
 	return 2 * int64(m.Settings.BatchBytes)
 }

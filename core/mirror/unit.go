@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -50,9 +52,10 @@ type worker struct {
 	quit chan struct{} // closed when the worker stops
 	rest []*kgo.Record // fetched but not yet in a transaction
 	// inflight is the invocation's budget of fetched bytes; held is this
-	// worker's share of it (records received and not yet produced).
+	// worker's share of it (records received and not yet acknowledged by
+	// the target; the records' promises give it back).
 	inflight *budget
-	held     int64
+	held     atomic.Int64
 	// fetchErr is set by the poller before it closes in.
 	fetchErr error
 	// deadline bounds the work of a transaction (not its end).
@@ -73,8 +76,7 @@ func (w *worker) run(parent context.Context, stopAt time.Time) {
 		// Give back what was fetched and not produced, and whatever the
 		// poller still queues for this worker until it closes in.
 		w.rest = nil
-		w.inflight.release(w.held)
-		w.held = 0
+		w.inflight.release(w.held.Swap(0))
 		go func() {
 			for recs := range w.in {
 				w.inflight.release(sliceBytes(recs))
@@ -113,8 +115,8 @@ func (w *worker) run(parent context.Context, stopAt time.Time) {
 	}
 }
 
-// collect waits for the first fetched records, then takes whatever else is
-// already there, up to the batch limits.
+// collect waits for the first fetched records of a transaction, then
+// takes whatever else is already there, up to the transaction's limits.
 func (w *worker) collect(stopAt time.Time) (batch []*kgo.Record, open bool) {
 	if len(w.rest) == 0 {
 		t := time.NewTimer(time.Until(stopAt))
@@ -125,12 +127,17 @@ func (w *worker) collect(stopAt time.Time) (batch []*kgo.Record, open bool) {
 				return nil, false
 			}
 			w.rest = recs
-			w.held += sliceBytes(recs)
+			w.held.Add(sliceBytes(recs))
 		case <-t.C:
 			return nil, true
 		}
 	}
-	maxRecs, maxBytes := w.m.Settings.BatchRecords, w.m.Settings.BatchBytes
+	return w.take(w.m.Settings.BatchRecords, w.m.Settings.BatchBytes), true
+}
+
+// take returns fetched records up to maxRecs and about maxBytes (at least
+// one record), from what is held and what the poller has already queued.
+func (w *worker) take(maxRecs, maxBytes int) (batch []*kgo.Record) {
 	bytes := 0
 	for {
 		for len(w.rest) > 0 && len(batch) < maxRecs && bytes < maxBytes {
@@ -140,17 +147,17 @@ func (w *worker) collect(stopAt time.Time) (batch []*kgo.Record, open bool) {
 			bytes += recordBytes(r)
 		}
 		if len(batch) >= maxRecs || bytes >= maxBytes {
-			return batch, true
+			return batch
 		}
 		select {
 		case recs, ok := <-w.in:
 			if !ok {
-				return batch, true
+				return batch
 			}
 			w.rest = recs
-			w.held += sliceBytes(recs)
+			w.held.Add(sliceBytes(recs))
 		default:
-			return batch, true
+			return batch
 		}
 	}
 }
@@ -178,26 +185,24 @@ func recordBytes(r *kgo.Record) int {
 	return n
 }
 
-// commit copies one batch in one transaction. On success the worker's
-// position moves past the batch; on any error the transaction is aborted
-// (or found committed, when the commit's outcome was unknown) and the error
-// is returned.
+// commit copies records in one transaction, starting with batch. While
+// the source is known to hold more (the unit's planned end is not reached)
+// and the transaction's limits allow, it goes on with the records fetched
+// meanwhile: a transaction is not bounded by what one fetch brings or by
+// the fetch budget, whose bytes come back as soon as each record is
+// acknowledged by the target. On success the worker's position moves past
+// the transaction; on any error the transaction is aborted (or found
+// committed, when the commit's outcome was unknown) and the error is
+// returned.
 // parent is the invocation's context: only its values are used, since the
 // Lambda runtime cancels it at the deadline and a transaction must end
 // cleanly regardless.
 func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time.Time) error {
-	next := batch[len(batch)-1].Offset + 1
-	data := make([]*kgo.Record, 0, len(batch))
-	for _, r := range batch {
-		if !r.Attrs.IsControl() {
-			data = append(data, r)
-		}
-	}
-	if len(data) == 0 && w.pos.LastUpstream < 0 {
+	if w.pos.LastUpstream < 0 && !hasData(batch) {
 		// Only control records, and nothing was ever copied: there is no
 		// valid offset sync to write, so nothing to commit. The position
 		// moves in memory; the next batch with data covers it.
-		w.pos.Next = next
+		w.pos.Next = batch[len(batch)-1].Offset + 1
 		w.produced(batch)
 		return nil
 	}
@@ -227,43 +232,32 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 		}
 	}
 	tAdded := time.Now()
-	remote := w.u.Unit.Topic
-	e := kgo.AbortingFirstErrPromise(w.prod)
-	var bytes int64
-	out := make([]*kgo.Record, len(data))
-	for i, r := range data {
-		out[i] = &kgo.Record{
-			Topic:     remote,
-			Partition: w.u.Partition,
-			Key:       r.Key,
-			Value:     r.Value,
-			Headers:   r.Headers,
-			Timestamp: r.Timestamp,
+	t := &txn{w: w, next: w.pos.Next, began: t0}
+	// Every record's promise has run before commit returns, whatever the
+	// path: the promises give the fetch budget back.
+	defer t.wait()
+	for {
+		t.send(ctx, batch)
+		batch = w.more(t, stopAt)
+		if batch == nil {
+			break
 		}
-		bytes += int64(recordBytes(r))
-		w.prod.Produce(ctx, out[i], e.Promise())
 	}
-	if err := e.Err(); err != nil {
+	if err := t.wait(); err != nil {
 		return w.abort(parent, fmt.Errorf("produce to %s: %w", w.u.Unit, err))
 	}
 	tProduced := time.Now()
 
 	newPos := w.pos
-	newPos.Next = next
+	newPos.Next = t.next
 	newPos.Committed = time.Now()
-	syncs := w.offsetSyncs(data, out)
-	records := len(data)
-	stamps := stampsOf(data)
-	if len(data) > 0 {
-		newPos.LastUpstream = data[len(data)-1].Offset
-		newPos.LastDownstream = out[len(out)-1].Offset
+	downs := t.downs()
+	syncs := w.offsetSyncs(t.ups, downs)
+	records := len(t.ups)
+	if records > 0 {
+		newPos.LastUpstream = t.ups[records-1]
+		newPos.LastDownstream = downs[records-1]
 	}
-	// The records are on the target (in the open transaction): nothing
-	// below needs them, so their memory can serve the next fetch while
-	// this transaction commits.
-	clear(data)
-	clear(out)
-	w.produced(batch)
 	if records == 0 {
 		// Control records only: re-emit the last sync so the transaction
 		// has a record (kgo ends a transaction with no records as a no-op).
@@ -296,25 +290,195 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 		}
 		// The outcome is unknown: the commit may have landed. Never retry
 		// blindly; find out from the committed position.
-		return w.resolveUnknown(parent, err, newPos, records, bytes)
+		return w.resolveUnknown(parent, err, newPos, records, t.bytes)
 	}
-	w.log.Debug("committed", "records", records, "offset", next, "took", time.Since(t0), "add", tAdded.Sub(t0), "produce", tProduced.Sub(tAdded), "syncs", tSyncs.Sub(tProduced), "offsets", tOffsets.Sub(tSyncs), "end", time.Since(tOffsets))
+	w.log.Debug("committed", "records", records, "offset", t.next, "took", time.Since(t0), "add", tAdded.Sub(t0), "produce", tProduced.Sub(tAdded), "syncs", tSyncs.Sub(tProduced), "offsets", tOffsets.Sub(tSyncs), "end", time.Since(tOffsets))
 	w.lastCommit = time.Now()
 	w.pos = newPos
 	w.res.Records += int64(records)
-	w.res.Bytes += bytes
+	w.res.Bytes += t.bytes
 	w.res.Transactions++
-	w.res.Timing.note(t0, w.lastCommit, stamps)
-	w.m.addProgress(int64(records), bytes)
+	for _, s := range t.stamps {
+		w.res.Timing.note(s.taken, w.lastCommit, s.stamps)
+	}
+	w.m.addProgress(int64(records), t.bytes)
 	return nil
 }
 
-// produced gives the budget of a batch's records back and drops the
-// batch's references to them.
+// hasData: the batch holds a record that is not a control record.
+func hasData(batch []*kgo.Record) bool {
+	for _, r := range batch {
+		if !r.Attrs.IsControl() {
+			return true
+		}
+	}
+	return false
+}
+
+// more returns the next records for the open transaction t, or nil when it
+// should commit: its limits are reached, time is up, or the source held
+// nothing more when the invocation planned. It waits for records being
+// fetched only while the source is known to have them.
+func (w *worker) more(t *txn, stopAt time.Time) []*kgo.Record {
+	maxRecs := w.m.Settings.BatchRecords - t.taken
+	maxBytes := w.m.Settings.BatchBytes - int(t.bytes)
+	// A transaction open for long holds back what read_committed
+	// consumers of the remote partition see, and must end well inside
+	// the transaction timeout.
+	until := t.began.Add(w.m.Settings.TransactionTimeout / 3)
+	if stopAt.Before(until) {
+		until = stopAt
+	}
+	if maxRecs <= 0 || maxBytes <= 0 || t.next >= w.u.End || !time.Now().Before(until) {
+		return nil
+	}
+	if len(w.rest) == 0 {
+		timer := time.NewTimer(min(time.Until(until), moreWait))
+		defer timer.Stop()
+		select {
+		case recs, ok := <-w.in:
+			if !ok {
+				return nil
+			}
+			w.rest = recs
+			w.held.Add(sliceBytes(recs))
+		case <-timer.C:
+			return nil
+		}
+	}
+	if batch := w.take(maxRecs, maxBytes); len(batch) > 0 {
+		return batch
+	}
+	return nil
+}
+
+// moreWait bounds how long an open transaction waits for records the
+// source is known to hold; a fetch normally brings them in milliseconds.
+const moreWait = 500 * time.Millisecond
+
+// txn is the data side of one open transaction: its records are produced
+// as they come, and each record's promise records where it landed and,
+// with the last record of its chunk, gives the chunk's fetch budget back.
+type txn struct {
+	w     *worker
+	began time.Time
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	err   error
+	taken int   // records taken from the fetched ones, control records too
+	bytes int64 // key, value and header bytes of the data records
+	next  int64 // source offset after the last record taken
+	// ups are the data records' source offsets; chunkDowns their target
+	// offsets, a slice per chunk written by the records' promises.
+	ups        []int64
+	chunkDowns [][]int64
+	stamps     []takenStamps
+}
+
+// downs are the data records' target offsets, once wait has returned.
+func (t *txn) downs() []int64 {
+	if len(t.chunkDowns) == 1 {
+		return t.chunkDowns[0]
+	}
+	all := make([]int64, 0, len(t.ups))
+	for _, d := range t.chunkDowns {
+		all = append(all, d...)
+	}
+	return all
+}
+
+type takenStamps struct {
+	taken  time.Time
+	stamps stamps
+}
+
+// send produces a chunk of fetched records into the open transaction
+// without waiting for them.
+func (t *txn) send(ctx context.Context, chunk []*kgo.Record) {
+	w := t.w
+	t.taken += len(chunk)
+	t.next = chunk[len(chunk)-1].Offset + 1
+	held := sliceBytes(chunk)
+	var data []*kgo.Record
+	for _, r := range chunk {
+		if !r.Attrs.IsControl() {
+			data = append(data, r)
+			t.ups = append(t.ups, r.Offset)
+		}
+	}
+	downs := make([]int64, len(data))
+	t.chunkDowns = append(t.chunkDowns, downs)
+	t.stamps = append(t.stamps, takenStamps{time.Now(), stampsOf(data)})
+	if len(data) == 0 {
+		w.release(held)
+		clear(chunk)
+		return
+	}
+	left := &atomic.Int64{}
+	left.Store(int64(len(data)))
+	remote := w.u.Unit.Topic
+	for idx, r := range data {
+		t.bytes += int64(recordBytes(r))
+		t.wg.Add(1)
+		w.prod.Produce(ctx, &kgo.Record{
+			Topic:     remote,
+			Partition: w.u.Partition,
+			Key:       r.Key,
+			Value:     r.Value,
+			Headers:   r.Headers,
+			Timestamp: r.Timestamp,
+		}, func(out *kgo.Record, err error) {
+			defer t.wg.Done()
+			downs[idx] = out.Offset
+			if err != nil {
+				t.fail(err)
+			}
+			if left.Add(-1) == 0 {
+				w.release(held)
+			}
+		})
+	}
+	// The records are in the producer's hands: the chunk's references
+	// would only keep their memory alive after the target has them.
+	clear(data)
+	clear(chunk)
+}
+
+// fail keeps the first produce error and, like kgo's aborting promise,
+// fails the records still buffered so the transaction aborts quickly.
+func (t *txn) fail(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.err != nil {
+		return
+	}
+	t.err = err
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		_ = t.w.prod.AbortBufferedRecords(context.Background())
+	}()
+}
+
+// wait returns once every record sent has its promise run, with the first
+// produce error.
+func (t *txn) wait() error {
+	t.wg.Wait()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
+}
+
+// produced gives the budget of records taken but not produced back and
+// drops the references to them.
 func (w *worker) produced(batch []*kgo.Record) {
-	n := sliceBytes(batch)
+	w.release(sliceBytes(batch))
 	clear(batch)
-	w.held -= n
+}
+
+// release gives n bytes of this worker's share of the fetch budget back.
+func (w *worker) release(n int64) {
+	w.held.Add(-n)
 	w.inflight.release(n)
 }
 
@@ -364,17 +528,17 @@ func (w *worker) refresh(parent context.Context, stopAt time.Time) error {
 // (compaction, control records, aborted records) and on a downstream
 // rewind; plus one for the batch's last record, so translation is never
 // staler than one transaction.
-func (w *worker) offsetSyncs(data, out []*kgo.Record) []offsetsync.OffsetSync {
+func (w *worker) offsetSyncs(ups, downs []int64) []offsetsync.OffsetSync {
 	var syncs []offsetsync.OffsetSync
 	prevUp, prevDown := w.pos.LastUpstream, w.pos.LastDownstream
 	lagMax := w.m.Flow.OffsetLagMax
-	for i, r := range data {
-		up, down := r.Offset, out[i].Offset
+	for i, up := range ups {
+		down := downs[i]
 		emit := !w.syncedOnce ||
 			down-(w.lastSyncDown+1) >= lagMax ||
 			(prevUp >= 0 && up-prevUp != 1) ||
 			(prevDown >= 0 && down < prevDown) ||
-			i == len(data)-1
+			i == len(ups)-1
 		if emit {
 			syncs = append(syncs, offsetsync.OffsetSync{Topic: w.u.SourceTopic, Partition: w.u.Partition, Upstream: up, Downstream: down})
 			w.syncedOnce = true
