@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/kafka"
 	"github.com/mirrorless/mirrorless/core/lease"
 )
 
@@ -454,6 +455,9 @@ func (m *Mirror) copy(ctx context.Context, workers []*worker, stopAt time.Time, 
 		kgo.FetchMaxBytes(4 << 20),
 		kgo.FetchMaxPartitionBytes(512 << 10),
 		kgo.MaxConcurrentFetches(0),
+		// lz4 batches decoded block by block into one buffer (see
+		// kafka.FetchDecompressor), bounded as kgo bounds its own.
+		kgo.WithDecompressor(kafka.FetchDecompressor(1 << 30)),
 	}, m.SourceOpts...)
 	opts = append(opts,
 		kgo.ConsumePartitions(parts),
