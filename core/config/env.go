@@ -29,8 +29,8 @@ type Settings struct {
 	// MaxUnits caps the partitions one invocation claims.
 	MaxUnits int `envconfig:"MAX_UNITS" default:"64" desc:"partitions one invocation claims at most"`
 	// BatchRecords and BatchBytes bound one transaction.
-	BatchRecords int `envconfig:"BATCH_RECORDS" default:"10000" desc:"records per transaction at most"`
-	BatchBytes   int `envconfig:"BATCH_BYTES" default:"8388608" desc:"bytes per transaction at most"`
+	BatchRecords int `envconfig:"BATCH_RECORDS" default:"100000" desc:"records per transaction at most"`
+	BatchBytes   int `envconfig:"BATCH_BYTES" default:"33554432" desc:"bytes per transaction at most"`
 	// TransactionTimeout is the target transaction timeout: how long a
 	// crashed invocation's open transaction can hold back read_committed
 	// consumers of the remote partition if nobody fences it first.

@@ -129,14 +129,18 @@ func (m *Mirror) newProducer(txnID string) (*kgo.Client, error) {
 
 // inflightLimit is the invocation's budget of fetched record bytes held at
 // once by its units (fetched and not yet acknowledged by the target): two
-// transactions' worth, so that one unit alone keeps producing while the
-// next records are fetched. It bounds memory, not transactions: a
-// transaction goes on with records fetched after its first ones were
+// transactions' worth up to 16 MiB, so that one unit alone keeps producing
+// while the next records are fetched. It bounds memory, not transactions:
+// a transaction goes on with records fetched after its first ones were
 // acknowledged, so many units sharing the budget still commit full
 // transactions.
 func (m *Mirror) inflightLimit() int64 {
-	return 2 * int64(m.Settings.BatchBytes)
+	return min(2*int64(m.Settings.BatchBytes), maxInflight)
 }
+
+// maxInflight: larger budgets were slower on a CPU-bound machine and cost
+// memory (docs/benchmarks.md).
+const maxInflight = 16 << 20
 
 // Run performs one invocation for the flow and stops starting new work at
 // stopAt. Units that fail do not stop the others; they are reported in the

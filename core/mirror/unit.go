@@ -232,7 +232,7 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 		}
 	}
 	tAdded := time.Now()
-	t := &txn{w: w, next: w.pos.Next, began: t0}
+	t := &txn{w: w, next: w.pos.Next, began: t0, prevUp: w.pos.LastUpstream, prevDown: w.pos.LastDownstream}
 	// Every record's promise has run before commit returns, whatever the
 	// path: the promises give the fetch budget back.
 	defer t.wait()
@@ -251,12 +251,10 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 	newPos := w.pos
 	newPos.Next = t.next
 	newPos.Committed = time.Now()
-	downs := t.downs()
-	syncs := w.offsetSyncs(t.ups, downs)
-	records := len(t.ups)
+	syncs := t.finishSyncs()
+	records := int(t.records)
 	if records > 0 {
-		newPos.LastUpstream = t.ups[records-1]
-		newPos.LastDownstream = downs[records-1]
+		newPos.LastUpstream, newPos.LastDownstream = t.prevUp, t.prevDown
 	}
 	if records == 0 {
 		// Control records only: re-emit the last sync so the transaction
@@ -360,31 +358,26 @@ const moreWait = 500 * time.Millisecond
 // as they come, and each record's promise records where it landed and,
 // with the last record of its chunk, gives the chunk's fetch budget back.
 type txn struct {
-	w     *worker
-	began time.Time
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	err   error
-	taken int   // records taken from the fetched ones, control records too
-	bytes int64 // key, value and header bytes of the data records
-	next  int64 // source offset after the last record taken
-	// ups are the data records' source offsets; chunkDowns their target
-	// offsets, a slice per chunk written by the records' promises.
-	ups        []int64
-	chunkDowns [][]int64
-	stamps     []takenStamps
-}
+	w      *worker
+	began  time.Time
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	err    error
+	taken  int   // records taken from the fetched ones, control records too
+	bytes  int64 // key, value and header bytes of the data records
+	next   int64 // source offset after the last record taken
+	stamps []takenStamps
 
-// downs are the data records' target offsets, once wait has returned.
-func (t *txn) downs() []int64 {
-	if len(t.chunkDowns) == 1 {
-		return t.chunkDowns[0]
-	}
-	all := make([]int64, 0, len(t.ups))
-	for _, d := range t.chunkDowns {
-		all = append(all, d...)
-	}
-	return all
+	// Written by the records' promises, which kgo calls one at a time and,
+	// for records that succeed, in produce order; read after wait. records
+	// counts the data records sent; prevUp and prevDown are the source
+	// and target offsets of the last one acknowledged; syncs the offset
+	// syncs MM2's rules emit for them, and lastSynced whether the last
+	// one has its sync.
+	records          int64
+	prevUp, prevDown int64
+	syncs            []offsetsync.OffsetSync
+	lastSynced       bool
 }
 
 type takenStamps struct {
@@ -403,11 +396,9 @@ func (t *txn) send(ctx context.Context, chunk []*kgo.Record) {
 	for _, r := range chunk {
 		if !r.Attrs.IsControl() {
 			data = append(data, r)
-			t.ups = append(t.ups, r.Offset)
 		}
 	}
-	downs := make([]int64, len(data))
-	t.chunkDowns = append(t.chunkDowns, downs)
+	t.records += int64(len(data))
 	t.stamps = append(t.stamps, takenStamps{time.Now(), stampsOf(data)})
 	if len(data) == 0 {
 		w.release(held)
@@ -417,8 +408,9 @@ func (t *txn) send(ctx context.Context, chunk []*kgo.Record) {
 	left := &atomic.Int64{}
 	left.Store(int64(len(data)))
 	remote := w.u.Unit.Topic
-	for idx, r := range data {
+	for _, r := range data {
 		t.bytes += int64(recordBytes(r))
+		up := r.Offset
 		t.wg.Add(1)
 		w.prod.Produce(ctx, &kgo.Record{
 			Topic:     remote,
@@ -429,9 +421,10 @@ func (t *txn) send(ctx context.Context, chunk []*kgo.Record) {
 			Timestamp: r.Timestamp,
 		}, func(out *kgo.Record, err error) {
 			defer t.wg.Done()
-			downs[idx] = out.Offset
 			if err != nil {
 				t.fail(err)
+			} else {
+				t.copied(up, out.Offset)
 			}
 			if left.Add(-1) == 0 {
 				w.release(held)
@@ -522,31 +515,39 @@ func (w *worker) refresh(parent context.Context, stopAt time.Time) error {
 	return nil
 }
 
-// offsetSyncs applies MM2's emission rules (reference mm2.md §3.1) to a
-// copied batch: a sync for the first record of the invocation, when the
-// last sync is offset.lag.max or more behind, on any upstream gap
+// copied applies MM2's emission rules (reference mm2.md §3.1) to one
+// acknowledged record: a sync for the first record of the invocation,
+// when the last sync is offset.lag.max or more behind, on any upstream gap
 // (compaction, control records, aborted records) and on a downstream
-// rewind; plus one for the batch's last record, so translation is never
-// staler than one transaction.
-func (w *worker) offsetSyncs(ups, downs []int64) []offsetsync.OffsetSync {
-	var syncs []offsetsync.OffsetSync
-	prevUp, prevDown := w.pos.LastUpstream, w.pos.LastDownstream
-	lagMax := w.m.Flow.OffsetLagMax
-	for i, up := range ups {
-		down := downs[i]
-		emit := !w.syncedOnce ||
-			down-(w.lastSyncDown+1) >= lagMax ||
-			(prevUp >= 0 && up-prevUp != 1) ||
-			(prevDown >= 0 && down < prevDown) ||
-			i == len(ups)-1
-		if emit {
-			syncs = append(syncs, offsetsync.OffsetSync{Topic: w.u.SourceTopic, Partition: w.u.Partition, Upstream: up, Downstream: down})
-			w.syncedOnce = true
-			w.lastSyncDown = down
-		}
-		prevUp, prevDown = up, down
+// rewind. finishSyncs adds one for the transaction's last record, so
+// translation is never staler than one transaction.
+func (t *txn) copied(up, down int64) {
+	w := t.w
+	emit := !w.syncedOnce ||
+		down-(w.lastSyncDown+1) >= w.m.Flow.OffsetLagMax ||
+		(t.prevUp >= 0 && up-t.prevUp != 1) ||
+		(t.prevDown >= 0 && down < t.prevDown)
+	if emit {
+		t.sync(up, down)
 	}
-	return syncs
+	t.lastSynced = emit
+	t.prevUp, t.prevDown = up, down
+}
+
+func (t *txn) sync(up, down int64) {
+	w := t.w
+	t.syncs = append(t.syncs, offsetsync.OffsetSync{Topic: w.u.SourceTopic, Partition: w.u.Partition, Upstream: up, Downstream: down})
+	w.syncedOnce = true
+	w.lastSyncDown = down
+}
+
+// finishSyncs returns the transaction's offset syncs, the last record's
+// included; call it after wait.
+func (t *txn) finishSyncs() []offsetsync.OffsetSync {
+	if t.records > 0 && !t.lastSynced {
+		t.sync(t.prevUp, t.prevDown)
+	}
+	return t.syncs
 }
 
 // abort ends the open transaction without committing and returns cause.
