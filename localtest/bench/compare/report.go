@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -20,6 +21,7 @@ type report struct {
 	loadBefore, loadAfter string
 	gen                   []genStat
 	results               []*result
+	rounds                []*result // every round of repeated workloads
 	idle                  *idleStats
 	idleErr               string
 	cold                  []coldRun
@@ -88,6 +90,8 @@ func (rp *report) markdown() string {
 		}
 	}
 
+	rp.repeated(&b)
+
 	if rp.idle != nil {
 		st := rp.idle
 		fmt.Fprintf(&b, "\n### Idle invocation: %d partitions, nothing to copy (%d runs)\n\n", st.Partitions, len(st.Runs))
@@ -140,6 +144,80 @@ func (rp *report) markdown() string {
 	return b.String()
 }
 
+// repeated lists every round of the repeated workloads, with mirrorless
+// against the pipe round by round.
+func (rp *report) repeated(b *strings.Builder) {
+	if len(rp.rounds) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "\n### Every round (-repeat %d): MB/s, CPU-s per GiB, peak RSS\n\n", rp.opts.repeat)
+	fmt.Fprintln(b, "| workload | round | first | pipe | mirrorless | mirrorless / pipe |")
+	fmt.Fprintln(b, "|---|---:|---|---|---|---:|")
+	type key struct {
+		w     string
+		round int
+	}
+	byKey := map[key]map[string]*result{}
+	var keys []key
+	first := map[key]string{}
+	for _, r := range rp.rounds {
+		k := key{r.Workload, r.Round}
+		if byKey[k] == nil {
+			byKey[k] = map[string]*result{}
+			keys = append(keys, k)
+			first[k] = r.Method
+		}
+		byKey[k][r.Method] = r
+	}
+	cell := func(r *result) string {
+		if r == nil {
+			return "—"
+		}
+		if r.Err != "" {
+			return "**failed**"
+		}
+		return fmt.Sprintf("%.1f MB/s, %.2f, %s", r.mbps(), r.cpuPerGiB(), mib(r.MaxRSS))
+	}
+	for _, k := range keys {
+		p, m := byKey[k]["pipe"], byKey[k]["mirrorless"]
+		ratio := "—"
+		if p != nil && m != nil && p.Err == "" && m.Err == "" {
+			ratio = fmt.Sprintf("%.2fx", m.mbps()/p.mbps())
+		}
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", k.w, k.round, first[k], cell(p), cell(m), ratio)
+	}
+	fmt.Fprintln(b, "\nEach round copies the same records from a fresh source topic into fresh target topics; the main table and the targets use each method's median round by MB/s. Round 1 runs every method in the order given; later rounds only the pipe and mirrorless, the first of the two alternating.")
+}
+
+// roundRatios are mirrorless / pipe throughput of each round of workload w
+// in which both copies succeeded.
+func (rp *report) roundRatios(w string) []float64 {
+	by := map[int]map[string]*result{}
+	for _, r := range rp.rounds {
+		if r.Workload == w && r.Err == "" {
+			if by[r.Round] == nil {
+				by[r.Round] = map[string]*result{}
+			}
+			by[r.Round][r.Method] = r
+		}
+	}
+	var out []float64
+	for _, m := range by {
+		if p, ml := m["pipe"], m["mirrorless"]; p != nil && ml != nil {
+			out = append(out, ml.mbps()/p.mbps())
+		}
+	}
+	return out
+}
+
+// medianFloat is the median of xs, the lower of the two middle values for
+// an even count (as medianRound picks rounds).
+func medianFloat(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[(len(s)-1)/2]
+}
+
 // targets compares W1 with issue 6's targets.
 func (rp *report) targets(b *strings.Builder) {
 	ml, pipe, mm2, eos := rp.find("w1", "mirrorless"), rp.find("w1", "pipe"), rp.find("w1", "mm2"), rp.find("w1", "mm2-eos")
@@ -164,7 +242,12 @@ func (rp *report) targets(b *strings.Builder) {
 		ratio("throughput >= 2x MM2 exactly-once", ml.mbps()/eos.mbps(), 2, true)
 	}
 	if pipe != nil {
-		ratio("throughput >= 0.8x the raw pipe", ml.mbps()/pipe.mbps(), 0.8, true)
+		name := "throughput >= 0.8x the raw pipe"
+		if rs := rp.roundRatios("w1"); len(rs) > 1 {
+			name += " (median rounds)"
+			ratio(fmt.Sprintf("throughput >= 0.8x the raw pipe, round by round (median of %d rounds' ratios)", len(rs)), medianFloat(rs), 0.8, true)
+		}
+		ratio(name, ml.mbps()/pipe.mbps(), 0.8, true)
 	}
 	if mm2 != nil {
 		ratio("CPU-s per GiB <= 0.5x MM2 at-least-once", ml.cpuPerGiB()/mm2.cpuPerGiB(), 0.5, false)

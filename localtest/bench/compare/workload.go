@@ -100,6 +100,14 @@ func workloads(scale float64, names map[string]bool) []*workload {
 
 // topicRegex selects the workload's source topics (MM2 and mirrorless
 // `topics`). Written with [.]-free names, so no escaping is needed.
+// again is a copy of a single-topic workload for another round: the same
+// records in a fresh topic, so every copier writes fresh target topics.
+func (w *workload) again(round int) *workload {
+	c := *w
+	c.Topics = []string{fmt.Sprintf("%s-r%d", w.Topics[0], round)}
+	return &c
+}
+
 func (w *workload) topicRegex() string {
 	if len(w.Topics) == 1 {
 		return w.Topics[0]
