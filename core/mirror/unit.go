@@ -363,18 +363,17 @@ type txn struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	err    error
-	taken  int   // records taken from the fetched ones, control records too
-	bytes  int64 // key, value and header bytes of the data records
-	next   int64 // source offset after the last record taken
-	stamps []takenStamps
+	taken   int   // records taken from the fetched ones, control records too
+	records int64 // data records sent
+	bytes   int64 // key, value and header bytes of the data records
+	next    int64 // source offset after the last record taken
+	stamps  []takenStamps
 
 	// Written by the records' promises, which kgo calls one at a time and,
-	// for records that succeed, in produce order; read after wait. records
-	// counts the data records sent; prevUp and prevDown are the source
-	// and target offsets of the last one acknowledged; syncs the offset
-	// syncs MM2's rules emit for them, and lastSynced whether the last
-	// one has its sync.
-	records          int64
+	// for records that succeed, in produce order; read after wait. prevUp
+	// and prevDown are the source and target offsets of the last record
+	// acknowledged; syncs the offset syncs MM2's rules emit for them, and
+	// lastSynced whether the last one has its sync.
 	prevUp, prevDown int64
 	syncs            []offsetsync.OffsetSync
 	lastSynced       bool
