@@ -358,11 +358,11 @@ const moreWait = 500 * time.Millisecond
 // as they come, and each record's promise records where it landed and,
 // with the last record of its chunk, gives the chunk's fetch budget back.
 type txn struct {
-	w      *worker
-	began  time.Time
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	err    error
+	w       *worker
+	began   time.Time
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	err     error
 	taken   int   // records taken from the fetched ones, control records too
 	records int64 // data records sent
 	bytes   int64 // key, value and header bytes of the data records
