@@ -256,12 +256,12 @@ func (rp *report) targets(b *strings.Builder) {
 		ratio("CPU-s per GiB <= 0.5x MM2 exactly-once", ml.cpuPerGiB()/eos.cpuPerGiB(), 0.5, false)
 	}
 	peak := int64(0)
-	for _, r := range rp.results {
+	for _, r := range append(slices.Clone(rp.results), rp.rounds...) {
 		if r.Method == "mirrorless" && r.Err == "" {
 			peak = max(peak, r.MaxRSS)
 		}
 	}
-	fmt.Fprintf(b, "| peak RSS <= 200 MiB at default settings (largest over all workloads) | %s | %s |\n", mib(peak), yes(peak <= 200<<20))
+	fmt.Fprintf(b, "| peak RSS <= 200 MiB at default settings (largest over all workloads and rounds) | %s | %s |\n", mib(peak), yes(peak <= 200<<20))
 	if rp.idle != nil {
 		m := median(walls(rp.idle.Runs))
 		fmt.Fprintf(b, "| idle invocation over %d partitions <= 250 ms wall (median) | %s | %s |\n", rp.idle.Partitions, ms(m), yes(m <= 250*time.Millisecond))
