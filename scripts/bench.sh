@@ -175,6 +175,17 @@ fi
 export MIRROR_TEST_A MIRROR_TEST_B
 
 log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Built and started in the background rather than `go run` in the
+# foreground: bash runs a trap only once its foreground command ends, and
+# `go run` does not pass SIGTERM on, so a bench stopped mid-run used to
+# leave the compare program and its MirrorMaker 2 JVM running. Now INT or
+# TERM reaches compare, which stops MM2 (and any child) before exiting.
+BIN_DIR=$(mktemp -d)
+go build -o "$BIN_DIR/compare" ./localtest/bench/compare
 rc=0
-go run ./localtest/bench/compare "$@" || rc=$?
+"$BIN_DIR/compare" "$@" &
+COMPARE_PID=$!
+trap 'kill -TERM "$COMPARE_PID" 2>/dev/null; wait "$COMPARE_PID"; rm -rf "$BIN_DIR"; exit 130' INT TERM
+wait "$COMPARE_PID" || rc=$?
+rm -rf "$BIN_DIR"
 exit "$rc"
