@@ -353,6 +353,10 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 	for _, w := range workers {
 		if err := m.position(ctx, w, progress, bounds[w.u.Unit]); err != nil {
 			w.prod.Close()
+			if errors.Is(err, errUnitTaken) {
+				w.log.Info("another invocation took this unit while it started; passing it over")
+				continue
+			}
 			w.log.Error("unit cannot start", "err", err)
 			errs = append(errs, fmt.Sprintf("%s/%d: %v", w.u.SourceTopic, w.u.Partition, err))
 			if errors.Is(err, ErrPartitionStopped) {
@@ -365,6 +369,23 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 	return ready, errs, stopped
 }
 
+// sourceEnd is a source partition's last stable offset now.
+func sourceEnd(ctx context.Context, adm *kadm.Client, topic string, partition int32) (int64, error) {
+	ends, err := adm.ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("list source end offsets of %s: %w", topic, err)
+	}
+	o, ok := ends.Lookup(topic, partition)
+	if !ok || o.Err != nil {
+		return 0, fmt.Errorf("list source end offset of %s/%d: %v", topic, partition, o.Err)
+	}
+	return o.Offset, nil
+}
+
+// errUnitTaken: while this invocation started a unit, another one fenced
+// it and committed the unit's first transaction.
+var errUnitTaken = errors.New("unit taken by another invocation")
+
 // position decides where a fenced unit resumes, refusing to guess: a
 // committed position the source no longer has is data loss, and a remote
 // partition that holds records without any progress was written by
@@ -375,6 +396,17 @@ func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Uni
 		u.Progress = &pos
 		w.pos = pos
 		w.pos.SourceID = u.SourceID
+		if pos.Next > u.End {
+			// Another invocation that planned later may have fenced this
+			// one and copied past the end this one saw: ask the source
+			// again before calling the position impossible (with the reset
+			// policy, a wrong call here would copy records twice).
+			end, err := sourceEnd(ctx, m.SourceAdmin, u.SourceTopic, u.Partition)
+			if err != nil {
+				return err
+			}
+			u.End = max(u.End, end)
+		}
 		var problem string
 		switch {
 		case pos.SourceID != "" && pos.SourceID != u.SourceID:
@@ -405,6 +437,17 @@ func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Uni
 		return err
 	}
 	if has {
+		// Another invocation may have fenced this one and committed its
+		// first transaction (records and progress together) after the
+		// progress was read: then the progress is there now, and the
+		// unit is that invocation's, not a stopped partition.
+		again, err := readProgress(ctx, m.TargetAdmin, ProgressGroup(m.Flow), map[lease.Unit]bool{u.Unit: true})
+		if err != nil {
+			return err
+		}
+		if _, ok := again[u.Unit]; ok {
+			return errUnitTaken
+		}
 		return fmt.Errorf("%w: remote partition %s/%d already holds records but has no mirrorless progress (group %s): it was written by another tool or the progress was deleted; refusing to copy duplicates",
 			ErrPartitionStopped, u.Unit.Topic, u.Partition, ProgressGroup(m.Flow))
 	}
