@@ -94,12 +94,36 @@ func CreateTopic(t testing.TB, addr, topic string, partitions int32, configs map
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r, err := Admin(t, addr).CreateTopic(ctx, partitions, 1, configs, topic)
+	adm := Admin(t, addr)
+	r, err := adm.CreateTopic(ctx, partitions, 1, configs, topic)
 	if err == nil {
 		err = r.Err
 	}
 	if err != nil {
 		t.Fatalf("create topic %s: %v", topic, err)
+	}
+	// CreateTopics returns once the controller has the topic; the broker
+	// serving metadata may learn of it a little later (seen under load: a
+	// reconcile run right after listed no such topic and the test found
+	// nothing copied). Tests go on once the topic is listed with a leader
+	// for every partition.
+	for {
+		td, err := adm.ListTopics(ctx, topic)
+		if err == nil {
+			if d, ok := td[topic]; ok && d.Err == nil && len(d.Partitions) == int(partitions) && d.Partitions.NumReplicas() > 0 {
+				leaders := true
+				for _, p := range d.Partitions {
+					leaders = leaders && p.Err == nil && p.Leader >= 0
+				}
+				if leaders {
+					return
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("topic %s created but not listed with leaders within 30 s: %v", topic, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
