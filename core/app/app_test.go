@@ -157,35 +157,7 @@ func TestFidelityReal(t *testing.T) { testFidelity(t, kafkatest.Real(t), 5000) }
 func testTransactionalSource(t *testing.T, pair kafkatest.Pair) {
 	topic := kafkatest.Unique(t, "txnsrc")
 	kafkatest.CreateTopic(t, pair.A, topic, 2, nil)
-	prod := kafkatest.Producer(t, pair.A, kgo.TransactionalID(topic+"-producer"))
-	ctx := context.Background()
-	seq := 0
-	for txn := 0; txn < 20; txn++ {
-		if err := prod.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
-		commit := txn%3 != 1
-		var recs []*kgo.Record
-		for i := 0; i < 10; i++ {
-			for p := int32(0); p < 2; p++ {
-				r := kafkatest.Record(topic, p, seq)
-				if !commit {
-					r = kafkatest.Record(topic, p, -1)
-					r.Value = []byte("ABORTED")
-				}
-				recs = append(recs, r)
-			}
-			if commit {
-				seq++
-			}
-		}
-		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-		if err := prod.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seq := produceTransactions(t, pair.A, topic, 2, 20, 10, func(txn int) bool { return txn%3 == 1 })
 	a := newApp(t, pair, config.Settings{}, "A->B.topics = "+topic)
 	sum := reconcileAndMirror(t, a)
 	if sum.LagLeft != 0 {
@@ -205,6 +177,43 @@ func testTransactionalSource(t *testing.T, pair kafkatest.Pair) {
 	}
 	// The trailing commit markers were covered: later runs have no work.
 	idle(t, a)
+}
+
+// produceTransactions writes txns source transactions of perTxn records
+// per partition, aborting those abort says (their records hold the value
+// "ABORTED" and no sequence number), and returns the number of committed
+// records per partition (their sequence numbers are 0 up to it).
+func produceTransactions(t *testing.T, addr, topic string, parts int32, txns, perTxn int, abort func(txn int) bool) (seq int) {
+	t.Helper()
+	prod := kafkatest.Producer(t, addr, kgo.TransactionalID(topic+"-producer"))
+	ctx := context.Background()
+	for txn := 0; txn < txns; txn++ {
+		if err := prod.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		commit := !abort(txn)
+		var recs []*kgo.Record
+		for i := 0; i < perTxn; i++ {
+			for p := int32(0); p < parts; p++ {
+				r := kafkatest.Record(topic, p, seq)
+				if !commit {
+					r = kafkatest.Record(topic, p, -1)
+					r.Value = []byte("ABORTED")
+				}
+				recs = append(recs, r)
+			}
+			if commit {
+				seq++
+			}
+		}
+		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := prod.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return seq
 }
 
 func TestTransactionalSourceKfake(t *testing.T) { testTransactionalSource(t, kafkatest.Kfake(t)) }

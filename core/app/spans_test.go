@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -24,36 +23,8 @@ func testTransactionSpansFetches(t *testing.T, pair kafkatest.Pair, aborts bool)
 	topic := kafkatest.Unique(t, "spans")
 	const parts = 2
 	kafkatest.CreateTopic(t, pair.A, topic, parts, nil)
-	prod := kafkatest.Producer(t, pair.A, kgo.TransactionalID(topic+"-producer"))
-	ctx := context.Background()
-	seq, batches := 0, 0
-	for txn := 0; txn < 40; txn++ {
-		if err := prod.BeginTransaction(); err != nil {
-			t.Fatal(err)
-		}
-		commit := !aborts || txn%4 != 2
-		var recs []*kgo.Record
-		for i := 0; i < 15; i++ {
-			for p := int32(0); p < parts; p++ {
-				r := kafkatest.Record(topic, p, seq)
-				if !commit {
-					r = kafkatest.Record(topic, p, -1)
-					r.Value = []byte("ABORTED")
-				}
-				recs = append(recs, r)
-			}
-			if commit {
-				seq++
-			}
-		}
-		if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-		if err := prod.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
-			t.Fatal(err)
-		}
-		batches++
-	}
+	const batches = 40 // source transactions: one batch per partition each
+	seq := produceTransactions(t, pair.A, topic, parts, batches, 15, func(txn int) bool { return aborts && txn%4 == 2 })
 
 	a := newApp(t, pair, config.Settings{BatchRecords: 10000},
 		"A->B.topics = "+topic,
