@@ -126,8 +126,7 @@ func (w *worker) collect(stopAt time.Time) (batch []*kgo.Record, open bool) {
 			if !ok {
 				return nil, false
 			}
-			w.rest = recs
-			w.held.Add(sliceBytes(recs))
+			w.hold(recs)
 		case <-t.C:
 			return nil, true
 		}
@@ -154,12 +153,18 @@ func (w *worker) take(maxRecs, maxBytes int) (batch []*kgo.Record) {
 			if !ok {
 				return batch
 			}
-			w.rest = recs
-			w.held.Add(sliceBytes(recs))
+			w.hold(recs)
 		default:
 			return batch
 		}
 	}
+}
+
+// hold takes a fetched slice from the poller: its records are this
+// worker's until produced, and their budget its share.
+func (w *worker) hold(recs []*kgo.Record) {
+	w.rest = recs
+	w.held.Add(sliceBytes(recs))
 }
 
 // recordOverhead is what a fetched record costs besides its key, value
@@ -338,8 +343,7 @@ func (w *worker) more(t *txn, stopAt time.Time) []*kgo.Record {
 			if !ok {
 				return nil
 			}
-			w.rest = recs
-			w.held.Add(sliceBytes(recs))
+			w.hold(recs)
 		case <-timer.C:
 			return nil
 		}
