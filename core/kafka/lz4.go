@@ -50,9 +50,6 @@ const (
 // errLZ4 is returned for frames that are malformed.
 var errLZ4 = errors.New("malformed lz4 frame")
 
-// ErrDecompressTooLarge: a batch decompresses past the bound.
-var ErrDecompressTooLarge = errors.New("lz4 batch decompresses past the bound")
-
 // scratch holds decoded frames before the exact-size copy that is
 // returned; buffers that grew past scratchKeep are not kept.
 var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
@@ -148,7 +145,9 @@ func decodeLZ4Frames(src []byte, max int) (out []byte, handled bool, err error) 
 				buf = buf[:len(buf)+got]
 			}
 			if len(buf) > max {
-				return nil, true, ErrDecompressTooLarge
+				// kgo's own bound error, which it reports as
+				// ErrDecompressTooLarge naming the partition and offset.
+				return nil, true, kgo.ErrMaxDecompress
 			}
 		}
 		if contentChecksum {

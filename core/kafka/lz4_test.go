@@ -98,7 +98,7 @@ func TestLZ4FramesMatchKgo(t *testing.T) {
 
 func TestLZ4Bound(t *testing.T) {
 	frame := lz4Frame(t, bytes.Repeat([]byte("a"), 3<<20))
-	if _, _, err := decodeLZ4Frames(frame, 1<<20); !errors.Is(err, ErrDecompressTooLarge) {
+	if _, _, err := decodeLZ4Frames(frame, 1<<20); !errors.Is(err, kgo.ErrMaxDecompress) {
 		t.Fatalf("3 MiB against a 1 MiB bound: %v", err)
 	}
 }
