@@ -518,8 +518,8 @@ func copyWith(ctx context.Context, o *options, self string, admB *kadm.Client, w
 	return r, nil
 }
 
-// medianRound is method m's round with the median throughput (the lower
-// of the two middle ones for an even count); a failed round is returned
+// medianRound is method m's round with the median throughput (the upper
+// of the two middle ones for an even count, as median); a failed round is returned
 // first, so that a failure is never hidden by the other rounds.
 func medianRound(all []*result, m string) *result {
 	var ok []*result
@@ -536,5 +536,5 @@ func medianRound(all []*result, m string) *result {
 		return nil
 	}
 	slices.SortStableFunc(ok, func(a, b *result) int { return cmp.Compare(a.mbps(), b.mbps()) })
-	return ok[(len(ok)-1)/2]
+	return ok[len(ok)/2]
 }

@@ -210,14 +210,6 @@ func (rp *report) roundRatios(w string) []float64 {
 	return out
 }
 
-// medianFloat is the median of xs, the lower of the two middle values for
-// an even count (as medianRound picks rounds).
-func medianFloat(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[(len(s)-1)/2]
-}
-
 // targets compares W1 with issue 6's targets.
 func (rp *report) targets(b *strings.Builder) {
 	ml, pipe, mm2, eos := rp.find("w1", "mirrorless"), rp.find("w1", "pipe"), rp.find("w1", "mm2"), rp.find("w1", "mm2-eos")
@@ -245,7 +237,7 @@ func (rp *report) targets(b *strings.Builder) {
 		name := "throughput >= 0.8x the raw pipe"
 		if rs := rp.roundRatios("w1"); len(rs) > 1 {
 			name += " (median rounds)"
-			ratio(fmt.Sprintf("throughput >= 0.8x the raw pipe, round by round (median of %d rounds' ratios)", len(rs)), medianFloat(rs), 0.8, true)
+			ratio(fmt.Sprintf("throughput >= 0.8x the raw pipe, round by round (median of %d rounds' ratios)", len(rs)), median(rs), 0.8, true)
 		}
 		ratio(name, ml.mbps()/pipe.mbps(), 0.8, true)
 	}
