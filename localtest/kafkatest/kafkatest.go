@@ -110,7 +110,7 @@ func CreateTopic(t testing.TB, addr, topic string, partitions int32, configs map
 	for {
 		td, err := adm.ListTopics(ctx, topic)
 		if err == nil {
-			if d, ok := td[topic]; ok && d.Err == nil && len(d.Partitions) == int(partitions) && d.Partitions.NumReplicas() > 0 {
+			if d, ok := td[topic]; ok && d.Err == nil && len(d.Partitions) == int(partitions) {
 				leaders := true
 				for _, p := range d.Partitions {
 					leaders = leaders && p.Err == nil && p.Leader >= 0
