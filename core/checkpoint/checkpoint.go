@@ -31,6 +31,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/names"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
 )
 
@@ -97,7 +98,7 @@ func (c *Checkpointer) Run(ctx context.Context, stopAt time.Time) (*Result, erro
 	}
 
 	prod, err := kgo.NewClient(append(append([]kgo.Opt{}, c.TargetOpts...),
-		kgo.TransactionalID(TransactionalID(f)),
+		kgo.TransactionalID(names.CheckpointTransactionalID(f.Name())),
 		kgo.TransactionTimeout(c.TransactionTimeout),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerLinger(0))...)
@@ -257,18 +258,18 @@ func (c *Checkpointer) sourceGroups(ctx context.Context, res *Result) (map[strin
 	if err != nil {
 		return nil, fmt.Errorf("list groups on %s: %w", f.Source, err)
 	}
-	var names []string
+	var selected []string
 	for _, g := range listed.Groups() {
-		if f.Groups.Match(g) && !strings.HasPrefix(g, "mirrorless.") {
-			names = append(names, g)
+		if f.Groups.Match(g) && !names.IsOwnGroup(g) {
+			selected = append(selected, g)
 		}
 	}
-	sort.Strings(names)
+	sort.Strings(selected)
 	out := map[string]groupOffsets{}
-	if len(names) == 0 {
+	if len(selected) == 0 {
 		return out, nil
 	}
-	for g, r := range c.SourceAdmin.FetchManyOffsets(ctx, names...) {
+	for g, r := range c.SourceAdmin.FetchManyOffsets(ctx, selected...) {
 		if r.Err != nil {
 			c.log().Warn("could not read a group's offsets; skipped", "group", g, "err", r.Err)
 			continue

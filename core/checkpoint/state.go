@@ -8,11 +8,12 @@ import (
 	"strings"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/names"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
 )
 
 // StateTopic is where the checkpoint function keeps its state on the
-// target: one compacted partition holding, per key,
+// target (names.CheckpointStateTopic): one compacted partition holding, per key,
 //
 //	position                 the next offset of the offset-syncs topic to read
 //	index/<topic>/<p>        a source partition's translation index
@@ -23,22 +24,7 @@ import (
 // transaction as the checkpoints, so state and output never disagree, and
 // its live size is one record per source partition and per group: start-up
 // reads grow with partitions and groups, not with history.
-func StateTopic(f *config.Flow) string {
-	// The offset-syncs topic's name with its prefix replaced keeps the
-	// policy's internal separator.
-	return "mm2-mirrorless-checkpoint-state" + strings.TrimPrefix(f.OffsetSyncsTopic(), "mm2-offset-syncs")
-}
-
-// StateTopicConfigs keep the state topic's uncompacted tail short.
-var StateTopicConfigs = map[string]string{
-	"cleanup.policy":            "compact",
-	"segment.ms":                "60000",
-	"min.cleanable.dirty.ratio": "0.1",
-}
-
-// TransactionalID is the checkpoint function's producer id for a flow: a
-// second invocation fences the first.
-func TransactionalID(f *config.Flow) string { return "mirrorless." + f.Name() + ".checkpoint" }
+func StateTopic(f *config.Flow) string { return names.CheckpointStateTopic(f.OffsetSyncsTopic()) }
 
 // tp is a source topic partition.
 type tp struct {

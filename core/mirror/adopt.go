@@ -11,8 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/core/lease"
+	"github.com/mirrorless/mirrorless/core/names"
 )
 
 // Adoption is what adopting one partition from MirrorMaker 2 found.
@@ -32,10 +32,6 @@ type Adoption struct {
 // searched for the remote partition's last record (MM2 at-least-once
 // flushes its offsets every minute, so it may have copied further).
 const adoptScan = 200_000
-
-// MM2OffsetsTopic is where MirrorMaker 2 in dedicated mode keeps its
-// source connector's offsets for a flow: on the target.
-func MM2OffsetsTopic(f *config.Flow) string { return "mm2-offsets." + f.Source + ".internal" }
 
 // Adopt takes over partitions that MirrorMaker 2 copied: for each remote
 // partition that holds records but has no mirrorless progress, it finds
@@ -79,7 +75,7 @@ func (m *Mirror) Adopt(ctx context.Context, apply bool) ([]Adoption, error) {
 			a.Action, a.Reason = "skip", "the remote partition holds no records: mirrorless copies it from the start"
 		case a.MM2Offset < 0:
 			a.RemoteLast = last.Offset
-			a.Action, a.Reason = "refuse", fmt.Sprintf("no offset for %s/%d in %s: is this MirrorMaker 2's copy (dedicated mode)?", u.SourceTopic, u.Partition, MM2OffsetsTopic(m.Flow))
+			a.Action, a.Reason = "refuse", fmt.Sprintf("no offset for %s/%d in %s: is this MirrorMaker 2's copy (dedicated mode)?", u.SourceTopic, u.Partition, names.MM2OffsetsTopic(m.Flow.Source))
 		default:
 			a.RemoteLast = last.Offset
 			at, err := findRecord(ctx, m.SourceOpts, u.SourceTopic, u.Partition, max(a.MM2Offset, u.LogStart), u.End, last)
@@ -108,7 +104,7 @@ func (m *Mirror) Adopt(ctx context.Context, apply bool) ([]Adoption, error) {
 // readMM2Offsets reads MM2's source offsets ({"offset": last replicated})
 // for this flow's source cluster; the last record per partition wins.
 func (m *Mirror) readMM2Offsets(ctx context.Context) (map[lease.Unit]int64, error) {
-	topic := MM2OffsetsTopic(m.Flow)
+	topic := names.MM2OffsetsTopic(m.Flow.Source)
 	out := map[lease.Unit]int64{}
 	ends, err := m.TargetAdmin.ListEndOffsets(ctx, topic)
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/core/kafka"
 	"github.com/mirrorless/mirrorless/core/lease"
+	"github.com/mirrorless/mirrorless/core/names"
 )
 
 // Mirror runs invocations for one flow. Its clients may be reused across
@@ -174,7 +175,7 @@ func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	// overdue first, passing over those other invocations hold, and renew
 	// them while working, so that a crashed or killed invocation frees its
 	// partitions within one TTL.
-	leases := &lease.Store{Admin: m.TargetAdmin, Group: LeaseGroup(m.Flow), Owner: m.Owner}
+	leases := &lease.Store{Admin: m.TargetAdmin, Group: names.LeaseGroup(m.Flow.Name()), Owner: m.Owner}
 	want := make([]lease.Unit, len(cands))
 	for i, u := range cands {
 		want[i] = u.Unit
@@ -296,7 +297,7 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			txnID := TransactionalID(m.Flow, u.SourceTopic, u.Partition)
+			txnID := names.UnitTransactionalID(m.Flow.Name(), u.SourceTopic, u.Partition)
 			prod, err := m.newProducer(txnID)
 			if err == nil {
 				_, _, err = prod.ProducerID(ctx)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/core/lease"
+	"github.com/mirrorless/mirrorless/core/names"
 )
 
 // Progress lives in a consumer group on the target cluster: for the remote
@@ -26,18 +27,7 @@ import (
 // progress is one OffsetFetch whatever the history.
 
 // ProgressGroup names the flow's progress group on the target.
-func ProgressGroup(f *config.Flow) string { return "mirrorless." + f.Name() + ".progress" }
-
-// LeaseGroup names the flow's lease group on the target.
-func LeaseGroup(f *config.Flow) string { return "mirrorless." + f.Name() + ".leases" }
-
-// TransactionalID is the unit's transactional id. Deriving it from the unit
-// is the fencing: whoever initialises it last bumps the producer epoch and
-// aborts the previous holder's open transaction, so a stale invocation can
-// never commit.
-func TransactionalID(f *config.Flow, sourceTopic string, partition int32) string {
-	return "mirrorless." + f.Name() + "." + sourceTopic + "." + strconv.Itoa(int(partition))
-}
+func ProgressGroup(f *config.Flow) string { return names.ProgressGroup(f.Name()) }
 
 // Position is a unit's committed progress.
 type Position struct {

@@ -3,7 +3,11 @@
 // internal-topic rules and cycle detection.
 package policy
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/mirrorless/mirrorless/core/names"
+)
 
 // Policy names remote topics and recognises MM2's internal topics. It is
 // MM2's ReplicationPolicy; the two implementations are DefaultPolicy
@@ -88,18 +92,18 @@ func originalTopic(p Policy, topic string) string {
 	}
 }
 
-func (p DefaultPolicy) HeartbeatsTopic() string { return "heartbeats" }
+func (p DefaultPolicy) HeartbeatsTopic() string { return names.HeartbeatsTopic }
 
 func (p DefaultPolicy) OffsetSyncsTopic(alias string) string {
-	return "mm2-offset-syncs" + p.InternalSeparator + alias + p.InternalSeparator + "internal"
+	return names.OffsetSyncsTopic(p.InternalSeparator, alias)
 }
 
 func (p DefaultPolicy) CheckpointsTopic(alias string) string {
-	return alias + p.InternalSeparator + "checkpoints" + p.InternalSeparator + "internal"
+	return names.CheckpointsTopic(p.InternalSeparator, alias)
 }
 
 func (p DefaultPolicy) IsOffsetSyncsTopic(topic string) bool {
-	return strings.HasPrefix(topic, "mm2-offset-syncs") && strings.HasSuffix(topic, p.InternalSeparator+"internal")
+	return strings.HasPrefix(topic, names.OffsetSyncsPrefix) && strings.HasSuffix(topic, p.InternalSeparator+"internal")
 }
 
 // IsMM2InternalTopic: MM2's own topics (offset syncs, checkpoints and the

@@ -18,8 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"github.com/mirrorless/mirrorless/core/checkpoint"
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/names"
 )
 
 // Kinds of action.
@@ -105,7 +105,7 @@ func (p *Plan) NoteRecreated(recorded map[string]string) {
 			continue
 		}
 		p.Notes = append(p.Notes, fmt.Sprintf("source topic %s was deleted and recreated (topic id %s, now %s): mirror keeps %s stopped rather than mix two topics' records. To copy the new topic from its start, delete %s on the target and its progress (kafka-consumer-groups --delete-offsets --group '%s' --topic %s), then create it again yourself with the source's partition count (reconcile does not re-create a remote topic the mirror has copied into)",
-			s.name, recorded[remote], s.id, remote, remote, "mirrorless."+p.Flow+".progress", remote))
+			s.name, recorded[remote], s.id, remote, remote, names.ProgressGroup(p.Flow), remote))
 	}
 }
 
@@ -241,10 +241,13 @@ func invalidTopicName(name string) string {
 // emit.heartbeats.enabled are false).
 func internalTopics(f *config.Flow) []Action {
 	compact := map[string]string{"cleanup.policy": "compact"}
+	// The checkpoint state topic's uncompacted tail is kept short: the
+	// checkpoint function reads it whole at every start.
+	state := map[string]string{"cleanup.policy": "compact", "segment.ms": "60000", "min.cleanable.dirty.ratio": "0.1"}
 	out := []Action{{Kind: CreateInternalTopic, Topic: f.OffsetSyncsTopic(), Partitions: 1, ReplicationFactor: f.OffsetSyncsReplicationFactor, Configs: compact}}
 	if v, _ := f.Get("emit.checkpoints.enabled"); v != "false" {
 		out = append(out, Action{Kind: CreateInternalTopic, Topic: f.Rules.Policy.CheckpointsTopic(f.Source), Partitions: 1, ReplicationFactor: f.CheckpointsReplicationFactor, Configs: compact})
-		out = append(out, Action{Kind: CreateInternalTopic, Topic: checkpoint.StateTopic(f), Partitions: 1, ReplicationFactor: f.CheckpointsReplicationFactor, Configs: checkpoint.StateTopicConfigs})
+		out = append(out, Action{Kind: CreateInternalTopic, Topic: names.CheckpointStateTopic(f.OffsetSyncsTopic()), Partitions: 1, ReplicationFactor: f.CheckpointsReplicationFactor, Configs: state})
 	}
 	if v, _ := f.Get("emit.heartbeats.enabled"); v != "false" {
 		out = append(out, Action{Kind: CreateInternalTopic, Topic: f.Rules.Policy.HeartbeatsTopic(), Partitions: 1, ReplicationFactor: f.HeartbeatsReplicationFactor, Configs: compact})
