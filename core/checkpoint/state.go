@@ -91,17 +91,25 @@ func encodeGroup(m map[tp]emitted) []byte {
 	return b
 }
 
+// minGroupEntry is the fewest bytes a group entry takes: a topic length,
+// a partition, and two offsets, one varint byte each.
+const minGroupEntry = 4
+
 func decodeGroup(b []byte) (map[tp]emitted, error) {
 	if len(b) < 2 || b[0] != stateV1 {
 		return nil, errBadState
 	}
 	b = b[1:]
 	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
+	b = b[k:]
+	// An entry takes at least minGroupEntry bytes, so a count the bytes
+	// left cannot hold is malformed. The map is not sized from the count:
+	// the record comes from the target, and it grows with the entries that
+	// decode.
+	if k <= 0 || n > uint64(len(b)/minGroupEntry) {
 		return nil, errBadState
 	}
-	b = b[k:]
-	m := make(map[tp]emitted, n)
+	m := map[tp]emitted{}
 	for i := uint64(0); i < n; i++ {
 		l, k := binary.Uvarint(b)
 		if k <= 0 || l > uint64(len(b)-k) {

@@ -199,11 +199,18 @@ func (x *Index) UnmarshalBinary(b []byte) error {
 	}
 	b = b[1:]
 	n, k := binary.Uvarint(b)
-	if k <= 0 || n > uint64(len(b)) {
+	if k <= 0 {
 		return fmt.Errorf("%w: bad count", ErrBadIndex)
 	}
 	b = b[k:]
-	syncs := make([]Sync, 0, n)
+	// A sync takes at least two bytes (two varints), so a count the bytes
+	// left cannot hold is malformed. The slice is not sized from the
+	// count: the record comes from the target, and it grows with the
+	// syncs that decode.
+	if n > uint64(len(b)/2) {
+		return fmt.Errorf("%w: bad count", ErrBadIndex)
+	}
+	var syncs []Sync
 	var pu, pd int64
 	for i := uint64(0); i < n; i++ {
 		du, k1 := binary.Varint(b)
