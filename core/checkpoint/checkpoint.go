@@ -25,6 +25,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -63,6 +64,7 @@ type Result struct {
 	Heartbeats     int      `json:"heartbeats"`
 	Fenced         bool     `json:"fenced,omitempty"`
 	Skipped        int      `json:"records_skipped,omitempty"`
+	TooLong        int      `json:"skipped_too_long,omitempty"`
 	Waiting        []string `json:"waiting_for_reconcile,omitempty"`
 	Errors         []string `json:"errors,omitempty"`
 }
@@ -260,9 +262,18 @@ func (c *Checkpointer) sourceGroups(ctx context.Context, res *Result) (map[strin
 	}
 	var selected []string
 	for _, g := range listed.Groups() {
-		if f.Groups.Match(g) && !names.IsOwnGroup(g) {
-			selected = append(selected, g)
+		if !f.Groups.Match(g) || names.IsOwnGroup(g) {
+			continue
 		}
+		if len(g) > offsetsync.MaxString {
+			// Neither MM2's checkpoint key nor a real broker's offset
+			// store can hold it; a checkpoint for it could not be read.
+			res.TooLong++
+			c.log().Warn("group skipped: its id is longer than MM2's checkpoint format can carry (32767 bytes)",
+				"group", clip(g), "length", len(g))
+			continue
+		}
+		selected = append(selected, g)
 	}
 	sort.Strings(selected)
 	out := map[string]groupOffsets{}
@@ -277,6 +288,12 @@ func (c *Checkpointer) sourceGroups(ctx context.Context, res *Result) (map[strin
 		m := groupOffsets{}
 		r.Fetched.Each(func(o kadm.OffsetResponse) {
 			if o.Err != nil || o.At < 0 || !f.Rules.ShouldReplicate(o.Topic) {
+				return
+			}
+			if len(o.Metadata) > offsetsync.MaxString {
+				res.TooLong++
+				c.log().Warn("group partition skipped: its offset metadata is longer than MM2's checkpoint format can carry (32767 bytes)",
+					"group", g, "topic", o.Topic, "partition", o.Partition, "length", len(o.Metadata))
 				return
 			}
 			m[tp{o.Topic, o.Partition}] = o.Offset
@@ -364,6 +381,13 @@ func (c *Checkpointer) translate(ctx context.Context, st *state, groups map[stri
 			if emit {
 				cp := offsetsync.Checkpoint{Group: g, Topic: f.Rules.RemoteTopic(t.Topic), Partition: t.Partition,
 					Upstream: o.At, Downstream: down, Metadata: o.Metadata}
+				if err := cp.Check(); err != nil {
+					// sourceGroups dropped what is too long; a record
+					// MM2 could not read is never written.
+					res.TooLong++
+					c.log().Warn("checkpoint skipped", "group", clip(g), "topic", t.Topic, "partition", t.Partition, "err", err)
+					continue
+				}
 				out = append(out, &kgo.Record{Topic: f.Rules.Policy.CheckpointsTopic(f.Source), Partition: 0,
 					Key: cp.Key(), Value: cp.Value(), Timestamp: listedAt})
 			}
@@ -558,6 +582,20 @@ func (c *Checkpointer) reverseHeartbeat(ctx context.Context) error {
 }
 
 func ptr(s string) *string { return &s }
+
+// clip shortens a name from the source for a log line: its first 64
+// bytes (cut on a rune boundary) and an ellipsis.
+func clip(s string) string {
+	const n = 64
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
 
 func missingTopics(ctx context.Context, adm *kadm.Client, topics []string) ([]string, error) {
 	td, err := adm.ListTopics(ctx, topics...)

@@ -17,6 +17,15 @@ import (
 // ErrShort is returned when a record is shorter than its schema.
 var ErrShort = errors.New("record too short")
 
+// MaxString is the longest STRING (in bytes) the formats can carry: its
+// length is an INT16. MM2's writer throws on a longer one, and its readers
+// could not read it back.
+const MaxString = math.MaxInt16
+
+// ErrTooLong is returned by the Check methods for a field longer than
+// MaxString.
+var ErrTooLong = errors.New("longer than MM2's format can carry (32767 bytes)")
+
 // OffsetSync maps the offset of a record in the source partition to the
 // offset its copy got in the remote partition. MM2's checkpoint task reads
 // these to translate consumer-group offsets.
@@ -78,6 +87,20 @@ func (c Checkpoint) Key() []byte {
 	b = appendString(b, c.Group)
 	b = appendString(b, c.Topic)
 	return binary.BigEndian.AppendUint32(b, uint32(c.Partition))
+}
+
+// Check returns an error wrapping ErrTooLong, naming the field, if a
+// string field is longer than MaxString; Key and Value panic on such a
+// checkpoint, so a writer checks it first. The group and its offset
+// metadata come from the source cluster, which may hold longer ones than
+// a real broker does (kfake, another implementation).
+func (c Checkpoint) Check() error {
+	for _, f := range []struct{ name, s string }{{"group", c.Group}, {"topic", c.Topic}, {"metadata", c.Metadata}} {
+		if len(f.s) > MaxString {
+			return fmt.Errorf("checkpoint %s of %d bytes: %w", f.name, len(f.s), ErrTooLong)
+		}
+	}
+	return nil
 }
 
 // Value encodes version INT16 (0), upstream INT64, downstream INT64,
@@ -155,9 +178,11 @@ func DecodeHeartbeat(key, value []byte) (Heartbeat, error) {
 }
 
 func appendString(b []byte, s string) []byte {
-	if len(s) > math.MaxInt16 {
-		// Kafka's STRING cannot carry it; topic and group names are far
-		// shorter, so this is a programming error, not user input.
+	if len(s) > MaxString {
+		// Kafka's STRING cannot carry it. Topic names are at most 249
+		// bytes and aliases are checked by config; groups and metadata
+		// are checked by Checkpoint.Check before encoding, so this is a
+		// programming error, not input.
 		panic(fmt.Sprintf("offsetsync: string of %d bytes exceeds INT16 length", len(s)))
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(len(s)))

@@ -3,6 +3,7 @@ package offsetsync
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -102,5 +103,32 @@ func TestDecodeIgnoresTrailingBytes(t *testing.T) {
 	got, err := DecodeOffsetSync(append(s.Key(), 9, 9), append(s.Value(), 1))
 	if err != nil || got != s {
 		t.Errorf("decode = %+v, %v; want %+v", got, err, s)
+	}
+}
+
+// Check refuses what Key and Value cannot encode (they panic on it): a
+// source may hold a group id or offset metadata past MaxString.
+func TestCheckpointCheck(t *testing.T) {
+	long := strings.Repeat("x", MaxString+1)
+	for _, tc := range []struct {
+		cp   Checkpoint
+		want string
+	}{
+		{Checkpoint{Group: strings.Repeat("g", MaxString), Topic: "t", Metadata: strings.Repeat("m", MaxString)}, ""},
+		{Checkpoint{Group: long, Topic: "t"}, "group"},
+		{Checkpoint{Group: "g", Topic: long}, "topic"},
+		{Checkpoint{Group: "g", Topic: "t", Metadata: long}, "metadata"},
+	} {
+		err := tc.cp.Check()
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("Check: %v", err)
+			}
+			_, _ = tc.cp.Key(), tc.cp.Value() // no panic
+			continue
+		}
+		if !errors.Is(err, ErrTooLong) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Check with a long %s: %v", tc.want, err)
+		}
 	}
 }
