@@ -32,6 +32,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/kafka"
 	"github.com/mirrorless/mirrorless/core/names"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
 )
@@ -212,7 +213,7 @@ func (c *Checkpointer) finish(ctx context.Context, prod *kgo.Client, records []*
 	if len(records) > 0 {
 		if err := c.commit(ctx, prod, records); err != nil {
 			res.Checkpoints = 0
-			if isFenced(err) {
+			if kafka.IsFenced(err) {
 				res.Fenced = true
 				c.log().Warn("fenced: another checkpoint invocation took over", "err", err)
 				return nil
@@ -609,9 +610,4 @@ func missingTopics(ctx context.Context, adm *kadm.Client, topics []string) ([]st
 		}
 	}
 	return missing, nil
-}
-
-func isFenced(err error) bool {
-	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
-		errors.Is(err, kerr.OperationNotAttempted)
 }

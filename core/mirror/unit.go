@@ -9,9 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mirrorless/mirrorless/core/kafka"
 	"github.com/mirrorless/mirrorless/core/lease"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
 )
@@ -288,7 +288,7 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(parent), max(margin/2, 2*time.Second))
 	defer endCancel()
 	if err := w.prod.EndTransaction(endCtx, kgo.TryCommit); err != nil {
-		if isFenced(err) {
+		if kafka.IsFenced(err) {
 			return w.abort(parent, fmt.Errorf("commit: %w", err))
 		}
 		// The outcome is unknown: the commit may have landed. Never retry
@@ -507,7 +507,7 @@ func (w *worker) refresh(parent context.Context, stopAt time.Time) error {
 	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(parent), max(margin/2, 2*time.Second))
 	defer endCancel()
 	if err := w.prod.EndTransaction(endCtx, kgo.TryCommit); err != nil {
-		if isFenced(err) {
+		if kafka.IsFenced(err) {
 			return w.abort(parent, fmt.Errorf("commit: %w", err))
 		}
 		return w.resolveUnknown(parent, err, pos, 0, 0)
@@ -558,7 +558,7 @@ func (w *worker) abort(parent context.Context, cause error) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), max(w.m.Settings.SafetyMargin/2, 2*time.Second))
 	defer cancel()
 	_ = w.prod.AbortBufferedRecords(ctx)
-	if err := w.prod.EndTransaction(ctx, kgo.TryAbort); err != nil && !isFenced(cause) {
+	if err := w.prod.EndTransaction(ctx, kgo.TryAbort); err != nil && !kafka.IsFenced(cause) {
 		w.log.Warn("abort transaction", "err", err)
 	}
 	return cause
@@ -612,7 +612,7 @@ func (w *worker) fail(err error) {
 		w.log.Info("time budget ended inside a transaction; aborted it", "offset", w.pos.Next)
 	case errors.Is(err, errStopUnit):
 		w.res.Status = "resolved"
-	case isFenced(err):
+	case kafka.IsFenced(err):
 		w.res.Status = "fenced"
 		w.res.Error = err.Error()
 		w.log.Warn("fenced: another invocation took this unit", "err", err)
@@ -621,12 +621,4 @@ func (w *worker) fail(err error) {
 		w.res.Error = err.Error()
 		w.log.Error("unit failed", "err", err)
 	}
-}
-
-// isFenced: another producer with this transactional id took over. Kafka
-// reports it as PRODUCER_FENCED from the coordinator, INVALID_PRODUCER_EPOCH
-// on produce (KIP-890), and kgo as OperationNotAttempted after either.
-func isFenced(err error) bool {
-	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
-		errors.Is(err, kerr.OperationNotAttempted)
 }
