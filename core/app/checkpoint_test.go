@@ -16,8 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
 )
 
 // aliasedApp is newApp with cluster aliases of the test's own, so its

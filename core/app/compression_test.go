@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/mirrorless/mirrorless/core/config"
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
 // The target gets uncompressed batches unless the target producer's

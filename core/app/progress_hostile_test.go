@@ -12,8 +12,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/mirror"
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
 )
 
 // hostileMetadata are progress entries mirrorless never writes: another

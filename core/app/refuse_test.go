@@ -10,8 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/mirror"
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
 )
 
 // Source records deleted before they were copied stop the partition with

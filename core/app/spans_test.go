@@ -7,8 +7,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
 )
 
 // testTransactionSpansFetches copies a transactional source (aborted

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/mirrorless/mirrorless/core/config"
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
 // A->B and B->A in one file: each side's topics arrive on the other as

@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mirrorless/mirrorless/core/config"
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
 // A commit whose outcome the mirror cannot know is settled by fencing and

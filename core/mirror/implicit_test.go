@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
 // Kafka 4.x finalizes transaction.version 2 (KIP-890 part 2) and accepts

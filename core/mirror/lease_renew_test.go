@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/lease"
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
 )
 
 // A working invocation keeps its leases alive past their TTL; once it

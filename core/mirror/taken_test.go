@@ -11,8 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/lease"
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
 )
 
 // A unit whose remote partition holds records while this invocation read

@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/mirrorless/mirrorless/core/config"
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
 // What a fuzzed source ACL set is made of: replicated topics, an excluded

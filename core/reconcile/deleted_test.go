@@ -7,8 +7,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
 )
 
 // A remote topic deleted on the target after the mirror copied into it

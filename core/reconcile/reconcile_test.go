@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/mirrorless/mirrorless/core/config"
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
 func flow(t *testing.T, pair kafkatest.Pair, extra ...string) *config.Flow {

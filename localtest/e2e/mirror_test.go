@@ -12,7 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
 // produceWhile produces sequence-numbered records to every partition in

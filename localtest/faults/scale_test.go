@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
 // Scale: many partitions, each invocation claims at most MIRROR_MAX_UNITS

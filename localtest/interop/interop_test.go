@@ -25,8 +25,8 @@ import (
 
 	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
 )
 
 const kafkaVersion = "4.1.1"

@@ -11,8 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/metrics"
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
 )
 
 // The three bootstraps in the Lambda runtime loop: reconcile creates the

@@ -29,7 +29,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
 // rieVersion pins the emulator. The module publishes no tags on the proxy;

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while the process writes to it.
