@@ -31,3 +31,28 @@ func TestRealFailsUnderCI(t *testing.T) {
 		}
 	}
 }
+
+// EachPair runs the body on kfake and on the real pair, and its real
+// subtest fails under CI=true when the brokers do not answer, whatever the
+// kfake subtest did.
+func TestEachPairFailsRealUnderCI(t *testing.T) {
+	if os.Getenv("KAFKATEST_CHILD") == "1" {
+		EachPair(t, func(t *testing.T, p Pair) {
+			if p.Real || p.A == "" || p.B == "" {
+				t.Errorf("kfake subtest got pair %+v", p)
+			}
+		})
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestEachPairFailsRealUnderCI$", "-test.v")
+	cmd.Env = append(os.Environ(), "KAFKATEST_CHILD=1", "CI=true", "MIRROR_TEST_A=127.0.0.1:1", "MIRROR_TEST_B=127.0.0.1:1")
+	out, err := cmd.CombinedOutput()
+	for _, want := range []string{"--- PASS: TestEachPairFailsRealUnderCI/kfake", "--- FAIL: TestEachPairFailsRealUnderCI/real", "real Kafka pair required under CI"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if err == nil {
+		t.Errorf("the child passed; want its real subtest failed:\n%s", out)
+	}
+}

@@ -64,6 +64,12 @@ func testTinyBudget(t *testing.T, pair kafkatest.Pair, perPartition int) {
 	}
 }
 
-func TestTinyBudgetKfake(t *testing.T) { testTinyBudget(t, kafkatest.Kfake(t), 1000) }
-
-func TestTinyBudgetReal(t *testing.T) { testTinyBudget(t, kafkatest.Real(t), 300) }
+func TestTinyBudget(t *testing.T) {
+	kafkatest.EachPair(t, func(t *testing.T, pair kafkatest.Pair) {
+		perPartition := 1000
+		if pair.Real {
+			perPartition = 300
+		}
+		testTinyBudget(t, pair, perPartition)
+	})
+}

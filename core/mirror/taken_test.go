@@ -48,9 +48,7 @@ func testUnitTakenWhileStarting(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestUnitTakenWhileStartingKfake(t *testing.T) { testUnitTakenWhileStarting(t, kafkatest.Kfake(t)) }
-
-func TestUnitTakenWhileStartingReal(t *testing.T) { testUnitTakenWhileStarting(t, kafkatest.Real(t)) }
+func TestUnitTakenWhileStarting(t *testing.T) { kafkatest.EachPair(t, testUnitTakenWhileStarting) }
 
 // A committed position past the end this invocation planned with is
 // impossible only if the source says so now: another invocation that
@@ -81,6 +79,4 @@ func testPositionPastPlannedEnd(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestPositionPastPlannedEndKfake(t *testing.T) { testPositionPastPlannedEnd(t, kafkatest.Kfake(t)) }
-
-func TestPositionPastPlannedEndReal(t *testing.T) { testPositionPastPlannedEnd(t, kafkatest.Real(t)) }
+func TestPositionPastPlannedEnd(t *testing.T) { kafkatest.EachPair(t, testPositionPastPlannedEnd) }

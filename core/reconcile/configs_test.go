@@ -173,6 +173,4 @@ func testConfigSync(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestConfigSyncKfake(t *testing.T) { testConfigSync(t, kafkatest.Kfake(t)) }
-
-func TestConfigSyncReal(t *testing.T) { testConfigSync(t, kafkatest.Real(t)) }
+func TestConfigSync(t *testing.T) { kafkatest.EachPair(t, testConfigSync) }
