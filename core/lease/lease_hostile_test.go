@@ -1,12 +1,10 @@
 package lease
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,23 +12,6 @@ import (
 
 	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // Entries in the lease group that mirrorless did not write — another
 // tool's metadata, none, an empty owner, a control character — are skipped
@@ -41,7 +22,7 @@ func TestHostileLeases(t *testing.T) {
 	adm := kafkatest.Admin(t, pair.B)
 	kafkatest.CreateTopic(t, pair.B, "t", 5, nil)
 	ctx := context.Background()
-	var logs lockedBuffer
+	var logs kafkatest.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	now := time.Now()
 	a := &Store{Admin: adm, Group: "leases", Owner: "a", Now: func() time.Time { return now }, Logger: logger}

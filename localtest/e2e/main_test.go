@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,29 +14,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
 var binDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mirrorless-e2e-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
-	for _, fn := range []string{"mirror", "reconcile", "checkpoint"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, fn), "../../functions/"+fn)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n", fn, err)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(kafkatest.MainWithFunctions(m, &binDir)) }
 
 // run is one program invocation's outcome.
 type run struct {

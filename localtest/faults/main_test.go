@@ -34,25 +34,7 @@ import (
 
 var binDir string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "mirrorless-faults-bin")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binDir = dir
-	for _, fn := range []string{"mirror", "reconcile", "checkpoint"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, fn), "../../functions/"+fn)
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "build %s: %v\n", fn, err)
-			os.Exit(1)
-		}
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(kafkatest.MainWithFunctions(m, &binDir)) }
 
 // long reports whether the long suite runs (MIRROR_FAULTS_LONG=1).
 func long() bool { return os.Getenv("MIRROR_FAULTS_LONG") == "1" }

@@ -11,7 +11,6 @@ package rie
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,7 +21,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,16 +74,7 @@ func build() error {
 	if err != nil {
 		return err
 	}
-	for _, fn := range []string{"mirror", "reconcile", "checkpoint"} {
-		// As for provided.al2023, but for the host's architecture so the
-		// emulator can run it here.
-		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", filepath.Join(binDir, fn, "bootstrap"), "../../functions/"+fn)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s bootstrap: %v\n%s", fn, err, out)
-		}
-	}
-	return nil
+	return kafkatest.BuildFunctions(context.Background(), binDir, true, kafkatest.Functions...)
 }
 
 func TestMain(m *testing.M) {
@@ -98,22 +87,7 @@ func TestMain(m *testing.M) {
 
 // output collects the emulator's stdout and stderr, where the bootstrap's
 // own output goes too.
-type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
+type output struct{ kafkatest.SyncBuffer }
 
 // jsonLines are the output's JSON objects: the bootstrap's logs and EMF
 // documents (the emulator's own lines are plain text).

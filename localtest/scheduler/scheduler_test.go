@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,31 +14,12 @@ import (
 	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
-// syncBuffer is a bytes.Buffer safe to read while the process writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // buildScheduler builds this program, as `go run ./localtest/scheduler` would.
 func buildScheduler(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "scheduler")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if err := kafkatest.Build(context.Background(), bin, "localtest/scheduler", false); err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
@@ -62,7 +41,7 @@ func TestSchedulerRealPair(t *testing.T) {
 	// run-count checks loose: on a loaded 2-core machine one run can take several seconds.
 	cmd := exec.Command(bin, "-mirror", "2s", "-reconcile", "5m", "-checkpoint", "3s", "-for", "20s", "-logs", t.TempDir())
 	cmd.Env = append(os.Environ(), "MIRROR_PROPERTIES_FILE="+props, "MIRROR_TIME_BUDGET=20s")
-	var stdout, stderr syncBuffer
+	var stdout, stderr kafkatest.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	began := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -116,7 +95,7 @@ func TestSchedulerInterrupt(t *testing.T) {
 	bin := buildScheduler(t)
 	cmd := exec.Command(bin, "-functions", "reconcile,mirror", "-mirror", "1s")
 	cmd.Env = append(os.Environ(), "MIRROR_PROPERTIES_FILE="+props)
-	var stdout, stderr syncBuffer
+	var stdout, stderr kafkatest.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
