@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"time"
 
@@ -63,12 +64,21 @@ type Settings struct {
 	LogLevel string   `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 	// DryRun makes reconcile print its plan without changing anything.
 	DryRun bool `envconfig:"DRY_RUN" default:"false" desc:"reconcile: print the plan, change nothing"`
+	// Metrics turns the CloudWatch EMF lines on or off; empty means on in
+	// Lambda, off outside it (the runner decides).
+	Metrics string `envconfig:"METRICS" desc:"emf or off: CloudWatch metric lines (default: emf in Lambda, on stdout; off outside, where emf writes them to stderr)"`
 }
 
 // Reset policies (MIRROR_RESET_POLICY).
 const (
 	ResetStop     = "stop"
 	ResetEarliest = "earliest"
+)
+
+// Metrics settings (MIRROR_METRICS).
+const (
+	MetricsEMF = "emf"
+	MetricsOff = "off"
 )
 
 // LoadSettings reads MIRROR_* variables and checks them, reporting every
@@ -125,6 +135,9 @@ func (s Settings) Validate() error {
 	}
 	if _, err := s.Level(); err != nil {
 		problems = append(problems, err.Error())
+	}
+	if m := strings.ToLower(strings.TrimSpace(s.Metrics)); m != "" && m != MetricsEMF && m != MetricsOff {
+		problems = append(problems, fmt.Sprintf("MIRROR_METRICS=%q is not one of %s, %s", s.Metrics, MetricsEMF, MetricsOff))
 	}
 	if len(problems) > 0 {
 		return errors.New("invalid settings: " + strings.Join(problems, "; "))
@@ -192,4 +205,25 @@ func (s Settings) SelectFlows(cfg *Config) ([]*Flow, error) {
 		out = append(out, found)
 	}
 	return out, nil
+}
+
+// Setting documents one MIRROR_* environment variable: its name, default
+// and description, taken from the Settings field's tags, so that the
+// programs' -h output and the struct cannot drift apart.
+type Setting struct {
+	Name, Default, Desc string
+}
+
+// Describe lists every setting, in the order Settings declares them.
+func Describe() []Setting {
+	t := reflect.TypeFor[Settings]()
+	out := make([]Setting, 0, t.NumField())
+	for f := range t.Fields() {
+		key := f.Tag.Get("envconfig")
+		if key == "" || !f.IsExported() {
+			continue
+		}
+		out = append(out, Setting{Name: "MIRROR_" + key, Default: f.Tag.Get("default"), Desc: f.Tag.Get("desc")})
+	}
+	return out
 }

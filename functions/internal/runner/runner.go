@@ -42,8 +42,13 @@ import (
 // Invoke runs one invocation and returns its JSON summary.
 type Invoke func(ctx context.Context, a *app.App, owner string) (summary any, err error)
 
-// Main loads the configuration and runs the function, locally or in Lambda.
-func Main(name string, invoke Invoke) {
+// Main handles the command line (Program), then loads the configuration
+// and runs the function, locally or in Lambda.
+func Main(p Program) {
+	if code, exit := p.commandLine(os.Args[1:], os.Stdout, os.Stderr); exit {
+		os.Exit(code)
+	}
+	name, invoke := p.Name, p.Invoke
 	inLambda := os.Getenv("AWS_LAMBDA_RUNTIME_API") != ""
 	settings, err := config.LoadSettings()
 	level, _ := settings.Level()
@@ -52,10 +57,7 @@ func Main(name string, invoke Invoke) {
 	if err != nil {
 		exit(name, 2, err)
 	}
-	emf, err := metricsEnabled(inLambda)
-	if err != nil {
-		exit(name, 2, err)
-	}
+	emf := metricsEnabled(settings.Metrics, inLambda)
 	// In Lambda the heap may use most of the function's memory before the
 	// collector works harder (GOMEMLIMIT, when set, wins).
 	if limit, why, err := kafka.ApplyMemoryLimit(); err != nil {
@@ -116,7 +118,7 @@ func Main(name string, invoke Invoke) {
 		// Once per execution environment: warm invocations reuse these
 		// clients (a new connection per invocation is a connection storm
 		// against MSK). Tests count this line.
-		logger.Info("clients built", "flows", len(a.Flows), "pid", os.Getpid())
+		logger.Info("clients built", "flows", len(a.Flows), "pid", os.Getpid(), "version", Version(name))
 		return a, nil
 	}
 	if !deferred {
@@ -229,18 +231,16 @@ func (r *run) local(s config.Settings, cfg *config.Config) int {
 	return 0
 }
 
-// metricsEnabled reads MIRROR_METRICS: emf (the default in Lambda) or off
-// (the default outside it).
-func metricsEnabled(inLambda bool) (bool, error) {
-	switch v := strings.ToLower(strings.TrimSpace(os.Getenv("MIRROR_METRICS"))); v {
-	case "":
-		return inLambda, nil
-	case "emf":
-		return true, nil
-	case "off":
-		return false, nil
+// metricsEnabled reads MIRROR_METRICS (validated with the settings): emf
+// (the default in Lambda) or off (the default outside it).
+func metricsEnabled(value string, inLambda bool) bool {
+	switch strings.ToLower(strings.TrimSpace(value)) {
+	case config.MetricsEMF:
+		return true
+	case config.MetricsOff:
+		return false
 	default:
-		return false, fmt.Errorf("invalid settings: MIRROR_METRICS=%q is not one of emf, off", os.Getenv("MIRROR_METRICS"))
+		return inLambda
 	}
 }
 

@@ -1,0 +1,48 @@
+package config
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Describe names exactly the variables envconfig reads, each with a
+// description: the programs' -h lists every setting from it.
+func TestDescribeEverySetting(t *testing.T) {
+	var keys bytes.Buffer
+	if err := envconfig.Usagef("MIRROR", &Settings{}, &keys, "{{range .}}{{.Key}}\n{{end}}"); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.Fields(keys.String())
+	got := Describe()
+	if len(got) != len(want) {
+		t.Fatalf("Describe has %d settings, envconfig reads %d: %v", len(got), len(want), want)
+	}
+	for i, s := range got {
+		if s.Name != want[i] {
+			t.Errorf("setting %d: Describe says %s, envconfig reads %s", i, s.Name, want[i])
+		}
+		if strings.TrimSpace(s.Desc) == "" {
+			t.Errorf("%s has no desc tag", s.Name)
+		}
+	}
+}
+
+func TestMetricsSetting(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		ok    bool
+	}{{"", true}, {"emf", true}, {" EMF ", true}, {"off", true}, {"cloudwatch", false}} {
+		t.Setenv("MIRROR_PROPERTIES_FILE", "x.properties")
+		t.Setenv("MIRROR_METRICS", c.value)
+		_, err := LoadSettings()
+		if (err == nil) != c.ok {
+			t.Errorf("MIRROR_METRICS=%q: %v", c.value, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "MIRROR_METRICS") {
+			t.Errorf("MIRROR_METRICS=%q: the error does not name the variable: %v", c.value, err)
+		}
+	}
+}
