@@ -3,6 +3,12 @@
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUNCTIONS   := mirror reconcile checkpoint
+# What `mirror -version` prints (Go stamps vcs.revision itself where it can;
+# COMMIT covers builds it cannot, such as git worktrees or -buildvcs=false).
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
+RUNNER      := github.com/mirrorless/mirrorless/functions/internal/runner
+LDFLAGS     := -s -w -X $(RUNNER).version=$(VERSION) -X $(RUNNER).commit=$(COMMIT)
 
 .PHONY: demo test test-fast fuzz build kafka-up kafka-down clean bench local lint-deploy faults soak
 
@@ -27,7 +33,7 @@ test-fast:
 build:
 	@mkdir -p dist
 	@for f in $(FUNCTIONS); do \
-		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='-s -w' \
+		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='$(LDFLAGS)' \
 			-o dist/$$f/bootstrap ./functions/$$f || exit 1; \
 		(cd dist/$$f && rm -f ../$$f.zip && zip -q -X ../$$f.zip bootstrap) || exit 1; \
 		printf '%-10s %s bytes (zip %s bytes)\n' $$f $$(stat -c %s dist/$$f/bootstrap) $$(stat -c %s dist/$$f.zip); \

@@ -24,22 +24,31 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "failover" {
-		var group string
-		var apply bool
-		os.Exit(runner.Tool("checkpoint failover", os.Args[2:], func(fs *flag.FlagSet) {
-			fs.StringVar(&group, "group", "", "the consumer group to fail over (required)")
-			fs.BoolVar(&apply, "apply", false, "commit the translated offsets to the group on the target")
-		}, func(ctx context.Context, s config.Settings, cfg *config.Config, logger *slog.Logger) (any, error) {
-			plan, err := app.Failover(ctx, s, cfg, logger, group, apply)
-			if plan == nil {
-				return nil, err
-			}
-			app.PrintFailover(os.Stderr, plan)
-			return plan, err
-		}))
-	}
-	runner.Main("checkpoint", func(ctx context.Context, a *app.App, _ string) (any, error) {
-		return a.Checkpoint(ctx)
+	var group string
+	var apply bool
+	runner.Main(runner.Program{
+		Name:    "checkpoint",
+		Summary: "translates consumer-group offsets from each flow's source to its target: MM2 checkpoints, group offset sync and heartbeats.",
+		Invoke: func(ctx context.Context, a *app.App, _ string) (any, error) {
+			return a.Checkpoint(ctx)
+		},
+		Commands: []runner.Command{{
+			Name: "failover",
+			Summary: "fails a consumer group over by hand. Prints the group's translated offsets on the target of the one " +
+				"selected flow (MIRROR_FLOWS) and, with -apply, commits them there (only when the group has no active members " +
+				"on the target, only forward). It connects to the target only, so it works while the source is down.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.StringVar(&group, "group", "", "the consumer group to fail over (required)")
+				fs.BoolVar(&apply, "apply", false, "commit the translated offsets to the group on the target (default: only print them)")
+			},
+			Run: func(ctx context.Context, s config.Settings, cfg *config.Config, logger *slog.Logger) (any, error) {
+				plan, err := app.Failover(ctx, s, cfg, logger, group, apply)
+				if plan == nil {
+					return nil, err
+				}
+				app.PrintFailover(os.Stderr, plan)
+				return plan, err
+			},
+		}},
 	})
 }

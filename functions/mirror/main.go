@@ -23,22 +23,31 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "adopt" {
-		var apply bool
-		os.Exit(runner.Tool("mirror adopt", os.Args[2:], func(fs *flag.FlagSet) {
-			fs.BoolVar(&apply, "apply", false, "commit the positions found")
-		}, func(ctx context.Context, s config.Settings, cfg *config.Config, logger *slog.Logger) (any, error) {
-			a, err := app.New(ctx, s, cfg, logger)
-			if err != nil {
-				return nil, err
-			}
-			defer a.Close()
-			sum, err := a.Adopt(ctx, apply)
-			app.PrintAdoption(os.Stderr, sum)
-			return sum, err
-		}))
-	}
-	runner.Main("mirror", func(ctx context.Context, a *app.App, owner string) (any, error) {
-		return a.Mirror(ctx, owner)
+	var apply bool
+	runner.Main(runner.Program{
+		Name:    "mirror",
+		Summary: "copies records from each flow's source to its target, exactly once, until caught up or the time budget ends.",
+		Invoke: func(ctx context.Context, a *app.App, owner string) (any, error) {
+			return a.Mirror(ctx, owner)
+		},
+		Commands: []runner.Command{{
+			Name: "adopt",
+			Summary: "takes over from MirrorMaker 2. For every remote partition MM2 copied, finds the source record it ends with " +
+				"(from MM2's recorded offsets in mm2-offsets.<source>.internal) and, with -apply, commits mirrorless' position " +
+				"after it, so that switching copies nothing twice. Stop MirrorMaker 2 first.",
+			Flags: func(fs *flag.FlagSet) {
+				fs.BoolVar(&apply, "apply", false, "commit the positions found (default: only print them)")
+			},
+			Run: func(ctx context.Context, s config.Settings, cfg *config.Config, logger *slog.Logger) (any, error) {
+				a, err := app.New(ctx, s, cfg, logger)
+				if err != nil {
+					return nil, err
+				}
+				defer a.Close()
+				sum, err := a.Adopt(ctx, apply)
+				app.PrintAdoption(os.Stderr, sum)
+				return sum, err
+			},
+		}},
 	})
 }

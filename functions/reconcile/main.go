@@ -13,13 +13,18 @@ import (
 )
 
 func main() {
-	runner.Main("reconcile", func(ctx context.Context, a *app.App, _ string) (any, error) {
-		sum, err := a.Reconcile(ctx)
-		if os.Getenv("AWS_LAMBDA_RUNTIME_API") == "" && sum != nil {
-			// For people: the plan as a table on stderr; stdout keeps the
-			// one-line JSON summary.
-			reconcile.WriteTable(os.Stderr, sum.Plans, sum.DryRun)
-		}
-		return sum, err
+	runner.Main(runner.Program{
+		Name: "reconcile",
+		Summary: "creates missing remote topics, grows partitions, syncs topic configs (and ACLs) and creates MM2's internal " +
+			"topics on each flow's target. With MIRROR_DRY_RUN=true it prints the plan and changes nothing.",
+		Invoke: func(ctx context.Context, a *app.App, _ string) (any, error) {
+			sum, err := a.Reconcile(ctx)
+			if os.Getenv("AWS_LAMBDA_RUNTIME_API") == "" && sum != nil {
+				// For people: the plan as a table on stderr; stdout keeps the
+				// one-line JSON summary.
+				reconcile.WriteTable(os.Stderr, sum.Plans, sum.DryRun)
+			}
+			return sum, err
+		},
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -15,20 +16,35 @@ import (
 	"github.com/mirrorless/mirrorless/core/config"
 )
 
-// Tool runs an operator command outside Lambda (`checkpoint failover`,
-// `mirror adopt`): it parses the command's flags (flags defines them),
-// loads the settings and the properties, runs do, prints do's result as
-// one JSON line on stdout and returns the exit code: 0, 1 when do failed,
+// ToolFunc is an operator command's work, given the settings, the
+// properties and a logger; its result is printed as one JSON line.
+type ToolFunc func(ctx context.Context, s config.Settings, cfg *config.Config, logger *slog.Logger) (any, error)
+
+// tool runs an operator command outside Lambda (`checkpoint failover`,
+// `mirror adopt`): it parses the command's flags (-h prints its usage and
+// exits 0; a bad flag or argument exits 2, before anything else runs),
+// loads the settings and the properties, runs c.Run, prints its result as
+// one JSON line on stdout and returns the exit code: 0, 1 when it failed,
 // 2 for bad input (flags, settings, properties, app.ErrInput).
-func Tool(name string, args []string, flags func(*flag.FlagSet), do func(ctx context.Context, s config.Settings, cfg *config.Config, logger *slog.Logger) (any, error)) int {
+func tool(prog string, c Command, args []string, stdout, stderr io.Writer) int {
+	name := prog + " " + c.Name
 	fail := func(code int, err error) int {
-		fmt.Fprintf(os.Stderr, "%s: %s\n", name, oneLine(err))
+		fmt.Fprintf(stderr, "%s: %s\n", name, oneLine(err))
 		return code
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	flags(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.SetOutput(io.Discard)
+	if c.Flags != nil {
+		c.Flags(fs)
+	}
+	switch err := fs.Parse(args); {
+	case errors.Is(err, flag.ErrHelp):
+		c.usage(stdout, prog, fs)
+		return 0
+	case err != nil:
+		return usageError(stderr, name, name, err)
+	case fs.NArg() > 0:
+		return usageError(stderr, name, name, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
 	s, err := config.LoadSettings()
 	if err != nil {
@@ -42,10 +58,10 @@ func Tool(name string, args []string, flags func(*flag.FlagSet), do func(ctx con
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	out, err := do(ctx, s, cfg, logger)
+	out, err := c.Run(ctx, s, cfg, logger)
 	if out != nil {
 		if b, jerr := json.Marshal(out); jerr == nil {
-			fmt.Println(string(b))
+			fmt.Fprintln(stdout, string(b))
 		}
 	}
 	if err != nil {
