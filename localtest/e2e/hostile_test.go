@@ -11,8 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
-	"github.com/mirrorless/mirrorless/localtest/kafkatest"
 )
 
 // A source group whose id or offset metadata is longer than MM2's
