@@ -542,7 +542,7 @@ func (c *Checkpointer) commit(ctx context.Context, prod *kgo.Client, records []*
 		_ = prod.EndTransaction(endCtx, kgo.TryAbort)
 		return fmt.Errorf("write checkpoints and state: %w", err)
 	}
-	if err := prod.EndTransaction(endCtx, kgo.TryCommit); err != nil {
+	if err := kafka.Commit(endCtx, prod); err != nil {
 		// An unknown outcome is harmless here: the next run fences this
 		// producer and reads whichever state committed.
 		return fmt.Errorf("commit checkpoints and state: %w", err)

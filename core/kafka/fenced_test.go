@@ -20,6 +20,9 @@ func TestIsFenced(t *testing.T) {
 		{fmt.Errorf("commit: %w", kerr.ProducerFenced), true},
 		{errors.Join(context.Canceled, kerr.InvalidProducerEpoch), true},
 		{kerr.CoordinatorLoadInProgress, false},
+		{fmt.Errorf("commit: %w", fmt.Errorf("%w: %w", ErrCommitAborted, kerr.InvalidTxnState)), true},
+		// On produce it means a partition not in the transaction.
+		{fmt.Errorf("produce: %w", kerr.InvalidTxnState), false},
 		{kerr.InvalidTxnState, false},
 		{context.DeadlineExceeded, false},
 		{nil, false},

@@ -287,7 +287,7 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 
 	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(parent), max(margin/2, 2*time.Second))
 	defer endCancel()
-	if err := w.prod.EndTransaction(endCtx, kgo.TryCommit); err != nil {
+	if err := kafka.Commit(endCtx, w.prod); err != nil {
 		if kafka.IsFenced(err) {
 			return w.abort(parent, fmt.Errorf("commit: %w", err))
 		}
@@ -506,7 +506,7 @@ func (w *worker) refresh(parent context.Context, stopAt time.Time) error {
 	}
 	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(parent), max(margin/2, 2*time.Second))
 	defer endCancel()
-	if err := w.prod.EndTransaction(endCtx, kgo.TryCommit); err != nil {
+	if err := kafka.Commit(endCtx, w.prod); err != nil {
 		if kafka.IsFenced(err) {
 			return w.abort(parent, fmt.Errorf("commit: %w", err))
 		}
