@@ -167,7 +167,7 @@ func (c *Checkpointer) Run(ctx context.Context, stopAt time.Time) (*Result, erro
 		st.dirtyIndex[t] = true
 		res.SyncsRead++
 	})
-	if errors.Is(err, errStopped) {
+	if errors.Is(err, kafka.ErrStopped) {
 		complete = false
 	} else if err != nil {
 		return res, fmt.Errorf("read offset syncs from %s: %w", f.OffsetSyncsTopic(), err)

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mirrorless/mirrorless/core/kafka"
 	"github.com/mirrorless/mirrorless/core/lease"
 	"github.com/mirrorless/mirrorless/core/names"
 )
@@ -203,53 +203,11 @@ func findRecord(ctx context.Context, opts []kgo.Opt, topic string, partition int
 }
 
 // scan reads committed data records of [from, to) in order until fn says
-// stop.
+// stop, for two minutes at most.
 func scan(ctx context.Context, opts []kgo.Opt, topic string, partition int32, from, to int64, fn func(*kgo.Record) bool) error {
-	if to <= from {
-		return nil
-	}
-	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, opts...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(from)}}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.ConsumeResetOffset(kgo.NoResetOffset()))...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	for {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("read %s/%d: %w", topic, partition, err)
-		}
-		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) { ferr = errors.Join(ferr, err) })
-		if ferr != nil {
-			return ferr
-		}
-		done := false
-		fs.EachRecord(func(r *kgo.Record) {
-			if done {
-				return
-			}
-			if r.Offset >= to {
-				done = true
-				return
-			}
-			if !r.Attrs.IsControl() && fn(r) {
-				done = true
-				return
-			}
-			if r.Offset+1 >= to {
-				done = true
-			}
-		})
-		if done {
-			return nil
-		}
-	}
+	return kafka.ReadCommitted(ctx, opts, kafka.Range{Topic: topic, Partition: partition, From: from, To: to}, fn)
 }
 
 func sameRecord(a, b *kgo.Record) bool {

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mirrorless/mirrorless/core/kafka"
 	"github.com/mirrorless/mirrorless/core/lease"
 )
 
@@ -51,47 +52,16 @@ func remoteBounds(ctx context.Context, adm *kadm.Client, units []*unit) (map[lea
 // leaves aborted records and an abort marker, and that must not look like
 // foreign data.
 func hasCommittedRecords(ctx context.Context, targetOpts []kgo.Opt, topic string, partition int32, start, end int64) (bool, error) {
-	if end <= start {
-		return false, nil
-	}
-	opts := append([]kgo.Opt{}, targetOpts...)
-	opts = append(opts,
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(start)}}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
-		kgo.FetchMaxWait(200*time.Millisecond),
-	)
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return false, err
-	}
-	defer cl.Close()
+	opts := append(append([]kgo.Opt{}, targetOpts...), kgo.FetchMaxWait(200*time.Millisecond))
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	for {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return false, fmt.Errorf("scan remote partition %s/%d: %w", topic, partition, err)
-		}
-		var found bool
-		var next int64 = -1
-		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
-		if ferr != nil {
-			return false, fmt.Errorf("scan remote partition %s/%d: %w", topic, partition, ferr)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if !r.Attrs.IsControl() {
-				found = true
-			}
-			next = r.Offset + 1
-		})
-		if found {
-			return true, nil
-		}
-		if next >= end {
-			return false, nil
-		}
+	found := false
+	err := kafka.ReadCommitted(ctx, opts, kafka.Range{Topic: topic, Partition: partition, From: start, To: end}, func(*kgo.Record) bool {
+		found = true
+		return true
+	})
+	if err != nil {
+		return false, fmt.Errorf("scan remote partition: %w", err)
 	}
+	return found, nil
 }

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/kafka"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
 )
 
@@ -98,58 +98,20 @@ func readSyncedTopics(ctx context.Context, tgt *kadm.Client, opts []kgo.Opt, top
 	if start.Offset >= lso.Offset {
 		return nil, nil
 	}
-	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, opts...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(start.Offset)}}),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords())...)
+	out := map[string]offsetsync.OffsetSync{}
+	r := kafka.Range{Topic: topic, Partition: 0, From: start.Offset, To: lso.Offset, Compacted: true}
+	err = kafka.ReadCommitted(ctx, opts, r, func(r *kgo.Record) bool {
+		s, err := offsetsync.DecodeOffsetSync(r.Key, r.Value)
+		if err != nil || !want[s.Topic] {
+			return false
+		}
+		if prev, ok := out[s.Topic]; !ok || s.Upstream > prev.Upstream {
+			out[s.Topic] = s
+		}
+		return false
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer cl.Close()
-	out := map[string]offsetsync.OffsetSync{}
-	// The records just below the last stable offset of a compacted topic
-	// may be gone: two empty polls of a second each end the read.
-	for empty := 0; empty < 2; {
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		fs := cl.PollFetches(pctx)
-		cancel()
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) {
-			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
-				ferr = err
-			}
-		})
-		if ferr != nil {
-			return nil, ferr
-		}
-		if fs.NumRecords() == 0 {
-			empty++
-			continue
-		}
-		empty = 0
-		done := false
-		fs.EachRecord(func(r *kgo.Record) {
-			if r.Offset+1 >= lso.Offset {
-				done = true
-			}
-			if r.Attrs.IsControl() || r.Offset >= lso.Offset {
-				return
-			}
-			s, err := offsetsync.DecodeOffsetSync(r.Key, r.Value)
-			if err != nil || !want[s.Topic] {
-				return
-			}
-			if prev, ok := out[s.Topic]; !ok || s.Upstream > prev.Upstream {
-				out[s.Topic] = s
-			}
-		})
-		if done {
-			break
-		}
 	}
 	return out, nil
 }
