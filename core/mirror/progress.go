@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/kafka"
 	"github.com/mirrorless/mirrorless/core/lease"
 	"github.com/mirrorless/mirrorless/core/names"
 )
@@ -243,51 +244,12 @@ func offsetsAddedImplicitly(ctx context.Context, adm *kadm.Client) bool {
 // offsetsAddedImplicitly and worker.commit). It runs before any produce:
 // under KIP-890 a produce registers its partition with the transaction
 // coordinator too, and the two racing there cost seconds of
-// CONCURRENT_TRANSACTIONS backoff. kgo has no exported call for a
-// transactional offset commit outside a group session, so this and
-// commitProgress are issued directly with the producer's current id and
-// epoch.
+// CONCURRENT_TRANSACTIONS backoff.
 func addProgressGroup(ctx context.Context, prod *kgo.Client, txnID, group string) error {
-	id, epoch, err := prod.ProducerID(ctx)
-	if err != nil {
-		return fmt.Errorf("load producer id: %w", err)
-	}
-	add := kmsg.NewPtrAddOffsetsToTxnRequest()
-	add.TransactionalID = txnID
-	add.ProducerID = id
-	add.ProducerEpoch = epoch
-	add.Group = group
-	err = whileCoordinatorBusy(ctx, func() error {
-		resp, err := add.RequestWith(ctx, prod)
-		if err != nil {
-			return err
-		}
-		return kerr.ErrorForCode(resp.ErrorCode)
-	})
-	if err != nil {
+	if err := kafka.AddOffsetsToTxn(ctx, prod, txnID, group); err != nil {
 		return fmt.Errorf("add progress group to transaction: %w", err)
 	}
 	return nil
-}
-
-// whileCoordinatorBusy issues a transaction-coordinator request again, with
-// a short backoff, while the coordinator answers that it is still busy with
-// this transaction: the previous commit's markers being written, or a
-// registration of another partition of the transaction in progress (where
-// Kafka adds the group itself on the TxnOffsetCommit).
-func whileCoordinatorBusy(ctx context.Context, req func() error) error {
-	backoff := 5 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		err := req()
-		if (errors.Is(err, kerr.ConcurrentTransactions) || errors.Is(err, kerr.CoordinatorLoadInProgress)) && attempt < 100 {
-			if err := sleep(ctx, backoff); err != nil {
-				return err
-			}
-			backoff = min(2*backoff, 50*time.Millisecond)
-			continue
-		}
-		return err
-	}
 }
 
 // commitProgress writes the unit's new position into the open
@@ -295,42 +257,8 @@ func whileCoordinatorBusy(ctx context.Context, req func() error) error {
 // (addProgressGroup), unless the target adds it on this request
 // (offsetsAddedImplicitly).
 func commitProgress(ctx context.Context, prod *kgo.Client, txnID, group string, u lease.Unit, topicID [16]byte, p Position) error {
-	id, epoch, err := prod.ProducerID(ctx)
-	if err != nil {
-		return fmt.Errorf("load producer id: %w", err)
-	}
-	req := kmsg.NewPtrTxnOffsetCommitRequest()
-	req.TransactionalID = txnID
-	req.Group = group
-	req.ProducerID = id
-	req.ProducerEpoch = epoch
-	req.Generation = -1
-	rt := kmsg.NewTxnOffsetCommitRequestTopic()
-	rt.Topic = u.Topic   // up to v5
-	rt.TopicID = topicID // v6+
-	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
-	rp.Partition = u.Partition
-	rp.Offset = p.Next
-	rp.LeaderEpoch = -1
-	meta := p.metadata()
-	rp.Metadata = &meta
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	err = whileCoordinatorBusy(ctx, func() error {
-		resp, err := req.RequestWith(ctx, prod)
-		if err != nil {
-			return err
-		}
-		for _, t := range resp.Topics {
-			for _, pp := range t.Partitions {
-				if err := kerr.ErrorForCode(pp.ErrorCode); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	o := kafka.TxnOffset{Topic: u.Topic, TopicID: topicID, Partition: u.Partition, Offset: p.Next, Metadata: p.metadata()}
+	if err := kafka.TxnOffsetCommit(ctx, prod, txnID, group, o); err != nil {
 		return fmt.Errorf("commit progress in transaction: %w", err)
 	}
 	return nil

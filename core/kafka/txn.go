@@ -1,0 +1,115 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// kgo commits offsets in a transaction only through a group session
+// (GroupTransactSession); the mirror commits its progress for exact
+// partitions with no group membership, so AddOffsetsToTxn and
+// TxnOffsetCommit are issued here directly with the producer's current id
+// and epoch.
+
+// AddOffsetsToTxn adds group to the producer's open transaction, so that
+// offsets committed for it with TxnOffsetCommit commit or abort with the
+// transaction's records.
+func AddOffsetsToTxn(ctx context.Context, prod *kgo.Client, txnID, group string) error {
+	id, epoch, err := prod.ProducerID(ctx)
+	if err != nil {
+		return fmt.Errorf("load producer id: %w", err)
+	}
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID = txnID
+	add.ProducerID = id
+	add.ProducerEpoch = epoch
+	add.Group = group
+	return whileCoordinatorBusy(ctx, func() error {
+		resp, err := add.RequestWith(ctx, prod)
+		if err != nil {
+			return err
+		}
+		return kerr.ErrorForCode(resp.ErrorCode)
+	})
+}
+
+// TxnOffset is one partition's offset committed in a transaction.
+type TxnOffset struct {
+	Topic     string   // requests up to v5 name the topic
+	TopicID   [16]byte // v6+ give its id
+	Partition int32
+	Offset    int64
+	Metadata  string
+}
+
+// TxnOffsetCommit commits o for group in the producer's open transaction.
+// The group must be in the transaction already (AddOffsetsToTxn), unless
+// the broker adds it on this request itself (Kafka 4's transaction
+// version 2).
+func TxnOffsetCommit(ctx context.Context, prod *kgo.Client, txnID, group string, o TxnOffset) error {
+	id, epoch, err := prod.ProducerID(ctx)
+	if err != nil {
+		return fmt.Errorf("load producer id: %w", err)
+	}
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.TransactionalID = txnID
+	req.Group = group
+	req.ProducerID = id
+	req.ProducerEpoch = epoch
+	req.Generation = -1
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic = o.Topic
+	rt.TopicID = o.TopicID
+	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	rp.Partition = o.Partition
+	rp.Offset = o.Offset
+	rp.LeaderEpoch = -1
+	meta := o.Metadata
+	rp.Metadata = &meta
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return whileCoordinatorBusy(ctx, func() error {
+		resp, err := req.RequestWith(ctx, prod)
+		if err != nil {
+			return err
+		}
+		for _, t := range resp.Topics {
+			for _, pp := range t.Partitions {
+				if err := kerr.ErrorForCode(pp.ErrorCode); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// whileCoordinatorBusy issues a transaction-coordinator request again, with
+// a short backoff, while the coordinator answers that it is still busy with
+// this transaction: the previous commit's markers being written, or a
+// registration of another partition of the transaction in progress (where
+// Kafka adds the group itself on the TxnOffsetCommit).
+func whileCoordinatorBusy(ctx context.Context, req func() error) error {
+	backoff := 5 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := req()
+		if (errors.Is(err, kerr.ConcurrentTransactions) || errors.Is(err, kerr.CoordinatorLoadInProgress)) && attempt < 100 {
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+			backoff = min(2*backoff, 50*time.Millisecond)
+			continue
+		}
+		return err
+	}
+}
