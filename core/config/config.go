@@ -261,40 +261,84 @@ func (p *parser) reported(key string) bool {
 // checkKeys classifies every key of the file: flow keys naming unknown
 // aliases are errors, unknown keys and keys mirrorless does not act on
 // are warnings.
+//
+// A key is not printed when it may hold a secret: when it follows a
+// sasl.jaas.config that does not end with `;` (its next lines, split off by
+// a missing continuation backslash, become keys of their own: `password="..."`
+// or the password itself), or when it has a JAAS option's shape (a quote or
+// `;`, or username/password). Such a key is named by its line instead.
 func (p *parser) checkKeys(aliases []string) {
-	for _, e := range p.props.Entries {
-		k := e.Key
-		if k == "clusters" {
-			continue
+	entries := slices.Clone(p.props.Entries)
+	slices.SortStableFunc(entries, func(a, b Entry) int { return a.Line - b.Line })
+	afterJAAS := 0 // line of an unterminated sasl.jaas.config whose lost lines may follow
+	for _, e := range entries {
+		np, nw := len(p.problems), len(p.warnings)
+		p.checkKey(e.Key, aliases)
+		reported := len(p.problems) > np || len(p.warnings) > nw
+		if reported && (afterJAAS > 0 || looksJAAS(e.Key)) {
+			p.problems, p.warnings = p.problems[:np], p.warnings[:nw]
+			p.warn("the key on line %d is not a setting mirrorless knows and is ignored; it is not shown, as it may be part of a sasl.jaas.config (a line of it after a missing continuation backslash) and hold a secret", e.Line)
+		} else if !reported {
+			afterJAAS = 0
 		}
-		if i := strings.Index(k, "->"); i > 0 {
-			dot := strings.Index(k[i+2:], ".")
-			if dot < 0 {
-				p.problem(k, "not a flow setting: write `{source}->{target}.{setting}`")
-				continue
+		if isJAASKey(e.Key) {
+			if v := strings.TrimSpace(e.Value); v != "" && !strings.HasSuffix(v, ";") {
+				p.problem(e.Key, "does not end with `;` (a JAAS configuration must); if it goes on over several lines, end each of its lines but the last with a backslash. The lines after line %d are not shown, as they may hold its password", e.Line)
+				afterJAAS = e.Line
 			}
-			src, tgt, rest := k[:i], k[i+2:i+2+dot], k[i+2+dot+1:]
-			bad := false
-			for _, a := range []string{src, tgt} {
-				if !slices.Contains(aliases, a) {
-					p.problem(k, "flow names cluster %q, which is not in `clusters` (%s)", a, strings.Join(aliases, ", "))
-					bad = true
-				}
-			}
-			if !bad && src == tgt {
-				p.problem(k, "a flow needs two different clusters")
-			}
-			if !bad {
-				p.checkConnectorKey(k, rest)
-			}
-			continue
 		}
-		if alias, rest, ok := strings.Cut(k, "."); ok && slices.Contains(aliases, alias) {
-			p.checkClusterKey(k, rest)
-			continue
-		}
-		p.checkConnectorKey(k, k)
 	}
+}
+
+func isJAASKey(k string) bool {
+	return k == "sasl.jaas.config" || strings.HasSuffix(k, ".sasl.jaas.config")
+}
+
+// looksJAAS reports whether a key has the shape of a JAAS option or value
+// rather than of a properties key.
+func looksJAAS(k string) bool {
+	if strings.ContainsAny(k, "\"';") {
+		return true
+	}
+	switch strings.ToLower(k) {
+	case "username", "password", "user", "pass":
+		return true
+	}
+	return false
+}
+
+// checkKey reports a problem or warning for a key mirrorless does not use.
+func (p *parser) checkKey(k string, aliases []string) {
+	if k == "clusters" {
+		return
+	}
+	if i := strings.Index(k, "->"); i > 0 {
+		dot := strings.Index(k[i+2:], ".")
+		if dot < 0 {
+			p.problem(k, "not a flow setting: write `{source}->{target}.{setting}`")
+			return
+		}
+		src, tgt, rest := k[:i], k[i+2:i+2+dot], k[i+2+dot+1:]
+		bad := false
+		for _, a := range []string{src, tgt} {
+			if !slices.Contains(aliases, a) {
+				p.problem(k, "flow names cluster %q, which is not in `clusters` (%s)", a, strings.Join(aliases, ", "))
+				bad = true
+			}
+		}
+		if !bad && src == tgt {
+			p.problem(k, "a flow needs two different clusters")
+		}
+		if !bad {
+			p.checkConnectorKey(k, rest)
+		}
+		return
+	}
+	if alias, rest, ok := strings.Cut(k, "."); ok && slices.Contains(aliases, alias) {
+		p.checkClusterKey(k, rest)
+		return
+	}
+	p.checkConnectorKey(k, k)
 }
 
 func (p *parser) checkConnectorKey(full, k string) {

@@ -268,3 +268,49 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+// A sasl.jaas.config whose continuation backslash is missing leaves its
+// next lines as keys of their own; the password must not be printed as an
+// unknown key (issue 18). The JAAS value is refused, as Kafka's client
+// refuses a JAAS configuration without `;`, and the lines after it are
+// named by their number.
+func TestJAASLinesNotPrinted(t *testing.T) {
+	const secret = "s3cret-pw-8128"
+	base := "clusters = A, B\nA.bootstrap.servers = a:9092\nB.bootstrap.servers = b:9092\nA->B.enabled = true\n"
+	for _, tc := range []struct {
+		name, text string
+		problem    bool
+	}{
+		{"password line", base + "A.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required \\\n  username=\"u\"\n  password=\"" + secret + "\";\n", true},
+		{"password alone", base + "A.sasl.jaas.config = org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\n  \"" + secret + "\";\n", true},
+		{"quoted key elsewhere", base + secret + "\";\n", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parse(t, tc.text)
+			var printed []string
+			if ve, ok := errors.AsType[*ValidationError](err); ok {
+				for _, p := range ve.Problems {
+					printed = append(printed, p.Key+": "+p.Message)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if (err != nil) != tc.problem {
+				t.Fatalf("err = %v, want a problem: %v", err, tc.problem)
+			}
+			if tc.problem && !strings.Contains(err.Error(), "A.sasl.jaas.config: does not end with `;`") {
+				t.Errorf("err = %v, want the JAAS value refused", err)
+			}
+			if cfg != nil {
+				printed = append(printed, cfg.Warnings...)
+			}
+			out := strings.Join(printed, "\n")
+			if strings.Contains(out, secret) {
+				t.Errorf("the password is printed:\n%s", out)
+			}
+			if !tc.problem && !strings.Contains(out, "the key on line 5 is not a setting mirrorless knows") {
+				t.Errorf("the ignored line is not reported by number:\n%s", out)
+			}
+		})
+	}
+}

@@ -244,7 +244,10 @@ func jaasCredentials(jaas string) (user, pass string, err error) {
 				}
 			}
 			if !closed {
-				return "", "", fmt.Errorf("the value of %s has no closing quote", key)
+				// Neither the option nor the value is named: an
+				// unquoted password with a space and `="` in it makes
+				// its second half look like an option.
+				return "", "", errors.New("a quoted option value has no closing quote (the options are not shown)")
 			}
 		} else {
 			end := strings.IndexAny(s, " \t\r\n;")
