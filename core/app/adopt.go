@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/mirrorless/mirrorless/core/mirror"
@@ -41,21 +39,4 @@ func (a *App) Adopt(ctx context.Context, apply bool) (*AdoptSummary, error) {
 	}
 	err := finish(start, errs, &sum.DurationMs, &sum.OK, &sum.Error)
 	return sum, err
-}
-
-// PrintAdoption writes an adoption for people.
-func PrintAdoption(w io.Writer, s *AdoptSummary) {
-	for flow, rs := range s.Flows {
-		verb := "plan (nothing changed; add -apply to commit the positions)"
-		if s.Applied {
-			verb = "applied"
-		}
-		fmt.Fprintf(w, "flow %s: taking over from MirrorMaker 2: %s\n", flow, verb)
-		tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "  TOPIC\tPARTITION\tMM2 RECORDED\tREMOTE LAST\tCONTINUE AT\tACTION\tWHY")
-		for _, r := range rs {
-			fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Topic, r.Partition, orNone(r.MM2Offset), orNone(r.RemoteLast), orNone(r.Next), r.Action, r.Reason)
-		}
-		tw.Flush()
-	}
 }

@@ -3,10 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
-	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -46,30 +43,4 @@ func Failover(ctx context.Context, s config.Settings, cfg *config.Config, logger
 	}
 	c := &checkpoint.Checkpointer{Flow: f, TargetAdmin: kadm.NewClient(cl), TargetOpts: opts, Logger: logger}
 	return c.Failover(ctx, group, apply)
-}
-
-// PrintFailover writes the plan as a table for people.
-func PrintFailover(w io.Writer, p *checkpoint.FailoverPlan) {
-	verb := "plan (nothing changed; add -apply to commit)"
-	if p.Applied {
-		verb = "applied"
-	}
-	fmt.Fprintf(w, "flow %s, group %s (on the target: %s): %s\n", p.Flow, p.Group, p.TargetState, verb)
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "  TOPIC\tPARTITION\tSOURCE OFFSET\tRESUME AT\tTARGET COMMITTED\tTARGET END\tRE-READ AT MOST\tACTION")
-	for _, t := range p.Partitions {
-		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", t.Topic, t.Partition, t.Upstream, t.Offset,
-			orNone(t.Current), orNone(t.End), orNone(t.ReReadMax), t.Action)
-	}
-	tw.Flush()
-	if len(p.Partitions) == 0 {
-		fmt.Fprintln(w, "  no checkpoints for this group: is it selected by groups/groups.exclude, and has the checkpoint function run?")
-	}
-}
-
-func orNone(n int64) string {
-	if n < 0 {
-		return "-"
-	}
-	return strconv.FormatInt(n, 10)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/functions/internal/runner"
+	"github.com/mirrorless/mirrorless/functions/table"
 )
 
 func main() {
@@ -46,7 +47,7 @@ func main() {
 				if plan == nil {
 					return nil, err
 				}
-				app.PrintFailover(os.Stderr, plan)
+				table.Failover(os.Stderr, plan)
 				return plan, err
 			},
 		}},

@@ -20,6 +20,7 @@ import (
 	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/functions/internal/runner"
+	"github.com/mirrorless/mirrorless/functions/table"
 )
 
 func main() {
@@ -45,7 +46,7 @@ func main() {
 				}
 				defer a.Close()
 				sum, err := a.Adopt(ctx, apply)
-				app.PrintAdoption(os.Stderr, sum)
+				table.Adoption(os.Stderr, sum)
 				return sum, err
 			},
 		}},

@@ -8,8 +8,8 @@ import (
 	"os"
 
 	"github.com/mirrorless/mirrorless/core/app"
-	"github.com/mirrorless/mirrorless/core/reconcile"
 	"github.com/mirrorless/mirrorless/functions/internal/runner"
+	"github.com/mirrorless/mirrorless/functions/table"
 )
 
 func main() {
@@ -22,7 +22,7 @@ func main() {
 			if os.Getenv("AWS_LAMBDA_RUNTIME_API") == "" && sum != nil {
 				// For people: the plan as a table on stderr; stdout keeps the
 				// one-line JSON summary.
-				reconcile.WriteTable(os.Stderr, sum.Plans, sum.DryRun)
+				table.Plans(os.Stderr, sum.Plans, sum.DryRun)
 			}
 			return sum, err
 		},

@@ -24,6 +24,7 @@ import (
 
 	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/functions/table"
 )
 
 func main() {
@@ -147,7 +148,7 @@ func failover(ctx context.Context, ap *app.App, s config.Settings, cfg *config.C
 	if err != nil {
 		return fmt.Errorf("failover: %w", err)
 	}
-	app.PrintFailover(os.Stdout, plan)
+	table.Failover(os.Stdout, plan)
 	return nil
 }
 
