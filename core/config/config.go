@@ -64,8 +64,11 @@ type Flow struct {
 	OffsetSyncsReplicationFactor int16
 	CheckpointsReplicationFactor int16
 	HeartbeatsReplicationFactor  int16
-	// OffsetLagMax bounds how stale the newest offset sync may be, in
-	// records (MM2's offset.lag.max).
+	// OffsetLagMax is MM2's offset.lag.max: when set, the mirror also
+	// writes an offset sync once the copy is that many records past the
+	// previous one, for MM2's checkpoint connector reading our syncs.
+	// mirrorless' own translation is exact without them. -1: not set (the
+	// default: a sync only at each discontinuity of the copy).
 	OffsetLagMax int64
 	// Metadata sync (reconcile). SyncTopicConfigs is
 	// sync.topic.configs.enabled; ConfigExclude is config.properties.exclude
@@ -504,8 +507,10 @@ func (p *parser) flow(cfg *Config, src, tgt string) *Flow {
 	f.OffsetSyncsReplicationFactor = p.replicationFactor(get("offset-syncs.topic.replication.factor", "3"))
 	f.CheckpointsReplicationFactor = p.replicationFactor(get("checkpoints.topic.replication.factor", "3"))
 	f.HeartbeatsReplicationFactor = p.replicationFactor(get("heartbeats.topic.replication.factor", "3"))
-	lag, lagKey := get("offset.lag.max", "100")
-	if n, err := strconv.ParseInt(strings.TrimSpace(lag), 10, 64); err != nil || n < 0 {
+	lag, lagKey := get("offset.lag.max", "\x00")
+	if lag == "\x00" {
+		f.OffsetLagMax = -1
+	} else if n, err := strconv.ParseInt(strings.TrimSpace(lag), 10, 64); err != nil || n < 0 {
 		p.problem(lagKey, "%q is not a whole number of records >= 0", lag)
 	} else {
 		f.OffsetLagMax = n

@@ -62,10 +62,9 @@ type worker struct {
 	deadline   time.Time
 	lastCommit time.Time
 
-	// offset-sync state for MM2's emission rules (per invocation, as MM2's
-	// is per task lifetime).
-	syncedOnce   bool
-	lastSyncDown int64
+	// the newest offset sync written (or being written) for the unit's
+	// partition, -1 for none: each sync names its predecessor.
+	lastSyncUp, lastSyncDown int64
 
 	res UnitResult
 }
@@ -237,7 +236,11 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 		}
 	}
 	tAdded := time.Now()
-	t := &txn{w: w, next: w.pos.Next, began: t0, prevUp: w.pos.LastUpstream, prevDown: w.pos.LastDownstream}
+	// The last record copied before this transaction has its sync (the
+	// last of its transaction); a sync never follows one of an aborted
+	// transaction.
+	w.lastSyncUp, w.lastSyncDown = w.pos.LastUpstream, w.pos.LastDownstream
+	t := &txn{w: w, next: w.pos.Next, began: t0, prevUp: w.pos.LastUpstream, prevDown: w.pos.LastDownstream, lastSynced: true}
 	// Every record's promise has run before commit returns, whatever the
 	// path: the promises give the fetch budget back.
 	defer t.wait()
@@ -264,7 +267,7 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 	if records == 0 {
 		// Control records only: re-emit the last sync so the transaction
 		// has a record (kgo ends a transaction with no records as a no-op).
-		syncs = []offsetsync.OffsetSync{{Topic: w.u.SourceTopic, Partition: w.u.Partition, Upstream: w.pos.LastUpstream, Downstream: w.pos.LastDownstream}}
+		syncs = []txnSync{{OffsetSync: offsetsync.OffsetSync{Topic: w.u.SourceTopic, Partition: w.u.Partition, Upstream: w.pos.LastUpstream, Downstream: w.pos.LastDownstream}, prev: -1}}
 	}
 	// Each step that registers something with the transaction coordinator
 	// (a partition's first produce, the offsets' verification) runs after
@@ -274,7 +277,7 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 	e2 := kgo.AbortingFirstErrPromise(w.prod)
 	syncTopic := w.m.Flow.OffsetSyncsTopic()
 	for _, s := range syncs {
-		w.prod.Produce(ctx, &kgo.Record{Topic: syncTopic, Partition: 0, Key: s.Key(), Value: s.Value()}, e2.Promise())
+		w.prod.Produce(ctx, s.record(syncTopic), e2.Promise())
 	}
 	if err := e2.Err(); err != nil {
 		return w.abort(parent, fmt.Errorf("produce offset syncs to %s: %w", syncTopic, err))
@@ -376,10 +379,10 @@ type txn struct {
 	// Written by the records' promises, which kgo calls one at a time and,
 	// for records that succeed, in produce order; read after wait. prevUp
 	// and prevDown are the source and target offsets of the last record
-	// acknowledged; syncs the offset syncs MM2's rules emit for them, and
+	// acknowledged; syncs the offset syncs decided for them (copied), and
 	// lastSynced whether the last one has its sync.
 	prevUp, prevDown int64
-	syncs            []offsetsync.OffsetSync
+	syncs            []txnSync
 	lastSynced       bool
 }
 
@@ -518,37 +521,70 @@ func (w *worker) refresh(parent context.Context, stopAt time.Time) error {
 	return nil
 }
 
-// copied applies MM2's emission rules (reference mm2.md §3.1) to one
-// acknowledged record: a sync for the first record of the invocation,
-// when the last sync is offset.lag.max or more behind, on any upstream gap
-// (compaction, control records, aborted records) and on a downstream
-// rewind. finishSyncs adds one for the transaction's last record, so
-// translation is never staler than one transaction.
+// copied decides the offset syncs of one acknowledged record. The mirror
+// writes a sync on both sides of every discontinuity of the copy, on
+// either cluster: a source gap (transaction markers, aborted records,
+// compaction, a reset) and the target's own commit markers, which make
+// the first record of each transaction one. finishSyncs adds the last
+// record of the transaction. Between two neighbouring syncs the records
+// were therefore copied one to one (offsetsync.Linear) or there is no
+// copied record at all (offsetsync.Adjacent); each sync after the first
+// names its predecessor in a header, and the checkpoint translates
+// exactly (offsetsync.Index). With offset.lag.max set, a sync is also
+// written once the copy is that many records past the previous sync, for
+// MM2's checkpoint connector (its rule needs them; ours does not).
 func (t *txn) copied(up, down int64) {
 	w := t.w
-	emit := !w.syncedOnce ||
-		down-(w.lastSyncDown+1) >= w.m.Flow.OffsetLagMax ||
-		(t.prevUp >= 0 && up-t.prevUp != 1) ||
-		(t.prevDown >= 0 && down < t.prevDown)
-	if emit {
-		t.sync(up, down)
+	emit := false
+	if t.prevUp < 0 || up-t.prevUp != 1 || down-t.prevDown != 1 {
+		if t.prevUp >= 0 && !t.lastSynced {
+			t.sync(t.prevUp, t.prevDown, offsetsync.Linear)
+		}
+		t.sync(up, down, offsetsync.Adjacent)
+		emit = true
+	} else if lag := w.m.Flow.OffsetLagMax; lag >= 0 && down-(w.lastSyncDown+1) >= lag {
+		t.sync(up, down, offsetsync.Linear)
+		emit = true
 	}
 	t.lastSynced = emit
 	t.prevUp, t.prevDown = up, down
 }
 
-func (t *txn) sync(up, down int64) {
+// sync adds a sync for the record at (up, down), following the worker's
+// previous sync with kind between them.
+func (t *txn) sync(up, down int64, kind offsetsync.Kind) {
 	w := t.w
-	t.syncs = append(t.syncs, offsetsync.OffsetSync{Topic: w.u.SourceTopic, Partition: w.u.Partition, Upstream: up, Downstream: down})
-	w.syncedOnce = true
+	s := txnSync{OffsetSync: offsetsync.OffsetSync{Topic: w.u.SourceTopic, Partition: w.u.Partition, Upstream: up, Downstream: down}, prev: -1}
+	if w.lastSyncUp >= 0 {
+		s.prev, s.kind = w.lastSyncUp, kind
+	}
+	t.syncs = append(t.syncs, s)
+	w.lastSyncUp = up
 	w.lastSyncDown = down
+}
+
+// txnSync is an offset sync and what it says about the range from the
+// previous one (prev -1: nothing).
+type txnSync struct {
+	offsetsync.OffsetSync
+	prev int64
+	kind offsetsync.Kind
+}
+
+// record is the sync's record in the offset-syncs topic.
+func (s txnSync) record(topic string) *kgo.Record {
+	r := &kgo.Record{Topic: topic, Partition: 0, Key: s.Key(), Value: s.Value()}
+	if s.prev >= 0 {
+		r.Headers = []kgo.RecordHeader{{Key: offsetsync.PrevHeader, Value: offsetsync.EncodePrev(s.prev, s.kind)}}
+	}
+	return r
 }
 
 // finishSyncs returns the transaction's offset syncs, the last record's
 // included; call it after wait.
-func (t *txn) finishSyncs() []offsetsync.OffsetSync {
+func (t *txn) finishSyncs() []txnSync {
 	if t.records > 0 && !t.lastSynced {
-		t.sync(t.prevUp, t.prevDown)
+		t.sync(t.prevUp, t.prevDown, offsetsync.Linear)
 	}
 	return t.syncs
 }
