@@ -163,7 +163,12 @@ func (c *Checkpointer) Run(ctx context.Context, stopAt time.Time) (*Result, erro
 			x = &offsetsync.Index{}
 			st.index[t] = x
 		}
-		x.Add(offsetsync.Sync{Up: s.Upstream, Down: s.Downstream})
+		if !addSync(x, s, r) {
+			res.Skipped++
+			c.log().Warn("ignored an offset sync written outside a transaction for a partition the mirror syncs (not written by mirrorless)",
+				"offset", r.Offset, "topic", s.Topic, "partition", s.Partition, "upstream", s.Upstream, "downstream", s.Downstream)
+			return
+		}
 		st.dirtyIndex[t] = true
 		res.SyncsRead++
 	})
@@ -197,6 +202,37 @@ func (c *Checkpointer) Run(ctx context.Context, stopAt time.Time) (*Result, erro
 	}
 	records = append(records, st.records(f)...)
 	return res, c.finish(ctx, prod, records, res, emitHeartbeats, syncGroups && complete, st)
+}
+
+// addSync folds one offset-sync record into its partition's index and
+// reports whether it was taken. The mirror writes its syncs in its
+// replication transactions (read here read_committed), each after the
+// first of a transaction naming its predecessor (offsetsync.PrevHeader),
+// which lets the index translate exactly. A sync from outside a
+// transaction is MirrorMaker 2's (written before the flow was adopted):
+// it is taken under MM2's conservative rule while the partition has no
+// sync of ours, and refused once it has one — the mirror never writes one,
+// so it was forged or written by something else, and it must move nothing.
+func addSync(x *offsetsync.Index, s offsetsync.OffsetSync, r *kgo.Record) bool {
+	sync := offsetsync.Sync{Up: s.Upstream, Down: s.Downstream}
+	if !r.Attrs.IsTransactional() {
+		if x.Ours {
+			return false
+		}
+		x.Add(sync)
+		return true
+	}
+	x.Ours = true
+	prev := int64(-1)
+	for _, h := range r.Headers {
+		if h.Key == offsetsync.PrevHeader {
+			if p, k, ok := offsetsync.DecodePrev(h.Value); ok {
+				prev, sync.Kind = p, k
+			}
+		}
+	}
+	x.AddAfter(sync, prev)
+	return true
 }
 
 // heartbeat is MM2's Heartbeat(source, target, now) for the target's
@@ -344,6 +380,13 @@ func (c *Checkpointer) syncsStart(ctx context.Context, st *state) (int64, error)
 func (c *Checkpointer) translate(ctx context.Context, st *state, groups map[string]groupOffsets, listedAt time.Time, emit bool, res *Result) []*kgo.Record {
 	f := c.Flow
 	empty := c.emptyPartitions(ctx, st, groups)
+	var remotes []string
+	for _, m := range groups {
+		for t := range m {
+			remotes = append(remotes, f.Rules.RemoteTopic(t.Topic))
+		}
+	}
+	ends := c.remoteEnds(ctx, remotes)
 	var out []*kgo.Record
 	names := make([]string, 0, len(groups))
 	for g := range groups {
@@ -365,9 +408,18 @@ func (c *Checkpointer) translate(ctx context.Context, st *state, groups map[stri
 			if !ok && empty[t] {
 				down, ok = 0, true
 			}
-			if !ok {
+			end, known := ends[tp{f.Rules.RemoteTopic(t.Topic), t.Partition}]
+			if !ok || !known {
 				res.Untranslatable++
 				continue
+			}
+			if down > end {
+				// Never past the remote partition's end, whatever the
+				// offset syncs say (a target truncated or recreated under
+				// the history): resuming at the end skips nothing there.
+				c.log().Warn("translation past the remote partition's end; bounded by it",
+					"group", g, "topic", t.Topic, "partition", t.Partition, "offset", down, "end", end)
+				down = end
 			}
 			res.Partitions++
 			prev, seen := last[t]
@@ -410,6 +462,27 @@ func (c *Checkpointer) translate(ctx context.Context, st *state, groups map[stri
 			st.dirtyGroups[g] = true
 		}
 	}
+	return out
+}
+
+// remoteEnds returns the end offset of every partition of the remote
+// topics on the target; a partition missing from it has no known end, and
+// gets no translation this run.
+func (c *Checkpointer) remoteEnds(ctx context.Context, topics []string) map[tp]int64 {
+	out := map[tp]int64{}
+	if len(topics) == 0 {
+		return out
+	}
+	ends, err := c.TargetAdmin.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		c.log().Warn("could not read the end offsets of remote topics; no translation for them this run", "err", err)
+		return out
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil {
+			out[tp{o.Topic, o.Partition}] = o.Offset
+		}
+	})
 	return out
 }
 

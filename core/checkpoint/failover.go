@@ -25,7 +25,7 @@ type Translation struct {
 	// Offset (records it had processed on the source); -1 when unknown
 	// (checkpoints written by another tool, or translation history gone).
 	ReReadMax int64  `json:"reread_max"`
-	Action    string `json:"action"` // commit, committed, in place, ahead (left)
+	Action    string `json:"action"` // commit, committed, in place, ahead (left), end unknown (left)
 }
 
 // FailoverPlan is what the failover command prints (and applies).
@@ -47,6 +47,7 @@ func (c *Checkpointer) Failover(ctx context.Context, group string, apply bool) (
 	f := c.Flow
 	plan := &FailoverPlan{Flow: f.Name(), Group: group}
 	cps := map[tp]offsetsync.Checkpoint{}
+	ours := map[tp]bool{}
 	topic := f.Rules.Policy.CheckpointsTopic(f.Source)
 	if missing, err := missingTopics(ctx, c.TargetAdmin, []string{topic}); err != nil {
 		return nil, err
@@ -59,9 +60,19 @@ func (c *Checkpointer) Failover(ctx context.Context, group string, apply bool) (
 			c.log().Warn("skipped a checkpoint record that does not decode", "offset", r.Offset, "err", err)
 			return
 		}
-		if cp.Group == group {
-			cps[tp{cp.Topic, cp.Partition}] = cp
+		if cp.Group != group {
+			return
 		}
+		// Checkpoints of ours are written in transactions; one from
+		// outside a transaction after them is not ours (MM2's, written
+		// before adoption, come first) and moves nothing.
+		t := tp{cp.Topic, cp.Partition}
+		if !r.Attrs.IsTransactional() && ours[t] {
+			c.log().Warn("ignored a checkpoint written outside a transaction after mirrorless' own", "offset", r.Offset, "topic", cp.Topic, "partition", cp.Partition)
+			return
+		}
+		ours[t] = ours[t] || r.Attrs.IsTransactional()
+		cps[t] = cp
 	}); err != nil {
 		return nil, fmt.Errorf("read %s: %w", topic, err)
 	}
@@ -113,6 +124,11 @@ func (c *Checkpointer) Failover(ctx context.Context, group string, apply bool) (
 				tr.ReReadMax = x.ReRead(cp.Upstream)
 			}
 		}
+		if tr.End >= 0 && tr.Offset > tr.End {
+			// Never past the remote partition's end, whatever the
+			// checkpoints topic holds.
+			tr.Offset = tr.End
+		}
 		if tr.End >= 0 && tr.Offset >= tr.End {
 			tr.ReReadMax = 0 // resuming at the end re-reads nothing
 		}
@@ -120,13 +136,15 @@ func (c *Checkpointer) Failover(ctx context.Context, group string, apply bool) (
 			tr.Current = at
 		}
 		switch {
+		case tr.End < 0:
+			tr.Action = "end unknown (left)"
 		case tr.Current == tr.Offset:
 			tr.Action = "in place"
 		case tr.Current > tr.Offset:
 			tr.Action = "ahead (left)"
 		default:
 			tr.Action = "commit"
-			commit.Add(kadm.Offset{Topic: t.Topic, Partition: t.Partition, At: cp.Downstream, LeaderEpoch: -1, Metadata: cp.Metadata})
+			commit.Add(kadm.Offset{Topic: t.Topic, Partition: t.Partition, At: tr.Offset, LeaderEpoch: -1, Metadata: cp.Metadata})
 		}
 		plan.Partitions = append(plan.Partitions, tr)
 	}

@@ -40,6 +40,13 @@ func (c *Checkpointer) syncGroupOffsets(ctx context.Context, st *state, res *Res
 	if len(writable) == 0 {
 		return nil
 	}
+	var remotes []string
+	for _, g := range writable {
+		for t := range st.groups[g] {
+			remotes = append(remotes, f.Rules.RemoteTopic(t.Topic))
+		}
+	}
+	ends := c.remoteEnds(ctx, remotes)
 	current := c.TargetAdmin.FetchManyOffsets(ctx, writable...)
 	var errs []string
 	for _, g := range writable {
@@ -57,6 +64,9 @@ func (c *Checkpointer) syncGroupOffsets(ctx context.Context, st *state, res *Res
 			remote := tp{f.Rules.RemoteTopic(t.Topic), t.Partition}
 			if at, ok := have[remote]; ok && at >= e.Down {
 				continue // only forward
+			}
+			if end, ok := ends[remote]; !ok || e.Down > end {
+				continue // never past the remote partition's end
 			}
 			os.Add(kadm.Offset{Topic: remote.Topic, Partition: remote.Partition, At: e.Down, LeaderEpoch: -1})
 			n++
