@@ -22,6 +22,13 @@ public class Interop {
             System.out.println("offset " + e.getKey().topic() + " " + e.getKey().partition() + " " + e.getValue().offset());
         }
         try (MirrorClient client = new MirrorClient(props)) {
+            // The same checkpoints through MirrorClient, which
+            // translateOffsets wraps. The 4.1 artifact has no form taking
+            // several groups at once.
+            for (Map.Entry<TopicPartition, OffsetAndMetadata> e :
+                     client.remoteConsumerOffsets(group, source, Duration.ofSeconds(30)).entrySet()) {
+                System.out.println("client " + e.getKey().topic() + " " + e.getKey().partition() + " " + e.getValue().offset());
+            }
             System.out.println("upstream " + String.join(",", client.upstreamClusters()));
             System.out.println("hops " + client.replicationHops(source));
         }
