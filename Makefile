@@ -54,7 +54,7 @@ lint-deploy:
 
 ## faults: the long fault suite (broker kills and freezes, 2,000 partitions) on a Kafka pair of its own
 faults:
-	bash localtest/faults/run.sh
+	bash localtest/suites/faults/run.sh
 
 ## soak: 30 minutes of load with periodic kills and restarts (scripts/soak.sh MINUTES for another length)
 soak:

@@ -4,7 +4,7 @@
 #   bash scripts/lint-deploy.sh          cfn-lint template.yaml; `tofu fmt -check` and an HCL
 #                                        parse of every infra/ file
 #   bash scripts/lint-deploy.sh json     print {"template": <template.yaml as JSON>,
-#                                        "infra": {"<file>": <parsed HCL>}} for localtest/deploy
+#                                        "infra": {"<file>": <parsed HCL>}} for localtest/suites/deploy
 #
 # It installs what it needs into a cache directory (MIRRORLESS_CACHE, default
 # ${XDG_CACHE_HOME:-$HOME/.cache}/mirrorless): a Python venv with pinned cfn-lint and

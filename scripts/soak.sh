@@ -6,7 +6,7 @@
 # verification (every record exactly once by sequence numbers per partition,
 # checkpoints monotonic) and exits non-zero if anything was lost, duplicated
 # or went back. The full log goes to ${SOAK_LOG:-/tmp/mirrorless-soak.log}.
-# The pair: FAULTS_PAIR_DIR, FAULTS_A_PORT, FAULTS_B_PORT (localtest/faults/run.sh).
+# The pair: FAULTS_PAIR_DIR, FAULTS_A_PORT, FAULTS_B_PORT (localtest/suites/faults/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes=${1:-30}
@@ -14,4 +14,4 @@ minutes=${1:-30}
 export MIRROR_SOAK_MINUTES=$minutes
 export FAULTS_LOG=${SOAK_LOG:-/tmp/mirrorless-soak.log}
 echo "soak: $minutes minutes, log in $FAULTS_LOG" >&2
-exec bash localtest/faults/run.sh -run '^TestSoak$' -timeout "$((minutes + 30))m"
+exec bash localtest/suites/faults/run.sh -run '^TestSoak$' -timeout "$((minutes + 30))m"

@@ -26,8 +26,8 @@ import (
 	"github.com/mirrorless/mirrorless/core/metrics"
 )
 
-// root is the repository root (this package is localtest/deploy).
-var root = filepath.Join("..", "..")
+// root is the repository root (this package is localtest/suites/deploy).
+var root = filepath.Join("..", "..", "..")
 
 // run runs scripts/lint-deploy.sh with args; exit status 3 means its tools could not be
 // installed outside CI, which skips the test.

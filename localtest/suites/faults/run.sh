@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# localtest/faults/run.sh [go test args...]: the fault suite's long version
+# localtest/suites/faults/run.sh [go test args...]: the fault suite's long version
 # (make faults) on a Kafka pair of its own, since it kills and freezes brokers.
 #   FAULTS_PAIR_DIR  state dir of that pair, default ${TMPDIR:-/tmp}/mirrorless-faults-pair
 #   FAULTS_A_PORT / FAULTS_B_PORT  its client ports, default 19692 / 29692
 # If a pair is already up there it is used and left running; one started
 # here is stopped at the end. scripts/soak.sh runs TestSoak through this.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../../.."
 export KAFKA_PAIR_DIR=${FAULTS_PAIR_DIR:-${TMPDIR:-/tmp}/mirrorless-faults-pair}
 export KAFKA_A_PORT=${FAULTS_A_PORT:-19692}
 export KAFKA_B_PORT=${FAULTS_B_PORT:-29692}
@@ -21,5 +21,5 @@ eval "$(bash scripts/kafka-pair.sh start)"
 export MIRROR_TEST_A MIRROR_TEST_B
 export CI=true MIRROR_FAULTS_LONG=1
 echo "fault suite on $MIRROR_TEST_A / $MIRROR_TEST_B (pair started here: $started)" >&2
-go test -race -count=1 -timeout 120m -v ./localtest/faults "$@" 2>&1 | tee "${FAULTS_LOG:-/dev/null}" | grep -E '^(=== RUN|--- |PASS|FAIL|ok )|RESULT|_test.go:[0-9]+: (soak|kills|[0-9]+ partitions|mirrors claimed|[0-9]+ runs)'
+go test -race -count=1 -timeout 120m -v ./localtest/suites/faults "$@" 2>&1 | tee "${FAULTS_LOG:-/dev/null}" | grep -E '^(=== RUN|--- |PASS|FAIL|ok )|RESULT|_test.go:[0-9]+: (soak|kills|[0-9]+ partitions|mirrors claimed|[0-9]+ runs)'
 exit "${PIPESTATUS[0]}"

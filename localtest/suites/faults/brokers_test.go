@@ -31,7 +31,7 @@ func brokerControl(t *testing.T) kafkatest.Pair {
 // pairCmd runs scripts/kafka-pair.sh with the test's pair environment.
 func pairCmd(t testing.TB, args ...string) {
 	t.Helper()
-	cmd := exec.Command("bash", append([]string{"../../scripts/kafka-pair.sh"}, args...)...)
+	cmd := exec.Command("bash", append([]string{"../../../scripts/kafka-pair.sh"}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("kafka-pair.sh %s: %v\n%s", strings.Join(args, " "), err, out)
