@@ -14,7 +14,7 @@ LDFLAGS     := -s -w -X $(RUNNER).version=$(VERSION) -X $(RUNNER).commit=$(COMMI
 
 ## demo: copy a seeded `test` topic between two embedded clusters and show both sides
 demo:
-	go run ./localtest/demo
+	go run ./localtest/cmd/demo
 
 ## test: everything, on a real Apache Kafka pair started from Maven Central
 test:
@@ -44,9 +44,9 @@ bench:
 	bash scripts/bench.sh
 
 ## local: run the three functions on their schedules against MIRROR_PROPERTIES_FILE's clusters
-##        (ARGS="-mirror 10s" to change intervals; see localtest/scheduler)
+##        (ARGS="-mirror 10s" to change intervals; see localtest/cmd/scheduler)
 local:
-	go run ./localtest/scheduler $(ARGS)
+	go run ./localtest/cmd/scheduler $(ARGS)
 
 ## lint-deploy: cfn-lint template.yaml, tofu fmt and an HCL parse of infra/ (tools cached on first use)
 lint-deploy:

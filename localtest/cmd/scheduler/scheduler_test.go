@@ -14,11 +14,11 @@ import (
 	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
-// buildScheduler builds this program, as `go run ./localtest/scheduler` would.
+// buildScheduler builds this program, as `go run ./localtest/cmd/scheduler` would.
 func buildScheduler(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "scheduler")
-	if err := kafkatest.Build(context.Background(), bin, "localtest/scheduler", false); err != nil {
+	if err := kafkatest.Build(context.Background(), bin, "localtest/cmd/scheduler", false); err != nil {
 		t.Fatal(err)
 	}
 	return bin

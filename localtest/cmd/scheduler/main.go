@@ -3,8 +3,8 @@
 // command.
 //
 //	export MIRROR_PROPERTIES_FILE=/etc/kafka/connect-mirror-maker.properties
-//	go run ./localtest/scheduler                      # or: make local
-//	go run ./localtest/scheduler -mirror 10s -for 5m
+//	go run ./localtest/cmd/scheduler                      # or: make local
+//	go run ./localtest/cmd/scheduler -mirror 10s -for 5m
 //
 // It builds functions/{mirror,reconcile,checkpoint} into a temporary directory (a function
 // whose program does not exist is skipped with a note), runs reconcile once first, then each
@@ -230,7 +230,7 @@ func moduleRoot() (string, error) {
 	}
 	mod := strings.TrimSpace(string(out))
 	if mod == "" || mod == os.DevNull {
-		return "", errors.New("run it from the mirrorless repository (go run ./localtest/scheduler)")
+		return "", errors.New("run it from the mirrorless repository (go run ./localtest/cmd/scheduler)")
 	}
 	return filepath.Dir(mod), nil
 }

@@ -4,7 +4,7 @@
 // mirror exactly as the functions do, and prints source and target side
 // by side.
 //
-//	go run ./localtest/demo            (or: make demo)
+//	go run ./localtest/cmd/demo            (or: make demo)
 package main
 
 import (
