@@ -6,7 +6,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
 // mirrorSummary is the part of the mirror program's JSON summary the bench reads.
@@ -215,19 +216,8 @@ func median[T cmp.Ordered](xs []T) T {
 	return s[len(s)/2]
 }
 
-// buildFunction compiles ./functions/<name> of the module the bench runs in.
+// buildFunction compiles ./functions/<name> of the mirrorless module.
 func buildFunction(ctx context.Context, work, name string) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	gomod := strings.TrimSpace(string(out))
-	if err != nil || gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run from the mirrorless module (go env GOMOD is empty)")
-	}
 	bin := filepath.Join(work, name)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./functions/"+name)
-	cmd.Dir = filepath.Dir(gomod)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build ./functions/%s: %w", name, err)
-	}
-	return bin, nil
+	return bin, kafkatest.Build(ctx, bin, "functions/"+name, false)
 }

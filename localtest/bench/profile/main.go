@@ -60,6 +60,7 @@ import (
 
 	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
 type options struct {
@@ -241,10 +242,8 @@ func (b *bench) mirrorBin(ctx context.Context) (string, error) {
 		return b.bin, nil
 	}
 	out := filepath.Join(b.o.work, "mirror")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./functions/mirror")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("build mirror: %w", err)
+	if err := kafkatest.Build(ctx, out, "functions/mirror", false); err != nil {
+		return "", err
 	}
 	b.bin = out
 	return out, nil

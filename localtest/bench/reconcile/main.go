@@ -45,6 +45,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/mirrorless/mirrorless/core/app"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -531,21 +532,12 @@ func properties(o options) string {
 	}, "\n")
 }
 
-// build compiles ./functions/reconcile of the module the current directory
-// belongs to.
+// build compiles the mirrorless module's ./functions/reconcile.
 func build(ctx context.Context, work string) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	gomod := strings.TrimSpace(string(out))
-	if err != nil || gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("run from the mirrorless module (go env GOMOD: %q, %v), or give -bin", gomod, err)
-	}
 	bin := filepath.Join(work, "reconcile")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./functions/reconcile")
-	cmd.Dir = filepath.Dir(gomod)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	t0 := time.Now()
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build ./functions/reconcile in %s: %w", cmd.Dir, err)
+	if err := kafkatest.Build(ctx, bin, "functions/reconcile", false); err != nil {
+		return "", fmt.Errorf("%w (or give -bin)", err)
 	}
 	logf("built %s in %s", bin, time.Since(t0).Round(time.Millisecond))
 	return bin, nil
