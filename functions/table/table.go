@@ -3,7 +3,7 @@
 // domain logic and returns values; this is the one place that turns them
 // into text.
 //
-// It sits outside functions/internal because the demo (localtest/demo)
+// It sits outside functions/internal because the demo (localtest/cmd/demo)
 // prints the failover table too, and Go's internal rule would hide it from
 // there.
 package table
