@@ -197,7 +197,10 @@ func (r *run) once(ctx context.Context, a *app.App, reqID string, event json.Raw
 	}
 	if r.metrics != nil {
 		props := map[string]string{"function": r.name, "request_id": owner}
-		if merr := metrics.Write(r.metrics, time.Now(), props, metrics.Of(r.name, sum, took.Milliseconds(), err != nil)); merr != nil {
+		// Each function's summary knows its own metrics; one that has none
+		// still gives the invocation's duration and outcome.
+		measured, _ := sum.(metrics.Measured)
+		if merr := metrics.Write(r.metrics, time.Now(), props, metrics.Of(r.name, measured, took.Milliseconds(), err != nil)); merr != nil {
 			r.logger.Error("metrics", "err", merr)
 		}
 	}

@@ -1,0 +1,135 @@
+package app
+
+import (
+	"strconv"
+
+	"github.com/mirrorless/mirrorless/core/metrics"
+	"github.com/mirrorless/mirrorless/core/reconcile"
+)
+
+// metric is one value (vet wants imported struct literals keyed; this
+// keeps the tables below one line per metric).
+func metric(name string, unit metrics.Unit, v float64) metrics.Metric {
+	return metrics.Metric{Name: name, Unit: unit, Value: v}
+}
+
+func flow(name string) []metrics.Dim { return []metrics.Dim{{Name: "Flow", Value: name}} }
+
+// Metrics reports the flows' copies, lag per partition included.
+func (s *MirrorSummary) Metrics() []metrics.Set {
+	if s == nil {
+		return nil
+	}
+	var sets []metrics.Set
+	for _, f := range s.Flows {
+		if f == nil {
+			continue
+		}
+		ms := []metrics.Metric{
+			metric(metrics.ReplicationLagRecords, metrics.Count, float64(f.LagLeft)),
+			metric(metrics.RecordsReplicated, metrics.Count, float64(f.Records)),
+			metric(metrics.BytesReplicated, metrics.Bytes, float64(f.Bytes)),
+			metric(metrics.LeasesHeld, metrics.Count, float64(f.UnitsClaimed)),
+			metric(metrics.FencedUnits, metrics.Count, float64(f.Fenced)),
+			metric(metrics.TransactionsCommitted, metrics.Count, float64(f.Transactions)),
+			metric(metrics.UnitErrors, metrics.Count, float64(len(f.Errors))),
+			metric(metrics.PartitionsReset, metrics.Count, float64(f.Resets)),
+			metric(metrics.OffsetsSkipped, metrics.Count, float64(f.Skipped)),
+			metric(metrics.PartitionsStopped, metrics.Count, float64(f.Stopped)),
+		}
+		// Latency only exists for records copied: no data point (rather
+		// than a misleading 0) when nothing was.
+		if f.Records > 0 {
+			ms = append(ms,
+				metric(metrics.ReplicationLatencyMs, metrics.Milliseconds, float64(f.LatencyAvgMs)),
+				metric(metrics.ReplicationLatencyMax, metrics.Milliseconds, float64(f.LatencyMaxMs)),
+				metric(metrics.RecordAgeMs, metrics.Milliseconds, float64(f.RecordAgeAvgMs)),
+				metric(metrics.RecordAgeMax, metrics.Milliseconds, float64(f.RecordAgeMaxMs)),
+			)
+		}
+		sets = append(sets, metrics.Set{Dims: flow(f.Flow), Metrics: ms})
+		for _, l := range f.Lags {
+			sets = append(sets, metrics.Set{
+				Dims:    []metrics.Dim{{Name: "Flow", Value: f.Flow}, {Name: "Topic", Value: l.Topic}, {Name: "Partition", Value: strconv.Itoa(int(l.Partition))}},
+				Metrics: []metrics.Metric{metric(metrics.ReplicationLagRecords, metrics.Count, float64(l.Lag))},
+			})
+		}
+	}
+	return sets
+}
+
+// Metrics reports the changes applied, failed and skipped per flow.
+func (s *ReconcileSummary) Metrics() []metrics.Set {
+	if s == nil || s.DryRun {
+		return nil // a dry run changes nothing: its counts are not activity
+	}
+	var sets []metrics.Set
+	for _, p := range s.Plans {
+		if p == nil {
+			continue
+		}
+		var created, internal, partitions, configs, acls, failed, skipped float64
+		for _, a := range p.Actions {
+			switch a.Status {
+			case "failed":
+				failed++
+				continue
+			case "skipped":
+				skipped++
+				continue
+			case "applied":
+			default:
+				continue
+			}
+			switch a.Kind {
+			case reconcile.CreateTopic:
+				created++
+			case reconcile.CreateInternalTopic:
+				internal++
+			case reconcile.GrowPartitions:
+				partitions += float64(a.Partitions - a.FromPartitions)
+			case reconcile.AlterConfigs:
+				configs += float64(len(a.Changes))
+			case reconcile.CreateACL:
+				acls++
+			}
+		}
+		sets = append(sets, metrics.Set{Dims: flow(p.Flow), Metrics: []metrics.Metric{
+			metric(metrics.TopicsCreated, metrics.Count, created),
+			metric(metrics.InternalTopicsCreated, metrics.Count, internal),
+			metric(metrics.PartitionsAdded, metrics.Count, partitions),
+			metric(metrics.ConfigsAltered, metrics.Count, configs),
+			metric(metrics.ACLsCreated, metrics.Count, acls),
+			metric(metrics.ReconcileErrors, metrics.Count, failed),
+			metric(metrics.ChangesSkipped, metrics.Count, skipped),
+		}})
+	}
+	return sets
+}
+
+// Metrics reports the flows' translation, checkpoints and heartbeats.
+func (s *CheckpointSummary) Metrics() []metrics.Set {
+	if s == nil {
+		return nil
+	}
+	var sets []metrics.Set
+	for _, f := range s.Flows {
+		if f == nil {
+			continue
+		}
+		fenced := 0.0
+		if f.Fenced {
+			fenced = 1
+		}
+		sets = append(sets, metrics.Set{Dims: flow(f.Flow), Metrics: []metrics.Metric{
+			metric(metrics.GroupsTranslated, metrics.Count, float64(f.Groups)),
+			metric(metrics.CheckpointsWritten, metrics.Count, float64(f.Checkpoints)),
+			metric(metrics.GroupOffsetsSynced, metrics.Count, float64(f.OffsetsSynced)),
+			metric(metrics.HeartbeatsWritten, metrics.Count, float64(f.Heartbeats)),
+			metric(metrics.UntranslatablePartitions, metrics.Count, float64(f.Untranslatable)),
+			metric(metrics.CheckpointFenced, metrics.Count, fenced),
+			metric(metrics.CheckpointErrors, metrics.Count, float64(len(f.Errors))),
+		}})
+	}
+	return sets
+}

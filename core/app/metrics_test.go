@@ -1,0 +1,137 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/mirrorless/mirrorless/core/checkpoint"
+	"github.com/mirrorless/mirrorless/core/metrics"
+	"github.com/mirrorless/mirrorless/core/mirror"
+	"github.com/mirrorless/mirrorless/core/reconcile"
+)
+
+// emit encodes a summary's metrics as the runner does and indexes the EMF
+// documents by their dimension values, with each metric's value and unit.
+func emit(t *testing.T, function string, sum metrics.Measured, ms int64, failed bool) map[string]map[string]any {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := metrics.Write(&buf, time.Now(), map[string]string{"function": function, "request_id": "r-1"}, metrics.Of(function, sum, ms, failed)); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]any{}
+	for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		if err := metrics.Validate(line); err != nil {
+			t.Fatalf("invalid document %s: %v", line, err)
+		}
+		var d map[string]any
+		if err := json.Unmarshal(line, &d); err != nil {
+			t.Fatal(err)
+		}
+		dir := d["_aws"].(map[string]any)["CloudWatchMetrics"].([]any)[0].(map[string]any)
+		key := ""
+		for _, k := range dir["Dimensions"].([]any)[0].([]any) {
+			key += k.(string) + "=" + d[k.(string)].(string) + ";"
+		}
+		ms := map[string]any{}
+		for _, def := range dir["Metrics"].([]any) {
+			n := def.(map[string]any)["Name"].(string)
+			ms[n] = d[n]
+			ms[n+".unit"] = def.(map[string]any)["Unit"]
+		}
+		if _, dup := out[key]; dup {
+			t.Fatalf("two documents for %s", key)
+		}
+		out[key] = ms
+	}
+	return out
+}
+
+func TestMirrorMetrics(t *testing.T) {
+	t.Parallel()
+	busy := &mirror.Result{Flow: "A->B", UnitsClaimed: 3, Records: 1200, Bytes: 64000, Transactions: 4, LagLeft: 17, Fenced: 1,
+		Errors: []string{"orders/2: boom"}, Stopped: 1, Resets: 2, Skipped: 50,
+		Lags: []mirror.PartitionLag{{Topic: "orders", Partition: 0, Lag: 0}, {Topic: "orders", Partition: 1, Lag: 17}}}
+	busy.LatencyAvgMs, busy.LatencyMaxMs, busy.RecordAgeAvgMs, busy.RecordAgeMaxMs = 40, 90, 30, 80
+	idle := &mirror.Result{Flow: "B->A"}
+	got := emit(t, "mirror", &MirrorSummary{Function: "mirror", Flows: []*mirror.Result{busy, idle}}, 1234, true)
+
+	f := got["Flow=A->B;"]
+	for name, want := range map[string]float64{
+		metrics.ReplicationLagRecords: 17, metrics.RecordsReplicated: 1200, metrics.BytesReplicated: 64000, metrics.LeasesHeld: 3,
+		metrics.FencedUnits: 1, metrics.TransactionsCommitted: 4, metrics.UnitErrors: 1, metrics.PartitionsStopped: 1, metrics.PartitionsReset: 2, metrics.OffsetsSkipped: 50,
+		metrics.ReplicationLatencyMs: 40, metrics.ReplicationLatencyMax: 90, metrics.RecordAgeMs: 30, metrics.RecordAgeMax: 80,
+	} {
+		if f[name] != want {
+			t.Errorf("A->B %s = %v, want %v", name, f[name], want)
+		}
+	}
+	if f[metrics.BytesReplicated+".unit"] != "Bytes" || f[metrics.RecordsReplicated+".unit"] != "Count" {
+		t.Errorf("units: %v, %v", f[metrics.BytesReplicated+".unit"], f[metrics.RecordsReplicated+".unit"])
+	}
+	// The alarm on lag reads {Flow}: an idle flow still reports 0, so the
+	// alarm sees data (it treats missing data as breaching).
+	if got["Flow=B->A;"][metrics.ReplicationLagRecords] != 0.0 {
+		t.Errorf("idle flow lag: %v", got["Flow=B->A;"])
+	}
+	if _, ok := got["Flow=B->A;"][metrics.ReplicationLatencyMs]; ok {
+		t.Error("a flow that copied nothing reports a latency")
+	}
+	if v := got["Flow=A->B;Topic=orders;Partition=1;"][metrics.ReplicationLagRecords]; v != 17.0 {
+		t.Errorf("partition 1 lag %v", v)
+	}
+	if v := got["Flow=A->B;Topic=orders;Partition=0;"][metrics.ReplicationLagRecords]; v != 0.0 {
+		t.Errorf("partition 0 lag %v", v)
+	}
+	fn := got["Function=mirror;"]
+	if fn[metrics.InvocationDurationMs] != 1234.0 || fn[metrics.InvocationDurationMs+".unit"] != "Milliseconds" || fn[metrics.InvocationErrors] != 1.0 {
+		t.Errorf("function metrics %v", fn)
+	}
+	if len(got) != 5 {
+		t.Errorf("%d documents, want 5: %v", len(got), got)
+	}
+}
+
+func TestReconcileMetrics(t *testing.T) {
+	t.Parallel()
+	sum := &ReconcileSummary{Function: "reconcile", Plans: []*reconcile.Plan{{Flow: "A->B", Actions: []reconcile.Action{
+		{Kind: reconcile.CreateTopic, Status: "applied"},
+		{Kind: reconcile.CreateTopic, Status: "exists"},
+		{Kind: reconcile.CreateTopic, Status: "failed"},
+		{Kind: reconcile.CreateInternalTopic, Status: "applied"},
+		{Kind: reconcile.GrowPartitions, Status: "applied", FromPartitions: 3, Partitions: 8},
+		{Kind: reconcile.AlterConfigs, Status: "applied", Changes: make([]reconcile.ConfigChange, 2)},
+		{Kind: reconcile.AlterConfigs, Status: "skipped", Changes: make([]reconcile.ConfigChange, 5)},
+		{Kind: reconcile.CreateACL, Status: "applied"},
+	}}}}
+	f := emit(t, "reconcile", sum, 10, false)["Flow=A->B;"]
+	for name, want := range map[string]float64{
+		metrics.TopicsCreated: 1, metrics.InternalTopicsCreated: 1, metrics.PartitionsAdded: 5, metrics.ConfigsAltered: 2, metrics.ACLsCreated: 1, metrics.ReconcileErrors: 1, metrics.ChangesSkipped: 1,
+	} {
+		if f[name] != want {
+			t.Errorf("%s = %v, want %v", name, f[name], want)
+		}
+	}
+	// A dry run applies nothing: only the function's metrics.
+	sum.DryRun = true
+	if got := emit(t, "reconcile", sum, 10, false); len(got) != 1 || got["Function=reconcile;"] == nil {
+		t.Errorf("dry run emitted %v", got)
+	}
+}
+
+func TestCheckpointMetrics(t *testing.T) {
+	t.Parallel()
+	sum := &CheckpointSummary{Function: "checkpoint", Flows: []*checkpoint.Result{
+		{Flow: "A->B", Groups: 4, Checkpoints: 12, OffsetsSynced: 3, Heartbeats: 1, Untranslatable: 2, Fenced: true, Errors: []string{"x"}},
+	}}
+	f := emit(t, "checkpoint", sum, 10, false)["Flow=A->B;"]
+	for name, want := range map[string]float64{
+		metrics.GroupsTranslated: 4, metrics.CheckpointsWritten: 12, metrics.GroupOffsetsSynced: 3, metrics.HeartbeatsWritten: 1,
+		metrics.UntranslatablePartitions: 2, metrics.CheckpointFenced: 1, metrics.CheckpointErrors: 1,
+	} {
+		if f[name] != want {
+			t.Errorf("%s = %v, want %v", name, f[name], want)
+		}
+	}
+}
