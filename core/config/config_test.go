@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -312,5 +313,48 @@ func TestJAASLinesNotPrinted(t *testing.T) {
 				t.Errorf("the ignored line is not reported by number:\n%s", out)
 			}
 		})
+	}
+}
+
+// Settings a run cannot work with are refused, naming the variable the user
+// set (issue 18): a safety margin that takes the whole budget (every run
+// fenced units and copied nothing, exit 0), a batch size whose derived
+// budgets overflow, and a parse error named MIRROR_MIRROR_... .
+func TestSettingsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want []string
+	}{
+		{map[string]string{"MIRROR_TIME_BUDGET": "10s", "MIRROR_SAFETY_MARGIN": "30s"}, []string{"MIRROR_SAFETY_MARGIN (30s) must be less than MIRROR_TIME_BUDGET (10s)"}},
+		{map[string]string{"MIRROR_TIME_BUDGET": "10s", "MIRROR_SAFETY_MARGIN": "10s"}, []string{"MIRROR_SAFETY_MARGIN (10s) must be less than MIRROR_TIME_BUDGET (10s)"}},
+		{map[string]string{"MIRROR_BATCH_BYTES": "9223372036854775807"}, []string{"MIRROR_BATCH_BYTES must be between 1024 and 1073741824"}},
+		{map[string]string{"MIRROR_BATCH_RECORDS": "9223372036854775807"}, []string{"MIRROR_BATCH_RECORDS must be between 1 and 10000000"}},
+		{map[string]string{"MIRROR_TIME_BUDGET": "soon"}, []string{`environment variable MIRROR_TIME_BUDGET="soon" is not a duration`}},
+		{map[string]string{"MIRROR_MAX_UNITS": "many\x1b[31m"}, []string{`MIRROR_MAX_UNITS="many\x1b[31m" is not a whole number`}},
+	} {
+		t.Run(strings.Join(slices.Sorted(maps.Keys(tc.env)), ","), func(t *testing.T) {
+			t.Setenv("MIRROR_PROPERTIES_FILE", "/x.properties")
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			_, err := LoadSettings()
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v, want %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "MIRROR_MIRROR_") || strings.ContainsRune(err.Error(), '\x1b') {
+				t.Errorf("err = %q", err)
+			}
+		})
+	}
+	t.Setenv("MIRROR_PROPERTIES_FILE", "/x.properties")
+	t.Setenv("MIRROR_TIME_BUDGET", "10s")
+	t.Setenv("MIRROR_SAFETY_MARGIN", "9s")
+	if _, err := LoadSettings(); err != nil {
+		t.Errorf("a margin just under the budget: %v", err)
 	}
 }

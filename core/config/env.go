@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,6 +70,15 @@ type Settings struct {
 	Metrics string `envconfig:"METRICS" desc:"emf or off: CloudWatch metric lines (default: emf in Lambda, on stdout; off outside, where emf writes them to stderr)"`
 }
 
+// Upper bounds of MIRROR_BATCH_RECORDS and MIRROR_BATCH_BYTES: far above
+// what a transaction within a Lambda invocation carries, and far enough
+// below the integer limits that the budgets derived from them (twice the
+// bytes in flight, the producer's record buffer) cannot overflow.
+const (
+	MaxBatchRecords = 10_000_000
+	MaxBatchBytes   = 1 << 30
+)
+
 // Reset policies (MIRROR_RESET_POLICY).
 const (
 	ResetStop     = "stop"
@@ -87,7 +97,8 @@ func LoadSettings() (Settings, error) {
 	var s Settings
 	if err := envconfig.Process("MIRROR", &s); err != nil {
 		if pe, ok := errors.AsType[*envconfig.ParseError](err); ok {
-			return s, fmt.Errorf("environment variable MIRROR_%s=%q is not a valid %s", pe.KeyName, pe.Value, pe.TypeName)
+			// KeyName is already the variable's name (MIRROR_TIME_BUDGET).
+			return s, fmt.Errorf("environment variable %s=%s is not %s", pe.KeyName, quoteClip(pe.Value, 64), typeWords(pe.TypeName))
 		}
 		return s, fmt.Errorf("read environment: %w", err)
 	}
@@ -105,15 +116,19 @@ func (s Settings) Validate() error {
 	}
 	if s.SafetyMargin < 0 {
 		problems = append(problems, "MIRROR_SAFETY_MARGIN must not be negative")
+	} else if s.TimeBudget > 0 && s.SafetyMargin >= s.TimeBudget {
+		// Every invocation would stop before it starts: it would claim
+		// and fence units and copy nothing, and still exit 0.
+		problems = append(problems, fmt.Sprintf("MIRROR_SAFETY_MARGIN (%s) must be less than MIRROR_TIME_BUDGET (%s): the margin is kept free at the end of the budget, so nothing would be left to work in", s.SafetyMargin, s.TimeBudget))
 	}
 	if s.MaxUnits < 1 {
 		problems = append(problems, "MIRROR_MAX_UNITS must be at least 1")
 	}
-	if s.BatchRecords < 1 {
-		problems = append(problems, "MIRROR_BATCH_RECORDS must be at least 1")
+	if s.BatchRecords < 1 || s.BatchRecords > MaxBatchRecords {
+		problems = append(problems, fmt.Sprintf("MIRROR_BATCH_RECORDS must be between 1 and %d", MaxBatchRecords))
 	}
-	if s.BatchBytes < 1024 {
-		problems = append(problems, "MIRROR_BATCH_BYTES must be at least 1024")
+	if s.BatchBytes < 1024 || s.BatchBytes > MaxBatchBytes {
+		problems = append(problems, fmt.Sprintf("MIRROR_BATCH_BYTES must be between 1024 and %d (1 GiB)", MaxBatchBytes))
 	}
 	if s.TransactionTimeout < time.Second || s.TransactionTimeout > 15*time.Minute {
 		problems = append(problems, "MIRROR_TRANSACTION_TIMEOUT must be between 1s and 15m (the broker's transaction.max.timeout.ms default)")
@@ -143,6 +158,28 @@ func (s Settings) Validate() error {
 		return errors.New("invalid settings: " + strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// typeWords says what a MIRROR_* variable of a Go type must hold.
+func typeWords(goType string) string {
+	switch goType {
+	case "time.Duration":
+		return "a duration (a number with a unit: 50s, 2m, 1h30m)"
+	case "int", "int64", "int32":
+		return "a whole number"
+	case "bool":
+		return "a boolean (true or false)"
+	}
+	return "a valid " + goType
+}
+
+// quoteClip quotes s Go-style (control and invalid bytes escaped), cut to
+// n bytes first.
+func quoteClip(s string, n int) string {
+	if len(s) <= n {
+		return strconv.Quote(s)
+	}
+	return strconv.Quote(s[:n]) + fmt.Sprintf(" (%d bytes more)", len(s)-n)
 }
 
 // Level is the slog level of LogLevel.

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -22,6 +23,17 @@ const lambdaMemoryShare = 0.85
 // near the limit instead.
 func MemoryLimit(getenv func(string) string) (limit int64, reason string, err error) {
 	if v := getenv("GOMEMLIMIT"); v != "" {
+		n, ok := parseByteCount(v)
+		if !ok {
+			// The Go runtime reads GOMEMLIMIT before main and stops
+			// on a value it cannot parse ("fatal error: malformed
+			// GOMEMLIMIT", exit 2), so this is reached only if a
+			// runtime stops doing so.
+			return 0, "", fmt.Errorf("GOMEMLIMIT=%s is not a byte count: use e.g. 200MiB or 209715200, or off (see go doc runtime/debug.SetMemoryLimit)", strconv.Quote(clip(v, 64)))
+		}
+		if n < minMemoryLimit {
+			return 0, "", fmt.Errorf("GOMEMLIMIT=%s is below %d MiB: the collector would run without pause; give at least %dMiB, or unset it (in Lambda, mirrorless sets 85%% of the function's memory)", strconv.Quote(v), minMemoryLimit>>20, minMemoryLimit>>20)
+		}
 		return 0, "GOMEMLIMIT=" + v + " (set by the user)", nil
 	}
 	v := strings.TrimSpace(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
@@ -45,4 +57,42 @@ func ApplyMemoryLimit() (int64, string, error) {
 	}
 	debug.SetMemoryLimit(limit)
 	return limit, reason, nil
+}
+
+// minMemoryLimit is the smallest GOMEMLIMIT mirrorless runs with: the
+// runtime accepts any, but below a few MiB the collector runs all the time.
+const minMemoryLimit = 16 << 20
+
+// parseByteCount parses GOMEMLIMIT as the Go runtime does: "off", or a
+// non-negative integer with an optional unit B, KiB, MiB, GiB or TiB.
+// "off" counts as no limit (math.MaxInt64).
+func parseByteCount(s string) (int64, bool) {
+	if s == "off" {
+		return math.MaxInt64, true
+	}
+	unit := int64(1)
+	for _, u := range []struct {
+		suffix string
+		shift  uint
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}} {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, unit = rest, 1<<u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || s[0] == '+' {
+		return 0, false
+	}
+	if n > math.MaxInt64/unit {
+		return math.MaxInt64, true // the runtime saturates too
+	}
+	return n * unit, true
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

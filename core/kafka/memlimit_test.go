@@ -19,6 +19,11 @@ func TestMemoryLimit(t *testing.T) {
 		{name: "256 MB function", env: map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"}, want: 228170137, wantNoted: "85% of AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 MB"},
 		{name: "1769 MB function", env: map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": " 1769 "}, want: 1576691302},
 		{name: "user's GOMEMLIMIT wins", env: map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "GOMEMLIMIT": "100MiB"}, want: 0, wantNoted: "GOMEMLIMIT=100MiB"},
+		{name: "GOMEMLIMIT off", env: map[string]string{"GOMEMLIMIT": "off"}, want: 0, wantNoted: "GOMEMLIMIT=off"},
+		{name: "GOMEMLIMIT in bytes", env: map[string]string{"GOMEMLIMIT": "209715200"}, want: 0, wantNoted: "GOMEMLIMIT=209715200"},
+		{name: "GOMEMLIMIT too small", env: map[string]string{"GOMEMLIMIT": "1KiB"}, wantErr: `GOMEMLIMIT="1KiB" is below 16 MiB`},
+		{name: "GOMEMLIMIT malformed", env: map[string]string{"GOMEMLIMIT": "abc"}, wantErr: `GOMEMLIMIT="abc" is not a byte count`},
+		{name: "GOMEMLIMIT negative", env: map[string]string{"GOMEMLIMIT": "-1"}, wantErr: "is not a byte count"},
 		{name: "not a number", env: map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "lots"}, wantErr: `AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "lots"`},
 		{name: "zero", env: map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "0"}, wantErr: "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"},
 	} {

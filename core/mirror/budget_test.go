@@ -2,8 +2,11 @@ package mirror
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
+
+	"github.com/mirrorless/mirrorless/core/config"
 )
 
 func TestBudget(t *testing.T) {
@@ -57,5 +60,16 @@ func TestBudget(t *testing.T) {
 	}
 	if n := b.inUse(); n != 500 {
 		t.Fatalf("in use %d after refused requests, want 500", n)
+	}
+}
+
+// The in-flight budget is positive and capped whatever MIRROR_BATCH_BYTES
+// holds: near MaxInt64, twice it overflowed to a negative budget (issue 18).
+func TestInflightLimitDoesNotOverflow(t *testing.T) {
+	for _, b := range []int{1024, 4 << 20, 32 << 20, math.MaxInt / 2, math.MaxInt} {
+		m := &Mirror{Settings: config.Settings{BatchBytes: b}}
+		if got := m.inflightLimit(); got <= 0 || got > maxInflight || got != min(2*int64(b), maxInflight) && b < maxInflight {
+			t.Errorf("BatchBytes %d: inflight limit %d", b, got)
+		}
 	}
 }

@@ -136,7 +136,9 @@ func (m *Mirror) newProducer(txnID string) (*kgo.Client, error) {
 // acknowledged, so many units sharing the budget still commit full
 // transactions.
 func (m *Mirror) inflightLimit() int64 {
-	return min(2*int64(m.Settings.BatchBytes), maxInflight)
+	// Halving the cap instead of doubling the setting cannot overflow,
+	// whatever BatchBytes holds (config bounds it too).
+	return 2 * min(int64(m.Settings.BatchBytes), maxInflight/2)
 }
 
 // maxInflight: larger budgets were slower on a CPU-bound machine and cost

@@ -137,3 +137,49 @@ func TestProgramsCommandLine(t *testing.T) {
 		t.Errorf("reconcile exited %d after %s and the listener saw no connection: the check above proves nothing (stderr %q)", r.code, time.Since(began), r.stderr)
 	}
 }
+
+// Settings a run cannot work with exit 2 with the one-line JSON summary and
+// a reason naming the variable the user set, before any cluster is
+// contacted (issue 18). A GOMEMLIMIT the Go runtime cannot parse is the
+// exception: the runtime stops the program before main (its own "fatal
+// error", exit 2, no JSON line); the last case pins that behaviour, which
+// docs/hardening.md describes.
+func TestProgramsBadSettings(t *testing.T) {
+	bin := buildPrograms(t, "v0-test")
+	addr, conns := listener(t)
+	props := filepath.Join(t.TempDir(), "mm2.properties")
+	if err := os.WriteFile(props, []byte(fmt.Sprintf("clusters = A, B\nA.bootstrap.servers = %s\nB.bootstrap.servers = %s\nA->B.enabled = true\n", addr, addr)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"PATH=" + os.Getenv("PATH"), "MIRROR_PROPERTIES_FILE=" + props, "MIRROR_CONNECT_TIMEOUT=3s"}
+	for _, c := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"MIRROR_TIME_BUDGET=10s", "MIRROR_SAFETY_MARGIN=30s"}, "MIRROR_SAFETY_MARGIN (30s) must be less than MIRROR_TIME_BUDGET (10s)"},
+		{[]string{"MIRROR_TIME_BUDGET=soon"}, `environment variable MIRROR_TIME_BUDGET=\"soon\" is not a duration`},
+		{[]string{"MIRROR_BATCH_BYTES=9223372036854775807"}, "MIRROR_BATCH_BYTES must be between 1024 and 1073741824"},
+		{[]string{"GOMEMLIMIT=1KiB"}, `GOMEMLIMIT=\"1KiB\" is below 16 MiB`},
+	} {
+		for _, fn := range []string{"mirror", "checkpoint"} {
+			r := runProgram(t, filepath.Join(bin, fn), append(append([]string{}, base...), c.env...))
+			name := fn + " " + strings.Join(c.env, " ")
+			if r.code != 2 {
+				t.Errorf("%s: exit %d, want 2 (stderr %q)", name, r.code, r.stderr)
+			}
+			if want := `{"function":"` + fn + `","ok":false,"error":"`; !strings.HasPrefix(r.stdout, want) || !strings.Contains(r.stdout, c.want) || strings.Count(r.stdout, "\n") != 1 {
+				t.Errorf("%s: stdout %q, want one JSON line containing %q", name, r.stdout, c.want)
+			}
+			if strings.Contains(r.stdout+r.stderr, "MIRROR_MIRROR_") {
+				t.Errorf("%s: names MIRROR_MIRROR_: %q", name, r.stderr)
+			}
+		}
+	}
+	if n := conns.Load(); n != 0 {
+		t.Errorf("%d connections to the cluster", n)
+	}
+	r := runProgram(t, filepath.Join(bin, "mirror"), append(append([]string{}, base...), "GOMEMLIMIT=abc"))
+	if r.code != 2 || r.stdout != "" || !strings.Contains(r.stderr, "malformed GOMEMLIMIT") {
+		t.Errorf("GOMEMLIMIT=abc: exit %d, stdout %q, stderr %.200q: the Go runtime's behaviour changed; update docs/hardening.md and the runner", r.code, r.stdout, r.stderr)
+	}
+}

@@ -50,6 +50,16 @@ func Main(p Program) {
 	}
 	name, invoke := p.Name, p.Invoke
 	inLambda := os.Getenv("AWS_LAMBDA_RUNTIME_API") != ""
+	// GOMEMLIMIT first: a value the runtime took but that mirrorless
+	// refuses must stop the run before anything else happens. (One the
+	// runtime cannot parse never gets here: Go stops before main with
+	// "fatal error: malformed GOMEMLIMIT", exit 2.) In Lambda the heap may
+	// use most of the function's memory before the collector works
+	// harder (GOMEMLIMIT, when set, wins).
+	memLimit, memWhy, err := kafka.ApplyMemoryLimit()
+	if err != nil {
+		exit(name, 2, err)
+	}
 	settings, err := config.LoadSettings()
 	level, _ := settings.Level()
 	ids := &requestIDs{}
@@ -58,12 +68,8 @@ func Main(p Program) {
 		exit(name, 2, err)
 	}
 	emf := metricsEnabled(settings.Metrics, inLambda)
-	// In Lambda the heap may use most of the function's memory before the
-	// collector works harder (GOMEMLIMIT, when set, wins).
-	if limit, why, err := kafka.ApplyMemoryLimit(); err != nil {
-		exit(name, 2, err)
-	} else if limit > 0 {
-		logger.Debug("memory limit", "bytes", limit, "why", why)
+	if memLimit > 0 {
+		logger.Debug("memory limit", "bytes", memLimit, "why", memWhy)
 	}
 	// Secret placeholders (${secretsmanager:...}) are resolved through the
 	// Parameters and Secrets Lambda Extension, which answers only once
