@@ -39,7 +39,7 @@ for a in "$@"; do
 	case $a in
 	-h | -help | --help)
 		sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
-		go run ./localtest/bench/reconcile -h || true
+		go -C localtest/bench run ./reconcile -h || true
 		exit 0
 		;;
 	esac
@@ -132,8 +132,13 @@ else
 	log "using the pair at $MIRROR_TEST_A / $MIRROR_TEST_B"
 fi
 
+# Built from the benchmarks' own module and run from here, so relative
+# paths in the flags mean what they did.
+BIN_DIR=$(mktemp -d)
+go -C localtest/bench build -o "$BIN_DIR/reconcile" ./reconcile
 rc=0
-go run ./localtest/bench/reconcile "$@" || rc=$?
+"$BIN_DIR/reconcile" "$@" || rc=$?
+rm -rf "$BIN_DIR"
 
 if [[ -n $MON_PID ]]; then
 	kill "$MON_PID" 2>/dev/null || true

@@ -41,7 +41,7 @@ for a in "$@"; do
 	case $a in
 	-h | -help | --help)
 		sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
-		go run ./localtest/bench/compare -h || true
+		go -C localtest/bench run ./compare -h || true
 		exit 0
 		;;
 	esac
@@ -181,7 +181,7 @@ log "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # leave the compare program and its MirrorMaker 2 JVM running. Now INT or
 # TERM reaches compare, which stops MM2 (and any child) before exiting.
 BIN_DIR=$(mktemp -d)
-go build -o "$BIN_DIR/compare" ./localtest/bench/compare
+go -C localtest/bench build -o "$BIN_DIR/compare" ./compare # its own module
 rc=0
 "$BIN_DIR/compare" "$@" &
 COMPARE_PID=$!

@@ -18,11 +18,15 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
+# The benchmarks are a module of their own (localtest/bench/go.mod): each
+# step runs on both modules.
 step "go vet"
 go vet ./...
+go -C localtest/bench vet ./...
 
 step "staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+(cd localtest/bench && go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...)
 
 # Every fuzz target for a few seconds (65-85 s in all; `make fuzz` runs
 # them longer). Seeds and past failing inputs run with go test below too.
@@ -51,11 +55,12 @@ export MIRROR_TEST_A MIRROR_TEST_B
 export CI=true # real-Kafka tests fail, never skip, when the pair is unreachable
 step "go test -race (real Kafka at $MIRROR_TEST_A and $MIRROR_TEST_B)"
 go test -race -count=1 -timeout 30m ./... "$@"
+go -C localtest/bench test -race -count=1 -timeout 10m ./...
 # The comparison benchmark (make bench) at a tiny size, without MM2: keeps the
 # harness working. Every copy is verified record by record; no time is checked.
 step "bench smoke (scripts/bench.sh's program at BENCH_SCALE=0.002, pipe and mirrorless)"
 bench_work=$(mktemp -d)
-BENCH_SCALE=0.002 go run ./localtest/bench/compare -work "$bench_work" -methods pipe,mirrorless \
+BENCH_SCALE=0.002 go -C localtest/bench run ./compare -work "$bench_work" -methods pipe,mirrorless \
 	-idle-partitions 4 -idle-runs 1 -cold-runs 1 -warm-records 1200 >"$bench_work/table.md"
 rm -rf "$bench_work"
 [ "$started" = 1 ] && step "stopping the Kafka pair"

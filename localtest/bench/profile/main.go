@@ -27,8 +27,8 @@
 // time.
 //
 //	eval "$(KAFKA_PAIR_DIR=/tmp/p KAFKA_A_PORT=19692 KAFKA_B_PORT=29692 scripts/kafka-pair.sh start)"
-//	go run ./localtest/bench/profile -scenarios copy,raw,idle,cold
-//	go run ./localtest/bench/profile -scenarios copy -mode inproc -cpuprofile cpu.out -heapprofile heap.out
+//	go -C localtest/bench run ./profile -scenarios copy,raw,idle,cold
+//	go -C localtest/bench run ./profile -scenarios copy -mode inproc -cpuprofile cpu.out -heapprofile heap.out
 package main
 
 import (

@@ -18,7 +18,7 @@
 // given it deletes the topics it created, on both clusters, at the end.
 //
 //	scripts/bench-reconcile.sh                  (starts and stops its own pair)
-//	go run ./localtest/bench/reconcile -a 127.0.0.1:19092 -b 127.0.0.1:29092 -topics 100
+//	go -C localtest/bench run ./reconcile -a 127.0.0.1:19092 -b 127.0.0.1:29092 -topics 100
 package main
 
 import (
