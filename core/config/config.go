@@ -74,11 +74,14 @@ type Flow struct {
 	// sync.topic.configs.enabled; ConfigExclude is config.properties.exclude
 	// (MM2's DefaultConfigPropertyFilter); UseDefaultsFromSource is
 	// use.defaults.from=source (default target: a source default becomes a
-	// DELETE on the target). SyncTopicACLs is sync.topic.acls.enabled.
+	// DELETE on the target). SyncTopicACLs is sync.topic.acls.enabled;
+	// SyncTopicACLsAsMM2 is mirrorless.sync.topic.acls.mm2.compatible: copy
+	// every ALLOW but WRITE, as MM2 does, instead of only READ and DESCRIBE.
 	SyncTopicConfigs      bool
 	ConfigExclude         policy.Pattern
 	UseDefaultsFromSource bool
 	SyncTopicACLs         bool
+	SyncTopicACLsAsMM2    bool
 
 	// StartFrom is where a partition with no progress starts: "earliest"
 	// (MM2's default) or "latest", from the source consumer's auto.offset.reset.
@@ -366,6 +369,7 @@ func (p *parser) checkConnectorKey(full, k string) {
 		return // connection defaults for every cluster, checked when mapped to a client
 	}
 	if strings.HasPrefix(k, "mirrorless.") {
+		p.warn("%s is not a mirrorless setting; it is ignored (check the spelling)", full)
 		return
 	}
 	p.warn("%s is not a MirrorMaker 2 setting mirrorless knows; it is ignored (check the spelling)", full)
@@ -520,6 +524,8 @@ func (p *parser) flow(cfg *Config, src, tgt string) *Flow {
 	f.SyncTopicConfigs = p.boolean(k, v)
 	v, k = get("sync.topic.acls.enabled", "true")
 	f.SyncTopicACLs = p.boolean(k, v)
+	v, k = get(ACLsAsMM2Key, "false")
+	f.SyncTopicACLsAsMM2 = p.boolean(k, v)
 	exc, k := get("config.properties.exclude", "\x00")
 	if exc == "\x00" {
 		exc, k = get("config.properties.blacklist", strings.Join(DefaultConfigExclude, ","))

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -356,5 +357,47 @@ func TestSettingsRefused(t *testing.T) {
 	t.Setenv("MIRROR_SAFETY_MARGIN", "9s")
 	if _, err := LoadSettings(); err != nil {
 		t.Errorf("a margin just under the budget: %v", err)
+	}
+}
+
+// mirrorless.sync.topic.acls.mm2.compatible: false by default, true per
+// flow or for all; a value that is not a boolean is a problem naming the
+// key; a misspelt mirrorless.* key is warned about (it used to be
+// accepted silently, so a typo would keep the default without a word).
+func TestACLsAsMM2Key(t *testing.T) {
+	base := "clusters = A, B, C\nA.bootstrap.servers = a:1\nB.bootstrap.servers = b:1\nC.bootstrap.servers = c:1\nA->B.enabled = true\nA->C.enabled = true\n"
+	cfg, err := parse(t, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range cfg.Flows {
+		if f.SyncTopicACLsAsMM2 {
+			t.Errorf("%s: copies MM2's ACL set by default", f.Name())
+		}
+	}
+	cfg, err = parse(t, base+"A->C.mirrorless.sync.topic.acls.mm2.compatible = true\nmirrorless.sync.topic.acl.mm2.compatible = true\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, f := range cfg.Flows {
+		got[f.Name()] = f.SyncTopicACLsAsMM2
+	}
+	if !reflect.DeepEqual(got, map[string]bool{"A->B": false, "A->C": true}) {
+		t.Errorf("per flow: %v", got)
+	}
+	if !slices.ContainsFunc(cfg.Warnings, func(w string) bool {
+		return strings.Contains(w, "mirrorless.sync.topic.acl.mm2.compatible is not a mirrorless setting")
+	}) {
+		t.Errorf("no warning for a misspelt mirrorless key: %q", cfg.Warnings)
+	}
+	for _, w := range cfg.Warnings {
+		if strings.Contains(w, "acls.mm2.compatible") {
+			t.Errorf("the key itself was warned about: %s", w)
+		}
+	}
+	_, err = parse(t, base+"mirrorless.sync.topic.acls.mm2.compatible = yes\n")
+	if err == nil || !strings.Contains(err.Error(), `mirrorless.sync.topic.acls.mm2.compatible: "yes" is not a boolean`) {
+		t.Errorf("error = %v", err)
 	}
 }

@@ -2,6 +2,12 @@ package config
 
 import "strings"
 
+// ACLsAsMM2Key, when true, makes ACL sync copy what MM2 copies: every
+// ALLOW binding but WRITE (DELETE, ALTER, ALTER_CONFIGS, CREATE and
+// DESCRIBE_CONFIGS too), not only READ and DESCRIBE. mirrorless's own key,
+// in its namespace; MM2 has no such choice.
+const ACLsAsMM2Key = "mirrorless.sync.topic.acls.mm2.compatible"
+
 // How mirrorless treats each MirrorMaker 2 key it knows. Keys that are not
 // here are reported as unknown (a warning, since a typo silently falls
 // back to a default in MM2 too).
@@ -44,6 +50,7 @@ var connectorKeys = map[string]keyUse{
 	"use.incremental.alter.configs":         later,
 	"sync.topic.acls.enabled":               used,
 	"sync.topic.acls.interval.seconds":      connectOnly,
+	ACLsAsMM2Key:                            used, // mirrorless's own
 	"groups":                                used,
 	"groups.exclude":                        used,
 	"groups.blacklist":                      used,

@@ -1,16 +1,23 @@
 package reconcile
 
-// Topic ACL sync, MM2's MirrorSourceConnector rules (sync.topic.acls.enabled):
-// the source's literal TOPIC bindings for replicated topics are copied to
-// their remote topics, ALLOW WRITE dropped (only the replicator writes
-// remote topics) and ALLOW ALL narrowed to ALLOW READ. The sync is additive:
-// bindings removed on the source stay on the target.
+// Topic ACL sync (sync.topic.acls.enabled): the source's literal TOPIC
+// bindings for replicated topics are copied to their remote topics. MM2's
+// MirrorSourceConnector copies every binding but ALLOW WRITE and narrows
+// ALLOW ALL to ALLOW READ; mirrorless by default copies only the ALLOW
+// bindings that read (READ and DESCRIBE, ALL narrowed to READ), so that a
+// source application cannot delete or retune the disaster-recovery copy
+// (ALLOW DELETE, ALTER, ALTER_CONFIGS, CREATE, DESCRIBE_CONFIGS are left
+// out and counted in a note). mirrorless.sync.topic.acls.mm2.compatible
+// = true restores MM2's set. DENY bindings, which only take rights away,
+// are copied either way. The sync is additive: bindings removed on the
+// source stay on the target.
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -26,19 +33,22 @@ const noSourceAuthorizer = "source has no authorizer; ACL sync skipped"
 // wildcardTopic is a literal binding's resource name that means every topic.
 const wildcardTopic = "*"
 
-// targetACL applies MM2's rules to one source binding's operation and
+// targetACL applies the sync's rules to one source binding's operation and
 // permission: the operation to create on the target, and whether the
-// binding is copied at all. ALLOW WRITE is not copied; ALLOW ALL becomes
-// ALLOW READ; everything else (DENY of any operation included) is copied
-// unchanged.
-func targetACL(op kmsg.ACLOperation, perm kmsg.ACLPermissionType) (kmsg.ACLOperation, bool) {
+// binding is copied at all. ALLOW WRITE is never copied; ALLOW ALL becomes
+// ALLOW READ; ALLOW READ and DESCRIBE are copied; other ALLOW operations
+// only asMM2 (MM2's rules); DENY of any operation is copied unchanged.
+func targetACL(op kmsg.ACLOperation, perm kmsg.ACLPermissionType, asMM2 bool) (kmsg.ACLOperation, bool) {
 	if perm == kmsg.ACLPermissionTypeAllow {
 		switch op {
 		case kmsg.ACLOperationWrite:
 			return op, false
 		case kmsg.ACLOperationAll:
 			return kmsg.ACLOperationRead, true
+		case kmsg.ACLOperationRead, kmsg.ACLOperationDescribe:
+			return op, true
 		}
+		return op, asMM2
 	}
 	return op, true
 }
@@ -102,6 +112,7 @@ func planACLs(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (actio
 	}
 
 	want := map[aclKey]Action{}
+	leftOut := map[string]int{} // ALLOW bindings MM2 would copy, by operation
 	wildcards := 0
 	for _, d := range described {
 		if d.Name == wildcardTopic {
@@ -114,8 +125,11 @@ func planACLs(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (actio
 		if !f.Rules.ShouldReplicate(d.Name) {
 			continue
 		}
-		op, ok := targetACL(d.Operation, d.Permission)
+		op, ok := targetACL(d.Operation, d.Permission, f.SyncTopicACLsAsMM2)
 		if !ok {
+			if d.Operation != kmsg.ACLOperationWrite {
+				leftOut[d.Operation.String()]++
+			}
 			continue
 		}
 		acl := &ACL{
@@ -136,6 +150,15 @@ func planACLs(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (actio
 	}
 	if wildcards > 0 {
 		notes = append(notes, fmt.Sprintf("%d ACL binding(s) on all topics (literal %q) of %s not synced: they name no topic", wildcards, wildcardTopic, f.Source))
+	}
+	if len(leftOut) > 0 {
+		var ops []string
+		for op, n := range leftOut {
+			ops = append(ops, fmt.Sprintf("%s %d", op, n))
+		}
+		sort.Strings(ops)
+		notes = append(notes, fmt.Sprintf("ALLOW binding(s) of %s not synced (%s): only READ and DESCRIBE are, so that source applications cannot delete or alter the remote topics; set %s = true to copy them as MM2 does",
+			f.Source, strings.Join(ops, ", "), config.ACLsAsMM2Key))
 	}
 	if len(want) == 0 {
 		return nil, notes, nil

@@ -60,10 +60,13 @@ func fuzzBindings(b []byte) []fuzzBinding {
 // planned binding is on the remote name of a replicated topic that has a
 // literal source binding with the same principal, host and permission and
 // the same operation, or ALL where READ is planned; no ALLOW WRITE and no
-// ALLOW ALL is ever planned; nothing for the literal "*", prefixed
-// patterns, excluded or internal topics or topics that came from the
-// target. And it loses nothing MM2 copies: every other literal binding of
-// a replicated topic is planned.
+// ALLOW ALL is ever planned, and by default no ALLOW but READ and
+// DESCRIBE; nothing for the literal "*", prefixed patterns, excluded or
+// internal topics or topics that came from the target. And it loses
+// nothing it should copy: every other literal binding of a replicated
+// topic is planned, by default every DENY and ALLOW READ, DESCRIBE and
+// ALL, with mirrorless.sync.topic.acls.mm2.compatible = true every binding
+// MM2 copies.
 func FuzzPlanACLs(f *testing.F) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	for range 20 {
@@ -100,44 +103,60 @@ func FuzzPlanACLs(f *testing.F) {
 			}
 		}
 
-		actions, _, err := planACLs(ctx, fl, src, tgt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		planned := map[aclKey]bool{}
-		for _, a := range actions {
-			if a.Kind != CreateACL || a.ACL == nil {
-				t.Fatalf("unexpected action %+v", a)
-			}
-			acl := a.ACL
-			if acl.Permission == kmsg.ACLPermissionTypeAllow.String() &&
-				(acl.Operation == kmsg.ACLOperationWrite.String() || acl.Operation == kmsg.ACLOperationAll.String()) {
-				t.Fatalf("planned ALLOW %s: %s", acl.Operation, aclSummary(a))
-			}
-			if a.SourceTopic == "*" || !fl.Rules.ShouldReplicate(a.SourceTopic) || fl.Rules.RemoteTopic(a.SourceTopic) != a.Topic {
-				t.Fatalf("planned on a topic that is not replicated to it: %s", aclSummary(a))
-			}
-			if !sourceGrants(bindings, a) {
-				t.Fatalf("planned a binding the source does not have: %s\nsource: %+v", aclSummary(a), bindings)
-			}
-			planned[aclKey{a.Topic, acl.Principal, acl.Host, acl.Operation, acl.Permission}] = true
-		}
-		for _, sb := range bindings {
-			if sb.prefixed || sb.topic == "*" || !fl.Rules.ShouldReplicate(sb.topic) || (sb.allow && sb.op == kmsg.ACLOperationWrite) {
-				continue
-			}
-			op, perm := sb.op, kmsg.ACLPermissionTypeDeny
-			if sb.allow {
-				perm = kmsg.ACLPermissionTypeAllow
-				if op == kmsg.ACLOperationAll {
-					op = kmsg.ACLOperationRead
-				}
-			}
-			if k := (aclKey{fl.Rules.RemoteTopic(sb.topic), sb.principal, sb.host, op.String(), perm.String()}); !planned[k] {
-				t.Fatalf("source binding %+v is not planned as %+v", sb, k)
-			}
+		asMM2 := *fl
+		asMM2.SyncTopicACLsAsMM2 = true
+		for _, fl := range []*config.Flow{fl, &asMM2} {
+			checkPlanACLs(ctx, t, fl, src, tgt, bindings)
 		}
 	})
+}
+
+func checkPlanACLs(ctx context.Context, t *testing.T, fl *config.Flow, src, tgt *kadm.Client, bindings []fuzzBinding) {
+	t.Helper()
+	reads := func(op kmsg.ACLOperation) bool {
+		return op == kmsg.ACLOperationRead || op == kmsg.ACLOperationDescribe || op == kmsg.ACLOperationAll
+	}
+	actions, _, err := planACLs(ctx, fl, src, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planned := map[aclKey]bool{}
+	for _, a := range actions {
+		if a.Kind != CreateACL || a.ACL == nil {
+			t.Fatalf("unexpected action %+v", a)
+		}
+		acl := a.ACL
+		if acl.Permission == kmsg.ACLPermissionTypeAllow.String() &&
+			(acl.Operation == kmsg.ACLOperationWrite.String() || acl.Operation == kmsg.ACLOperationAll.String()) {
+			t.Fatalf("planned ALLOW %s: %s", acl.Operation, aclSummary(a))
+		}
+		if op, _ := kmsg.ParseACLOperation(acl.Operation); !fl.SyncTopicACLsAsMM2 && acl.Permission == kmsg.ACLPermissionTypeAllow.String() && !reads(op) {
+			t.Fatalf("planned ALLOW %s without %s: %s", acl.Operation, config.ACLsAsMM2Key, aclSummary(a))
+		}
+		if a.SourceTopic == "*" || !fl.Rules.ShouldReplicate(a.SourceTopic) || fl.Rules.RemoteTopic(a.SourceTopic) != a.Topic {
+			t.Fatalf("planned on a topic that is not replicated to it: %s", aclSummary(a))
+		}
+		if !sourceGrants(bindings, a) {
+			t.Fatalf("planned a binding the source does not have: %s\nsource: %+v", aclSummary(a), bindings)
+		}
+		planned[aclKey{a.Topic, acl.Principal, acl.Host, acl.Operation, acl.Permission}] = true
+	}
+	for _, sb := range bindings {
+		if sb.prefixed || sb.topic == "*" || !fl.Rules.ShouldReplicate(sb.topic) || (sb.allow && sb.op == kmsg.ACLOperationWrite) ||
+			(sb.allow && !fl.SyncTopicACLsAsMM2 && !reads(sb.op)) {
+			continue
+		}
+		op, perm := sb.op, kmsg.ACLPermissionTypeDeny
+		if sb.allow {
+			perm = kmsg.ACLPermissionTypeAllow
+			if op == kmsg.ACLOperationAll {
+				op = kmsg.ACLOperationRead
+			}
+		}
+		if k := (aclKey{fl.Rules.RemoteTopic(sb.topic), sb.principal, sb.host, op.String(), perm.String()}); !planned[k] {
+			t.Fatalf("source binding %+v is not planned as %+v (as MM2: %v)", sb, k, fl.SyncTopicACLsAsMM2)
+		}
+	}
 }
 
 // sourceGrants: a literal source binding of a's source topic with the same

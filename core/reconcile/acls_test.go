@@ -23,20 +23,34 @@ func TestTargetACL(t *testing.T) {
 	for _, c := range []struct {
 		op     kmsg.ACLOperation
 		perm   kmsg.ACLPermissionType
+		asMM2  bool
 		want   kmsg.ACLOperation
 		copied bool
 	}{
-		{kmsg.ACLOperationWrite, kmsg.ACLPermissionTypeAllow, kmsg.ACLOperationWrite, false},
-		{kmsg.ACLOperationAll, kmsg.ACLPermissionTypeAllow, kmsg.ACLOperationRead, true},
-		{kmsg.ACLOperationAll, kmsg.ACLPermissionTypeDeny, kmsg.ACLOperationAll, true},
-		{kmsg.ACLOperationWrite, kmsg.ACLPermissionTypeDeny, kmsg.ACLOperationWrite, true},
-		{kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow, kmsg.ACLOperationRead, true},
-		{kmsg.ACLOperationDescribe, kmsg.ACLPermissionTypeAllow, kmsg.ACLOperationDescribe, true},
-		{kmsg.ACLOperationAlterConfigs, kmsg.ACLPermissionTypeAllow, kmsg.ACLOperationAlterConfigs, true},
+		{kmsg.ACLOperationWrite, kmsg.ACLPermissionTypeAllow, false, kmsg.ACLOperationWrite, false},
+		{kmsg.ACLOperationWrite, kmsg.ACLPermissionTypeAllow, true, kmsg.ACLOperationWrite, false},
+		{kmsg.ACLOperationAll, kmsg.ACLPermissionTypeAllow, false, kmsg.ACLOperationRead, true},
+		{kmsg.ACLOperationAll, kmsg.ACLPermissionTypeAllow, true, kmsg.ACLOperationRead, true},
+		{kmsg.ACLOperationAll, kmsg.ACLPermissionTypeDeny, false, kmsg.ACLOperationAll, true},
+		{kmsg.ACLOperationWrite, kmsg.ACLPermissionTypeDeny, false, kmsg.ACLOperationWrite, true},
+		{kmsg.ACLOperationDelete, kmsg.ACLPermissionTypeDeny, false, kmsg.ACLOperationDelete, true},
+		{kmsg.ACLOperationRead, kmsg.ACLPermissionTypeAllow, false, kmsg.ACLOperationRead, true},
+		{kmsg.ACLOperationDescribe, kmsg.ACLPermissionTypeAllow, false, kmsg.ACLOperationDescribe, true},
+		// By default no ALLOW that changes or deletes the remote topic;
+		// MM2 copies them.
+		{kmsg.ACLOperationDelete, kmsg.ACLPermissionTypeAllow, false, kmsg.ACLOperationDelete, false},
+		{kmsg.ACLOperationAlter, kmsg.ACLPermissionTypeAllow, false, kmsg.ACLOperationAlter, false},
+		{kmsg.ACLOperationAlterConfigs, kmsg.ACLPermissionTypeAllow, false, kmsg.ACLOperationAlterConfigs, false},
+		{kmsg.ACLOperationCreate, kmsg.ACLPermissionTypeAllow, false, kmsg.ACLOperationCreate, false},
+		{kmsg.ACLOperationDescribeConfigs, kmsg.ACLPermissionTypeAllow, false, kmsg.ACLOperationDescribeConfigs, false},
+		{kmsg.ACLOperationDelete, kmsg.ACLPermissionTypeAllow, true, kmsg.ACLOperationDelete, true},
+		{kmsg.ACLOperationAlter, kmsg.ACLPermissionTypeAllow, true, kmsg.ACLOperationAlter, true},
+		{kmsg.ACLOperationAlterConfigs, kmsg.ACLPermissionTypeAllow, true, kmsg.ACLOperationAlterConfigs, true},
+		{kmsg.ACLOperationDescribeConfigs, kmsg.ACLPermissionTypeAllow, true, kmsg.ACLOperationDescribeConfigs, true},
 	} {
-		got, copied := targetACL(c.op, c.perm)
+		got, copied := targetACL(c.op, c.perm, c.asMM2)
 		if got != c.want || copied != c.copied {
-			t.Errorf("%s %s: got %s, %v; want %s, %v", c.perm, c.op, got, copied, c.want, c.copied)
+			t.Errorf("%s %s (as MM2: %v): got %s, %v; want %s, %v", c.perm, c.op, c.asMM2, got, copied, c.want, c.copied)
 		}
 	}
 }
@@ -127,6 +141,9 @@ func TestPlanACLs(t *testing.T) {
 	createACLBindings(t, src,
 		aclBinding{topic: "orders", principal: "User:alice", op: kadm.OpWrite, allow: true},        // dropped
 		aclBinding{topic: "orders", principal: "User:alice", op: kadm.OpDescribe, allow: true},     // copied
+		aclBinding{topic: "orders", principal: "User:alice", op: kadm.OpDelete, allow: true},       // only as MM2
+		aclBinding{topic: "orders", principal: "User:alice", op: kadm.OpAlter, allow: true},        // only as MM2
+		aclBinding{topic: "payments", principal: "User:bob", op: kadm.OpAlterConfigs, allow: true}, // only as MM2
 		aclBinding{topic: "orders", principal: "User:bob", op: kadm.OpAll, allow: true},            // READ
 		aclBinding{topic: "orders", principal: "User:bob", op: kadm.OpRead, allow: true},           // the same READ
 		aclBinding{topic: "orders", principal: "User:eve", op: kadm.OpAll},                         // DENY ALL, already on B
@@ -162,7 +179,8 @@ func TestPlanACLs(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("plan:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
-	if len(notes) != 1 || !strings.Contains(notes[0], `literal "*"`) {
+	if len(notes) != 2 || !strings.Contains(notes[0], `literal "*"`) ||
+		!strings.Contains(notes[1], "ALLOW binding(s) of A not synced (ALTER 1, ALTER_CONFIGS 1, DELETE 1)") || !strings.Contains(notes[1], "mirrorless.sync.topic.acls.mm2.compatible = true") {
 		t.Errorf("notes = %q", notes)
 	}
 
@@ -203,6 +221,26 @@ func TestPlanACLs(t *testing.T) {
 	actions, _, err = planACLs(ctx, f, src, tgt)
 	if err != nil || len(actions) != 0 {
 		t.Fatalf("second plan = %+v, %v", actions, err)
+	}
+
+	// mirrorless.sync.topic.acls.mm2.compatible = true: MM2's set, what
+	// was left out is planned too (still no ALLOW WRITE).
+	mm2 := flow(t, pair, "A->B.topics = .*", "A->B.topics.exclude = skip.*", "mirrorless.sync.topic.acls.mm2.compatible = true")
+	actions, notes, err = planACLs(ctx, mm2, src, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = nil
+	for _, a := range actions {
+		got = append(got, aclSummary(a))
+	}
+	want = []string{
+		"create-acl A.orders<-orders User:alice@* ALLOW ALTER planned",
+		"create-acl A.orders<-orders User:alice@* ALLOW DELETE planned",
+		"create-acl A.payments<-payments User:bob@* ALLOW ALTER_CONFIGS planned",
+	}
+	if !reflect.DeepEqual(got, want) || len(notes) != 1 {
+		t.Fatalf("plan as MM2:\n  %s\nwant:\n  %s\nnotes %q", strings.Join(got, "\n  "), strings.Join(want, "\n  "), notes)
 	}
 
 	// sync.topic.acls.enabled = false: nothing at all.
@@ -271,17 +309,19 @@ func TestACLSyncReal(t *testing.T) {
 	createACLBindings(t, src,
 		aclBinding{topic: topic, principal: alice, op: kadm.OpDescribe, allow: true},
 		aclBinding{topic: topic, principal: alice, op: kadm.OpWrite, allow: true},
+		aclBinding{topic: topic, principal: alice, op: kadm.OpDelete, allow: true},
 	)
 	f := flow(t, pair, "A->B.topics = "+topic)
 
 	// ACL changes reach the broker's authorizer through the metadata log,
 	// just after CreateAcls returns.
-	waitACLs(ctx, t, src, topic, alice, 2)
+	waitACLs(ctx, t, src, topic, alice, 3)
 	actions, notes, err := planACLs(ctx, f, src, tgt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(actions) != 1 || len(notes) != 0 {
+	// By default ALLOW DELETE is left out, with a note.
+	if len(actions) != 1 || len(notes) != 1 || !strings.Contains(notes[0], "(DELETE 1)") {
 		t.Fatalf("plan = %+v, notes %q", actions, notes)
 	}
 	if got, want := aclSummary(actions[0]), "create-acl "+remote+"<-"+topic+" "+alice+"@* ALLOW DESCRIBE planned"; got != want {
@@ -299,10 +339,33 @@ func TestACLSyncReal(t *testing.T) {
 	if err != nil || len(actions) != 0 {
 		t.Fatalf("second plan = %+v, %v", actions, err)
 	}
-	// The WRITE one did not appear, even later.
+	// The WRITE and DELETE ones did not appear, even later.
 	time.Sleep(200 * time.Millisecond)
 	if ds := aclsOf(ctx, t, tgt, remote, alice); len(ds) != 1 {
 		t.Fatalf("on %s: %+v", remote, ds)
+	}
+
+	// As MM2 (mirrorless.sync.topic.acls.mm2.compatible = true): ALLOW
+	// DELETE is copied too, ALLOW WRITE still not.
+	mm2 := flow(t, pair, "A->B.topics = "+topic, "mirrorless.sync.topic.acls.mm2.compatible = true")
+	actions, notes, err = planACLs(ctx, mm2, src, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(actions) != 1 || len(notes) != 0 {
+		t.Fatalf("plan as MM2 = %+v, notes %q", actions, notes)
+	}
+	if got, want := aclSummary(actions[0]), "create-acl "+remote+"<-"+topic+" "+alice+"@* ALLOW DELETE planned"; got != want {
+		t.Fatalf("action as MM2 %q, want %q", got, want)
+	}
+	if err := applyACL(ctx, tgt, &actions[0]); err != nil {
+		t.Fatal(err)
+	}
+	ds = waitACLs(ctx, t, tgt, remote, alice, 2)
+	ops := []kmsg.ACLOperation{ds[0].Operation, ds[1].Operation}
+	slices.Sort(ops)
+	if !slices.Equal(ops, []kmsg.ACLOperation{kadm.OpDelete, kadm.OpDescribe}) {
+		t.Fatalf("on %s as MM2: %+v", remote, ds)
 	}
 }
 
