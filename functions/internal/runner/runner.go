@@ -34,7 +34,6 @@ import (
 
 	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
-	"github.com/mirrorless/mirrorless/core/kafka"
 	"github.com/mirrorless/mirrorless/core/metrics"
 	"github.com/mirrorless/mirrorless/functions/internal/secrets"
 )
@@ -56,7 +55,7 @@ func Main(p Program) {
 	// "fatal error: malformed GOMEMLIMIT", exit 2.) In Lambda the heap may
 	// use most of the function's memory before the collector works
 	// harder (GOMEMLIMIT, when set, wins).
-	memLimit, memWhy, err := kafka.ApplyMemoryLimit()
+	memLimit, memWhy, err := applyMemoryLimit()
 	if err != nil {
 		exit(name, 2, err)
 	}
