@@ -4,7 +4,11 @@
 #   2. a real Apache Kafka pair (scripts/kafka-pair.sh) unless MIRROR_TEST_A and
 #      MIRROR_TEST_B already point at one (e.g. the docker-compose pair in localtest/);
 #   3. go test -race over everything, with the real tier required (CI=true makes a
-#      real-Kafka test that cannot reach its brokers fail instead of skip).
+#      real-Kafka test that cannot reach its brokers fail instead of skip), but the
+#      fault suite's broker cases;
+#   4. the short version of those (brokers killed, restarted and frozen) on a Kafka
+#      pair of their own (localtest/suites/faults/run.sh, FAULTS_A_PORT/FAULTS_B_PORT), so
+#      that they never disturb the pair the other packages run on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,9 +57,14 @@ else
 fi
 export MIRROR_TEST_A MIRROR_TEST_B
 export CI=true # real-Kafka tests fail, never skip, when the pair is unreachable
+# The fault suite's cases that kill and freeze brokers run in step 4; the
+# soak runs from scripts/soak.sh only.
+broker_cases='TestTargetBrokerKilledMidTransaction|TestSourceBrokerKilledMidFetch|TestBrokerFrozen'
 step "go test -race (real Kafka at $MIRROR_TEST_A and $MIRROR_TEST_B)"
-go test -race -count=1 -timeout 30m ./... "$@"
+go test -race -count=1 -timeout 30m -skip "^($broker_cases|TestSoak)\$" ./... "$@"
 go -C localtest/bench test -race -count=1 -timeout 10m ./...
+step "broker faults, short version (localtest/suites/faults/run.sh, a Kafka pair of their own)"
+MIRROR_FAULTS_LONG=0 bash localtest/suites/faults/run.sh -run "^($broker_cases)\$" -timeout 20m
 # The comparison benchmark (make bench) at a tiny size, without MM2: keeps the
 # harness working. Every copy is verified record by record; no time is checked.
 step "bench smoke (scripts/bench.sh's program at BENCH_SCALE=0.002, pipe and mirrorless)"

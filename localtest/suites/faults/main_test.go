@@ -129,7 +129,8 @@ type run struct {
 	code     int
 	stdout   string
 	stderr   string
-	killed   bool
+	killed   bool // by a signal: the test's kill, or the harness's at its limit (overran)
+	overran  bool // still running at the limit wait gave it, and killed there
 	duration time.Duration
 }
 
@@ -140,7 +141,11 @@ func (r run) summary() map[string]any {
 }
 
 func (r run) String() string {
-	return fmt.Sprintf("%s exit %d killed %v after %v: %s%s", r.fn, r.code, r.killed, r.duration.Round(time.Millisecond), strings.TrimSpace(r.stdout), lastLines(r.stderr, 5))
+	state := fmt.Sprintf("killed %v", r.killed)
+	if r.overran {
+		state = "killed at the test's limit (overran)"
+	}
+	return fmt.Sprintf("%s exit %d %s after %v: %s%s", r.fn, r.code, state, r.duration.Round(time.Millisecond), strings.TrimSpace(r.stdout), lastLines(r.stderr, 5))
 }
 
 func lastLines(s string, n int) string {
@@ -191,7 +196,9 @@ func (p *proc) kill() run {
 	return <-p.done
 }
 
-// wait collects the program, killing it after limit.
+// wait collects the program, killing it after limit; such a run
+// overran, which a test counts as a failure of its own, never as an
+// ordinary failed run or one of its kills.
 func (p *proc) wait(limit time.Duration) run {
 	select {
 	case r := <-p.done:
@@ -199,13 +206,34 @@ func (p *proc) wait(limit time.Duration) run {
 	case <-time.After(limit):
 		r := p.kill()
 		r.code = -1
+		r.overran = true
 		return r
 	}
 }
 
+// runLimit is how long a run of the scenario's programs may take: its
+// time budget plus its safety margin (every run must end within them,
+// whatever the brokers do), and 20 s for starting the process and closing
+// its clients on a loaded machine. A run past it overran its budget.
+func runLimit(environ []string) time.Duration {
+	budget, margin := 50*time.Second, 5*time.Second // the programs' defaults
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		d, err := time.ParseDuration(v)
+		switch {
+		case err != nil:
+		case k == "MIRROR_TIME_BUDGET":
+			budget = d
+		case k == "MIRROR_SAFETY_MARGIN":
+			margin = d
+		}
+	}
+	return budget + margin + 20*time.Second
+}
+
 func invoke(t testing.TB, fn string, environ []string) run {
 	t.Helper()
-	return start(t, fn, environ).wait(2 * time.Minute)
+	return start(t, fn, environ).wait(runLimit(environ))
 }
 
 func mustInvoke(t testing.TB, fn string, environ []string) map[string]any {

@@ -101,25 +101,47 @@ func testSourceRecreated(t *testing.T, again int) {
 	t.Logf("RESULT %s: mirror exit %d (%s); remote keeps the first topic's 100 records per partition, lost 0, duplicated 0", t.Name(), r.code, firstLine(r.stderr))
 }
 
-// The remote topic deleted under a running mirror. What happens today:
-// the running mirror's transactions fail (the partition is gone), and
-// reconcile holds the re-creation (the offset syncs show it was copied
-// into) with a note, every run, instead of re-copying silently. Creating
-// it by hand is the operator's consent; the mirror then re-copies the
-// source from its start into the new topic, each record once.
+// The remote topic deleted under a running mirror, mid-copy: the running
+// mirror's transactions fail (the partition is gone) and it exits 1 within
+// its budget naming UNKNOWN_TOPIC_OR_PARTITION; later mirror runs exit 0
+// with the topic waiting for reconcile; reconcile holds the re-creation
+// (the offset syncs show it was copied into) with a note, every run,
+// instead of re-copying silently. Creating it by hand is the operator's
+// consent; the mirror then re-copies the source from its start into the
+// new topic, each record once.
 func TestRemoteDeletedUnderMirror(t *testing.T) {
 	pair := kafkatest.Real(t)
 	s := newScenario(t, pair, 1, 2)
 	environ := s.env()
 	mustInvoke(t, "reconcile", environ)
-	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), s.topics[0], s.parts, 0, 3000)
+	const n = 10000
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), s.topics[0], s.parts, 0, n)
 	p := start(t, "mirror", environ)
-	time.Sleep(1500 * time.Millisecond)
-	if _, err := kafkatest.Admin(t, pair.B).DeleteTopic(ctx(t), s.remote(s.topics[0])); err != nil {
+	// Delete the remote topic once the mirror has committed some of it,
+	// not all: it is then mid-copy.
+	adm := kafkatest.Admin(t, pair.B)
+	copied := int64(0)
+	for deadline := time.Now().Add(30 * time.Second); copied == 0; time.Sleep(20 * time.Millisecond) {
+		ends, err := adm.ListCommittedOffsets(ctx(t), s.remote(s.topics[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends.Each(func(o kadm.ListedOffset) { copied += max(o.Offset, 0) })
+		if time.Now().After(deadline) {
+			t.Fatalf("the mirror copied nothing in 30 s: %s", p.kill())
+		}
+	}
+	if _, err := adm.DeleteTopic(ctx(t), s.remote(s.topics[0])); err != nil {
 		t.Fatal(err)
 	}
-	during := p.wait(time.Minute)
-	t.Logf("the running mirror: %s", during)
+	if copied >= int64(n)*int64(s.parts) {
+		t.Fatalf("the mirror had copied all %d records before the remote topic was deleted: the case shows nothing", copied)
+	}
+	during := p.wait(runLimit(environ))
+	t.Logf("the running mirror (remote topic deleted after %d records): %s", copied, during)
+	if during.overran || during.code != 1 || !strings.Contains(during.stdout+during.stderr, "UNKNOWN_TOPIC_OR_PARTITION") {
+		t.Errorf("the running mirror: want exit 1 within its budget naming UNKNOWN_TOPIC_OR_PARTITION, got %s", during)
+	}
 	time.Sleep(time.Second)
 	for i := 0; i < 2; i++ {
 		r := invoke(t, "reconcile", environ)
@@ -136,10 +158,17 @@ func TestRemoteDeletedUnderMirror(t *testing.T) {
 	}
 	m := invoke(t, "mirror", environ)
 	t.Logf("mirror with the remote topic missing: %s", m)
+	var waiting []any
+	if flows, _ := m.summary()["flows"].([]any); len(flows) == 1 {
+		waiting, _ = flows[0].(map[string]any)["waiting_for_reconcile"].([]any)
+	}
+	if m.code != 0 || len(waiting) != 1 || waiting[0] != s.topics[0] {
+		t.Errorf("mirror with the remote topic missing: want exit 0 with %s waiting for reconcile, got %s", s.topics[0], m)
+	}
 	// The operator's consent: create it by hand; the mirror re-copies.
 	kafkatest.CreateTopic(t, pair.B, s.remote(s.topics[0]), s.parts, nil)
-	s.verify(t, environ, 3000)
-	t.Logf("RESULT %s: running mirror exit %d; reconcile held the re-creation with a note; after the operator re-created it, 3000 records per partition exactly once", t.Name(), during.code)
+	s.verify(t, environ, n)
+	t.Logf("RESULT %s: running mirror exit %d; reconcile held the re-creation with a note; after the operator re-created it, %d records per partition exactly once", t.Name(), during.code, n)
 }
 
 // The progress group (mirrorless.<flow>.progress) deleted: the mirror
