@@ -94,7 +94,8 @@ type result struct {
 	VerifyOK    bool
 	Err         string
 	Notes       []string
-	Round       int // 1-based round of a repeated workload
+	Round       int        // 1-based round of a repeated workload
+	Syncs       syncGrowth // mirrorless: what the copy added to the offset-syncs topic
 }
 
 func (r *result) mbps() float64 {

@@ -174,6 +174,13 @@ func runMirrorless(ctx context.Context, o *options, admB *kadm.Client, w *worklo
 		r.Notes = append(r.Notes, fmt.Sprintf("the invocation after completion copied %d records", idle.Sum.Records))
 	}
 	r.IdleWall, r.IdleCPU = idle.Wall, idle.Use.CPU
+	if g, err := measureSyncs(ctx, o, admB, w); err != nil {
+		r.Notes = append(r.Notes, fmt.Sprintf("offset syncs not measured: %v", err))
+	} else {
+		r.Syncs = g
+		r.Notes = append(r.Notes, fmt.Sprintf("the offset-syncs topic grew by %d syncs, %.1f per partition (%.0f per 1M records copied; %d B of key, value and headers, %.4f B per record copied)",
+			g.Syncs, float64(g.Syncs)/float64(max(g.Partitions, 1)), g.perMillion(r.Records), g.Bytes, float64(g.Bytes)/float64(max(r.Records, 1))))
+	}
 	return r, nil
 }
 
