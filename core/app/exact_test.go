@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mirrorless/mirrorless/core/checkpoint"
 	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
@@ -276,3 +278,51 @@ func testForgedSyncMovesNothing(t *testing.T, pair kafkatest.Pair) {
 
 func TestForgedSyncMovesNothingKfake(t *testing.T) { testForgedSyncMovesNothing(t, kafkatest.Kfake(t)) }
 func TestForgedSyncMovesNothingReal(t *testing.T)  { testForgedSyncMovesNothing(t, kafkatest.Real(t)) }
+
+// Group lag for failover decisions (issue 16 item 5): per group, the
+// records between its translated offsets and the remote ends, and the age
+// of the oldest record it has not consumed.
+func testGroupLag(t *testing.T, pair kafkatest.Pair) {
+	ctx := context.Background()
+	src, tgt := uniqueAlias("s"), uniqueAlias("t")
+	topic := kafkatest.Unique(t, "lag")
+	kafkatest.CreateTopic(t, pair.A, topic, 1, nil)
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	var recs []*kgo.Record
+	for i := 0; i < 40; i++ {
+		r := kafkatest.Record(topic, 0, i)
+		r.Timestamp = base.Add(time.Duration(i) * time.Second)
+		recs = append(recs, r)
+	}
+	if err := kafkatest.Producer(t, pair.A).ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	mid, end := kafkatest.Unique(t, "mid"), kafkatest.Unique(t, "end")
+	a := aliasedAppWith(t, pair, src, tgt, config.Settings{BatchRecords: 15},
+		src+"->"+tgt+".topics = "+topic, src+"->"+tgt+".groups = "+mid+","+end)
+	reconcileAndMirror(t, a)
+	commitGroup(t, pair.A, mid, map[string]map[int32]int64{topic: {0: 10}})
+	commitGroup(t, pair.A, end, map[string]map[int32]int64{topic: {0: 40}})
+	before := time.Now()
+	sum := runCheckpoint(t, a)
+	after := time.Now()
+	lags := map[string]checkpoint.GroupLag{}
+	for _, l := range sum.Flows[0].GroupLags {
+		lags[l.Group] = l
+	}
+	// 30 records left, plus the target's commit markers between them (at
+	// most one per transaction of 15).
+	if l := lags[mid]; l.Records < 30 || l.Records > 33 {
+		t.Errorf("group at 10: %d records behind, want 30 plus at most 3 markers", l.Records)
+	}
+	ts10 := base.Add(10 * time.Second)
+	if l := lags[mid]; l.Seconds < before.Sub(ts10).Seconds() || l.Seconds > after.Sub(ts10).Seconds() {
+		t.Errorf("group at 10: %.3f s behind, want the age of record 10 (%.3f..%.3f)", l.Seconds, before.Sub(ts10).Seconds(), after.Sub(ts10).Seconds())
+	}
+	if l, ok := lags[end]; !ok || l.Records != 0 || l.Seconds != 0 {
+		t.Errorf("group at the end: %+v, want 0 records and 0 s behind", l)
+	}
+}
+
+func TestGroupLagKfake(t *testing.T) { testGroupLag(t, kafkatest.Kfake(t)) }
+func TestGroupLagReal(t *testing.T)  { testGroupLag(t, kafkatest.Real(t)) }

@@ -130,6 +130,13 @@ func (s *CheckpointSummary) Metrics() []metrics.Set {
 			metric(metrics.CheckpointFenced, metrics.Count, fenced),
 			metric(metrics.CheckpointErrors, metrics.Count, float64(len(f.Errors))),
 		}})
+		for _, l := range f.GroupLags {
+			ms := []metrics.Metric{metric(metrics.GroupLagRecords, metrics.Count, float64(l.Records))}
+			if l.Seconds >= 0 { // -1: not read this run, no data point
+				ms = append(ms, metric(metrics.GroupLagSeconds, metrics.Seconds, l.Seconds))
+			}
+			sets = append(sets, metrics.Set{Dims: []metrics.Dim{{Name: "Flow", Value: f.Flow}, {Name: "Group", Value: l.Group}}, Metrics: ms})
+		}
 	}
 	return sets
 }

@@ -123,9 +123,11 @@ func TestReconcileMetrics(t *testing.T) {
 func TestCheckpointMetrics(t *testing.T) {
 	t.Parallel()
 	sum := &CheckpointSummary{Function: "checkpoint", Flows: []*checkpoint.Result{
-		{Flow: "A->B", Groups: 4, Checkpoints: 12, OffsetsSynced: 3, Heartbeats: 1, Untranslatable: 2, Fenced: true, Errors: []string{"x"}},
+		{Flow: "A->B", Groups: 4, Checkpoints: 12, OffsetsSynced: 3, Heartbeats: 1, Untranslatable: 2, Fenced: true, Errors: []string{"x"},
+			GroupLags: []checkpoint.GroupLag{{Group: "orders", Records: 40, Seconds: 12.5}, {Group: "unread", Records: 7, Seconds: -1}}},
 	}}
-	f := emit(t, "checkpoint", sum, 10, false)["Flow=A->B;"]
+	got := emit(t, "checkpoint", sum, 10, false)
+	f := got["Flow=A->B;"]
 	for name, want := range map[string]float64{
 		metrics.GroupsTranslated: 4, metrics.CheckpointsWritten: 12, metrics.GroupOffsetsSynced: 3, metrics.HeartbeatsWritten: 1,
 		metrics.UntranslatablePartitions: 2, metrics.CheckpointFenced: 1, metrics.CheckpointErrors: 1,
@@ -133,5 +135,12 @@ func TestCheckpointMetrics(t *testing.T) {
 		if f[name] != want {
 			t.Errorf("%s = %v, want %v", name, f[name], want)
 		}
+	}
+	// Per group: records always, seconds only when they were read.
+	if g := got["Flow=A->B;Group=orders;"]; g[metrics.GroupLagRecords] != 40.0 || g[metrics.GroupLagSeconds] != 12.5 {
+		t.Errorf("group orders: %v", g)
+	}
+	if g := got["Flow=A->B;Group=unread;"]; g[metrics.GroupLagRecords] != 7.0 || g[metrics.GroupLagSeconds] != nil {
+		t.Errorf("group unread: %v, want no %s", g, metrics.GroupLagSeconds)
 	}
 }

@@ -68,6 +68,23 @@ type Result struct {
 	TooLong        int      `json:"skipped_too_long,omitempty"`
 	Waiting        []string `json:"waiting_for_reconcile,omitempty"`
 	Errors         []string `json:"errors,omitempty"`
+	// GroupLags is how far each translated group is behind on the target,
+	// for failover decisions (see GroupLag).
+	GroupLags []GroupLag `json:"group_lags,omitempty"`
+}
+
+// GroupLag is how far a group would be behind on the target if it failed
+// over now: Records is the sum over its partitions of the remote
+// partition's end minus the translated offset where a record is left to
+// consume (an upper bound: the target's transaction markers count too);
+// Seconds is now minus the
+// timestamp of the oldest record it has not consumed yet (the first record
+// at or after a translated offset), 0 when it has consumed everything and
+// -1 when the timestamps could not all be read this run.
+type GroupLag struct {
+	Group   string  `json:"group"`
+	Records int64   `json:"records"`
+	Seconds float64 `json:"seconds"`
 }
 
 // ErrWaiting is returned (wrapped) when the target lacks an internal topic
@@ -387,6 +404,9 @@ func (c *Checkpointer) translate(ctx context.Context, st *state, groups map[stri
 		}
 	}
 	ends := c.remoteEnds(ctx, remotes)
+	behind := map[string][]lagging{}
+	lagRecords := map[string]int64{}
+	defer func() { res.GroupLags = c.groupLags(ctx, lagRecords, behind) }()
 	var out []*kgo.Record
 	names := make([]string, 0, len(groups))
 	for g := range groups {
@@ -422,6 +442,11 @@ func (c *Checkpointer) translate(ctx context.Context, st *state, groups map[stri
 				down = end
 			}
 			res.Partitions++
+			rt := tp{f.Rules.RemoteTopic(t.Topic), t.Partition}
+			if down < end {
+				behind[g] = append(behind[g], lagging{at{rt, down}, end - down})
+			}
+			lagRecords[g] += end - down
 			prev, seen := last[t]
 			// MM2's rule: first checkpoint, the group rewound, or the
 			// translation moved forward. Anything else would rewind a

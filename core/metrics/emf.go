@@ -48,6 +48,7 @@ const (
 	Count        Unit = "Count"
 	Bytes        Unit = "Bytes"
 	Milliseconds Unit = "Milliseconds"
+	Seconds      Unit = "Seconds"
 	None         Unit = "None"
 )
 

@@ -36,6 +36,10 @@ const (
 	UntranslatablePartitions = "UntranslatablePartitions"
 	CheckpointFenced         = "CheckpointFenced"
 	CheckpointErrors         = "CheckpointErrors"
+	// Per group (dimensions Flow, Group): how far the group would be
+	// behind on the target if it failed over now.
+	GroupLagRecords = "GroupLagRecords" // remote ends minus translated offsets
+	GroupLagSeconds = "GroupLagSeconds" // now minus the oldest record not consumed yet
 )
 
 // Measured is a function's summary: it knows its own metric sets, so this
