@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mirrorless/mirrorless/core/kafka"
+	"github.com/mirrorless/mirrorless/core/meter"
 )
 
 // timeZero: no time budget.
@@ -27,6 +28,20 @@ func (c *Checkpointer) readTopic(ctx context.Context, topic string, from int64, 
 	if !ok || lso.Err != nil {
 		return fmt.Errorf("last stable offset of %s: %v", topic, lso.Err)
 	}
+	// For a person watching (checkpoint failover on a terminal): offsets
+	// read of the range; however the read ends, the rest counts as done.
+	mt := meter.From(ctx)
+	mt.AddTotal(max(0, lso.Offset-from))
+	next := from
+	defer func() { mt.AddDone(max(0, lso.Offset-next)) }()
 	r := kafka.Range{Topic: topic, Partition: 0, From: from, To: lso.Offset, Compacted: true, StopAt: stopAt}
-	return kafka.ReadCommitted(ctx, c.TargetOpts, r, func(r *kgo.Record) bool { fn(r); return false })
+	return kafka.ReadCommitted(ctx, c.TargetOpts, r, func(r *kgo.Record) bool {
+		fn(r)
+		mt.AddRecords(1, int64(len(r.Key)+len(r.Value)))
+		if r.Offset >= next {
+			mt.AddDone(r.Offset + 1 - next)
+			next = r.Offset + 1
+		}
+		return false
+	})
 }

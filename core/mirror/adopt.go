@@ -12,6 +12,7 @@ import (
 
 	"github.com/mirrorless/mirrorless/core/kafka"
 	"github.com/mirrorless/mirrorless/core/lease"
+	"github.com/mirrorless/mirrorless/core/meter"
 	"github.com/mirrorless/mirrorless/core/names"
 )
 
@@ -60,6 +61,8 @@ func (m *Mirror) Adopt(ctx context.Context, apply bool) ([]Adoption, error) {
 	if err != nil {
 		return nil, err
 	}
+	mt := meter.From(ctx)
+	mt.AddTotal(int64(len(fresh)))
 	var out []Adoption
 	for _, u := range fresh {
 		a := Adoption{Topic: u.SourceTopic, Partition: u.Partition, MM2Offset: -1, Next: -1, RemoteLast: -1}
@@ -97,6 +100,7 @@ func (m *Mirror) Adopt(ctx context.Context, apply bool) ([]Adoption, error) {
 			}
 		}
 		out = append(out, a)
+		mt.AddDone(1)
 	}
 	return out, nil
 }

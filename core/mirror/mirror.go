@@ -25,6 +25,7 @@ import (
 	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/core/kafka"
 	"github.com/mirrorless/mirrorless/core/lease"
+	"github.com/mirrorless/mirrorless/core/meter"
 	"github.com/mirrorless/mirrorless/core/names"
 )
 
@@ -42,8 +43,9 @@ type Mirror struct {
 	// Owner names this invocation in leases and logs.
 	Owner string
 
-	records atomic.Int64
-	bytes   atomic.Int64
+	// meter counts the run's progress for a person watching (nil: none);
+	// set by Run from its context.
+	meter *meter.Meter
 	// offsetsImplicit: the target adds the progress group to a
 	// transaction on the TxnOffsetCommit (set by start, read by workers).
 	offsetsImplicit bool
@@ -86,9 +88,11 @@ var ErrUnitsFailed = errors.New("some partitions failed")
 // operator resets it (MIRROR_RESET_POLICY, mirror adopt, docs/operations.md).
 var ErrPartitionStopped = errors.New("partition stopped")
 
-func (m *Mirror) addProgress(records, bytes int64) {
-	m.records.Add(records)
-	m.bytes.Add(bytes)
+// addProgress counts a committed transaction for the meter: its records
+// and bytes, and the source offsets it advanced (control records too).
+func (m *Mirror) addProgress(records, bytes, advanced int64) {
+	m.meter.AddRecords(records, bytes)
+	m.meter.AddDone(advanced)
 }
 
 func (m *Mirror) newProducer(txnID string) (*kgo.Client, error) {
@@ -151,6 +155,7 @@ const maxInflight = 16 << 20
 func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	log := m.Logger.With("flow", m.Flow.Name())
 	res := &Result{Flow: m.Flow.Name()}
+	m.meter = meter.From(ctx)
 
 	p, err := makePlan(ctx, m.Flow, m.SourceAdmin, m.TargetAdmin)
 	if err != nil {
@@ -166,6 +171,7 @@ func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	res.UnitsWithLag = len(cands)
 	res.LagLeft = p.lagLeft(startFrom)
 	res.Lags = partitionLags(p, nil, startFrom)
+	m.meter.AddTotal(res.LagLeft)
 	if len(cands) == 0 {
 		return res, nil
 	}

@@ -300,6 +300,7 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 	}
 	w.log.Debug("committed", "records", records, "offset", t.next, "took", time.Since(t0), "add", tAdded.Sub(t0), "produce", tProduced.Sub(tAdded), "syncs", tSyncs.Sub(tProduced), "offsets", tOffsets.Sub(tSyncs), "end", time.Since(tOffsets))
 	w.lastCommit = time.Now()
+	w.m.addProgress(int64(records), t.bytes, newPos.Next-w.pos.Next)
 	w.pos = newPos
 	w.res.Records += int64(records)
 	w.res.Bytes += t.bytes
@@ -307,7 +308,6 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 	for _, s := range t.stamps {
 		w.res.Timing.note(s.taken, w.lastCommit, s.stamps)
 	}
-	w.m.addProgress(int64(records), t.bytes)
 	return nil
 }
 
@@ -624,11 +624,11 @@ func (w *worker) resolveUnknown(parent context.Context, cause error, want Positi
 	got, ok := progress[w.u.Unit]
 	if ok && got.Next == want.Next {
 		w.log.Info("commit had landed", "offset", got.Next)
+		w.m.addProgress(int64(records), bytes, got.Next-w.pos.Next)
 		w.pos = got
 		w.res.Records += int64(records)
 		w.res.Bytes += bytes
 		w.res.Transactions++
-		w.m.addProgress(int64(records), bytes)
 		return errStopUnit
 	}
 	w.log.Info("commit had not landed; the next invocation copies the batch again", "offset", w.pos.Next)

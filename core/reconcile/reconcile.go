@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/meter"
 	"github.com/mirrorless/mirrorless/core/names"
 )
 
@@ -269,6 +270,14 @@ const createBatch = 100
 // error says how many failed. Once ctx is done no further action starts:
 // those are marked skipped, and the next run plans them again.
 func Apply(ctx context.Context, p *Plan, tgt *kadm.Client) error {
+	// For a person watching (reconcile on a terminal): changes settled
+	// (applied, failed or skipped) of those planned.
+	mt := meter.From(ctx)
+	for _, a := range p.Actions {
+		if a.Status == "planned" {
+			mt.AddTotal(1)
+		}
+	}
 	createTopics(ctx, p, tgt)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, applyConcurrency)
@@ -283,12 +292,14 @@ func Apply(ctx context.Context, p *Plan, tgt *kadm.Client) error {
 		}
 		if ctx.Err() != nil {
 			a.Status, a.Error = "skipped", "time budget ended; the next run applies it"
+			mt.AddDone(1)
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			defer mt.AddDone(1)
 			if err := applyOne(ctx, tgt, a); err != nil {
 				a.Status, a.Error = "failed", err.Error()
 			}
@@ -354,6 +365,7 @@ func createTopics(ctx context.Context, p *Plan, tgt *kadm.Client) {
 				for _, a := range batch {
 					a.Status, a.Error = "skipped", "time budget ended; the next run applies it"
 				}
+				meter.From(ctx).AddDone(int64(len(batch)))
 				continue
 			}
 			var cfgs map[string]*string
@@ -386,6 +398,7 @@ func createTopics(ctx context.Context, p *Plan, tgt *kadm.Client) {
 					a.Status = "applied"
 				}
 			}
+			meter.From(ctx).AddDone(int64(len(batch)))
 		}
 	}
 }
