@@ -15,10 +15,11 @@ package main
 import (
 	"context"
 	"flag"
+	"io"
 	"log/slog"
-	"os"
 
 	"github.com/mirrorless/mirrorless/core/app"
+	"github.com/mirrorless/mirrorless/core/checkpoint"
 	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/functions/internal/runner"
 	"github.com/mirrorless/mirrorless/functions/table"
@@ -47,8 +48,13 @@ func main() {
 				if plan == nil {
 					return nil, err
 				}
-				table.Failover(os.Stderr, plan)
 				return plan, err
+			},
+			Progress: runner.Steps("checkpoint failover", "offsets of the checkpoints and translation state", "read"),
+			Print: func(w io.Writer, plan any) {
+				if p, ok := plan.(*checkpoint.FailoverPlan); ok && p != nil {
+					table.Failover(w, p)
+				}
 			},
 		}},
 	})

@@ -14,8 +14,8 @@ package main
 import (
 	"context"
 	"flag"
+	"io"
 	"log/slog"
-	"os"
 
 	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
@@ -31,6 +31,7 @@ func main() {
 		Invoke: func(ctx context.Context, a *app.App, owner string) (any, error) {
 			return a.Mirror(ctx, owner)
 		},
+		Progress: runner.MirrorProgress,
 		Commands: []runner.Command{{
 			Name: "adopt",
 			Summary: "takes over from MirrorMaker 2. For every remote partition MM2 copied, finds the source record it ends with " +
@@ -45,9 +46,13 @@ func main() {
 					return nil, err
 				}
 				defer a.Close()
-				sum, err := a.Adopt(ctx, apply)
-				table.Adoption(os.Stderr, sum)
-				return sum, err
+				return a.Adopt(ctx, apply)
+			},
+			Progress: runner.Steps("mirror adopt", "partitions", "examined"),
+			Print: func(w io.Writer, sum any) {
+				if s, ok := sum.(*app.AdoptSummary); ok && s != nil {
+					table.Adoption(w, s)
+				}
 			},
 		}},
 	})

@@ -5,7 +5,7 @@ package main
 
 import (
 	"context"
-	"os"
+	"io"
 
 	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/functions/internal/runner"
@@ -18,13 +18,15 @@ func main() {
 		Summary: "creates missing remote topics, grows partitions, syncs topic configs (and ACLs) and creates MM2's internal " +
 			"topics on each flow's target. With MIRROR_DRY_RUN=true it prints the plan and changes nothing.",
 		Invoke: func(ctx context.Context, a *app.App, _ string) (any, error) {
-			sum, err := a.Reconcile(ctx)
-			if os.Getenv("AWS_LAMBDA_RUNTIME_API") == "" && sum != nil {
-				// For people: the plan as a table on stderr; stdout keeps the
-				// one-line JSON summary.
-				table.Plans(os.Stderr, sum.Plans, sum.DryRun)
+			return a.Reconcile(ctx)
+		},
+		Progress: runner.Steps("reconcile", "changes", "done"),
+		// For people: the plan as a table on stderr; stdout keeps the
+		// one-line JSON summary.
+		Print: func(w io.Writer, sum any) {
+			if s, ok := sum.(*app.ReconcileSummary); ok && s != nil {
+				table.Plans(w, s.Plans, s.DryRun)
 			}
-			return sum, err
 		},
 	})
 }

@@ -59,10 +59,18 @@ func Main(p Program) {
 	if err != nil {
 		exit(name, 2, err)
 	}
+	// Outside Lambda, with stderr a terminal, a person is watching: the
+	// run's progress is drawn there, and the log lines pass below it.
+	var term *terminal
+	var stderr io.Writer = os.Stderr
+	if !inLambda && isTerminal(os.Stderr) {
+		term = newTerminal(os.Stderr)
+		stderr = term
+	}
 	settings, err := config.LoadSettings()
 	level, _ := settings.Level()
 	ids := &requestIDs{}
-	logger := slog.New(withRequestID(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}), ids)).With("function", name)
+	logger := slog.New(withRequestID(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}), ids)).With("function", name)
 	if err != nil {
 		exit(name, 2, err)
 	}
@@ -88,9 +96,9 @@ func Main(p Program) {
 	if err != nil && !deferred {
 		exit(name, 2, err)
 	}
-	r := &run{name: name, invoke: invoke, logger: logger, ids: ids, lambda: inLambda}
+	r := &run{name: name, invoke: invoke, logger: logger, ids: ids, lambda: inLambda, term: term, progress: p.Progress, print: p.Print}
 	if emf {
-		r.metrics = os.Stderr
+		r.metrics = stderr
 		if inLambda {
 			r.metrics = os.Stdout
 		}
@@ -179,6 +187,11 @@ type run struct {
 	// lambda: a failed invocation's summary goes to the log, since Lambda
 	// returns only the error (outside Lambda stdout has it).
 	lambda bool
+	// Outside Lambda: the terminal progress is drawn on (nil: none), how,
+	// and how the summary is printed for people (nil: not).
+	term     *terminal
+	progress Progress
+	print    func(io.Writer, any)
 }
 
 // once runs one invocation with its request id on every log line, logs its
@@ -225,7 +238,11 @@ func (r *run) local(s config.Settings, cfg *config.Config) int {
 		return code
 	}
 	defer a.Close()
-	sum, err := r.once(ctx, a, "", nil)
+	sum, err := r.once(r.term.begin(ctx, r.progress), a, "", nil)
+	r.term.end()
+	if r.print != nil && sum != nil {
+		r.print(os.Stderr, sum)
+	}
 	if sum != nil {
 		b, jerr := json.Marshal(sum)
 		if jerr == nil {

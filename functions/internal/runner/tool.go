@@ -51,14 +51,24 @@ func tool(prog string, c Command, args []string, stdout, stderr io.Writer) int {
 		return fail(2, err)
 	}
 	level, _ := s.Level()
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("function", name)
+	var term *terminal
+	logs := stderr
+	if f, ok := stderr.(*os.File); ok && isTerminal(f) {
+		term = newTerminal(f)
+		logs = term
+	}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level})).With("function", name)
 	cfg, err := s.LoadConfig()
 	if err != nil {
 		return fail(2, err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	out, err := c.Run(ctx, s, cfg, logger)
+	out, err := c.Run(term.begin(ctx, c.Progress), s, cfg, logger)
+	term.end()
+	if c.Print != nil && out != nil {
+		c.Print(stderr, out)
+	}
 	if out != nil {
 		if b, jerr := json.Marshal(out); jerr == nil {
 			fmt.Fprintln(stdout, string(b))

@@ -21,6 +21,12 @@ type Program struct {
 	Invoke  Invoke
 	// Commands are subcommands (`mirror adopt`): outside Lambda only.
 	Commands []Command
+	// Progress, if set, draws the invocation's progress when it runs
+	// outside Lambda with stderr a terminal.
+	Progress Progress
+	// Print, if set, writes the invocation's summary for people on
+	// stderr, outside Lambda (stdout keeps the JSON line).
+	Print func(w io.Writer, summary any)
 }
 
 // Command is an operator command (`mirror adopt`, `checkpoint failover`),
@@ -30,6 +36,9 @@ type Command struct {
 	Summary string // what it does, for -h
 	Flags   func(*flag.FlagSet)
 	Run     ToolFunc
+	// Progress and Print as in Program.
+	Progress Progress
+	Print    func(w io.Writer, result any)
 }
 
 // version and commit are set by `make build` (-ldflags "-X
