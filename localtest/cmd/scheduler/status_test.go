@@ -37,7 +37,8 @@ func TestStatus(t *testing.T) {
 			Summary: summary(t, app.MirrorSummary{Function: "mirror", OK: true, UnitsClaimed: 3, Records: n, LagLeft: 40 - int64(i)*40,
 				Flows: []*mirror.Result{{Flow: "A->B", Records: n, LagLeft: 40 - int64(i)*40, Fenced: i}}})})
 	}
-	for _, want := range []string{"mirror", "ok 3 units, 500 records (250/s)", "A->B 500 records, lag 0, 1 fenced"} {
+	// The second run's 500 records over the 10 s since the first ended.
+	for _, want := range []string{"mirror", "ok 3 units, 500 records;", "A->B 500 records, lag 0, 50/s since the last run, caught up, 1 fenced"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("mirror line %q lacks %q", line, want)
 		}
@@ -46,14 +47,43 @@ func TestStatus(t *testing.T) {
 		Summary: summary(t, app.CheckpointSummary{Function: "checkpoint", Error: "x"}), Reason: "checkpoint: list groups: broker down"})
 
 	got := s.Line(t0.Add(100 * time.Second))
-	// 1500 records in 100 s: avg 15/s; last run 500 in 2 s: 250/s.
-	for _, want := range []string{"A->B lag 0, 250 rec/s (avg 15), 1500 copied", "mirror ok 1m18s ago (2 runs, 0 failed)", "checkpoint FAILED 1m14s ago (1 runs, 1 failed)", "reconcile ok"} {
+	// 1500 records in 100 s: avg 15/s; last run 500 in the 10 s since the one before.
+	for _, want := range []string{"A->B lag 0, 50 rec/s (avg 15), 1500 copied, caught up", "mirror ok 1m18s ago (2 runs, 0 failed)", "checkpoint FAILED 1m14s ago (1 runs, 1 failed)", "reconcile ok"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("status line %q lacks %q", got, want)
 		}
 	}
 	if c := s.Copied()["A->B"]; c != 1500 {
 		t.Errorf("Copied = %d, want 1500", c)
+	}
+}
+
+// The rate is records over the wall-clock time between runs, not over the
+// runs' own time: the scheduler showed 388,829/s while the producer wrote
+// 6,700/s (issue 15). The time to catch up follows how fast the lag shrank
+// between runs.
+func TestStatusRealRate(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	s := NewStatus(t0)
+	run := func(at time.Duration, records, lag int64) string {
+		return s.Record(Outcome{Function: "mirror", Start: t0.Add(at), Duration: 200 * time.Millisecond,
+			Summary: summary(t, app.MirrorSummary{Function: "mirror", OK: true, Records: records, LagLeft: lag,
+				Flows: []*mirror.Result{{Flow: "A->B", Records: records, LagLeft: lag}}})})
+	}
+	// Once a minute, 60,000 records in 0.2 s each time: 1,000/s.
+	if line := run(59800*time.Millisecond, 60000, 30000); !strings.Contains(line, "60000 records, lag 30000, 1000/s since the last run") || strings.Contains(line, "caught up") {
+		t.Errorf("first run: %q", line)
+	}
+	// The lag shrank by 12,000 in 60 s (200/s): 18,000 left take 90 s.
+	if line := run(119800*time.Millisecond, 60000, 18000); !strings.Contains(line, "1000/s since the last run, caught up in ~1m30s") {
+		t.Errorf("second run: %q", line)
+	}
+	if got := s.Line(t0.Add(2 * time.Minute)); !strings.Contains(got, "A->B lag 18000, 1000 rec/s (avg 1000), 120000 copied, caught up in ~1m30s") {
+		t.Errorf("status line %q", got)
+	}
+	if line := run(179800*time.Millisecond, 30000, 20000); !strings.Contains(line, "500/s since the last run, lag not shrinking") {
+		t.Errorf("third run: %q", line)
 	}
 }
 
