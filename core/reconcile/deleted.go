@@ -64,8 +64,9 @@ func (p *Plan) HoldDeletedRemotes(ctx context.Context, f *config.Flow, tgt *kadm
 	sort.Slice(held, func(i, j int) bool { return held[i].Topic < held[j].Topic })
 	for _, a := range held {
 		s := synced[a.SourceTopic]
-		p.Notes = append(p.Notes, fmt.Sprintf("remote topic %s is missing on %s, but the mirror has copied %s into it before (offset syncs up to source offset %d of partition %d in %s): it was deleted on the target, and its progress with it. Not re-created, since that would re-copy %s from its start. To re-copy, create %s yourself with %d partitions (kafka-topics --create --topic %s --partitions %d); to stop mirroring it, exclude %s from the flow's topics",
-			a.Topic, f.Target, a.SourceTopic, s.Upstream, s.Partition, f.OffsetSyncsTopic(), a.SourceTopic, a.Topic, a.Partitions, a.Topic, a.Partitions, a.SourceTopic))
+		// What to do about it is a runbook in docs/operations.md.
+		p.Notes = append(p.Notes, fmt.Sprintf("remote topic %s is missing on %s, but the mirror has copied %s into it before (offset syncs up to source offset %d of partition %d in %s): it was deleted on the target, and its progress with it. Not re-created, since that would re-copy %s from its start; to re-copy, create %s yourself with %d partitions (see \"A remote topic was deleted\" in docs/operations.md)",
+			a.Topic, f.Target, a.SourceTopic, s.Upstream, s.Partition, f.OffsetSyncsTopic(), a.SourceTopic, a.Topic, a.Partitions))
 		p.Held = append(p.Held, a.Topic)
 	}
 	return nil

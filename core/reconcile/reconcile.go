@@ -105,8 +105,9 @@ func (p *Plan) NoteRecreated(recorded map[string]string) {
 		if !ok || s.id == recorded[remote] {
 			continue
 		}
-		p.Notes = append(p.Notes, fmt.Sprintf("source topic %s was deleted and recreated (topic id %s, now %s): mirror keeps %s stopped rather than mix two topics' records. To copy the new topic from its start, delete %s on the target and its progress (kafka-consumer-groups --delete-offsets --group '%s' --topic %s), then create it again yourself with the source's partition count (reconcile does not re-create a remote topic the mirror has copied into)",
-			s.name, recorded[remote], s.id, remote, remote, names.ProgressGroup(p.Flow), remote))
+		// What to do about it is a runbook in docs/operations.md.
+		p.Notes = append(p.Notes, fmt.Sprintf("source topic %s was deleted and recreated (topic id %s, now %s): mirror keeps %s stopped rather than mix two topics' records (progress group %s); to copy the new topic, see \"A source topic was deleted and recreated\" in docs/operations.md",
+			s.name, recorded[remote], s.id, remote, names.ProgressGroup(p.Flow)))
 	}
 }
 
