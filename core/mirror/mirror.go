@@ -108,10 +108,10 @@ func (m *Mirror) newProducer(txnID string) (*kgo.Client, error) {
 		kgo.ProducerBatchMaxBytes(256 << 10),
 		// Uncompressed unless the user's producer compression.type says
 		// otherwise, as MM2's Java producer writes (its default is none),
-		// rather than kgo's snappy: recompressing was a third of the
-		// mirror's CPU (W1: 4.4 -> 3.0-3.3 CPU-s per GiB). The target's
-		// topic-level compression.type, which reconcile copies from the
-		// source, still applies on the broker.
+		// rather than kgo's snappy, whose encoder was a third of the
+		// mirror's CPU (docs/benchmarks.md). The target's topic-level
+		// compression.type, which reconcile copies from the source, still
+		// applies on the broker.
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		// Transaction-coordinator contention (CONCURRENT_TRANSACTIONS while
 		// the previous commit's markers are written) clears in
@@ -500,12 +500,9 @@ func (m *Mirror) copy(ctx context.Context, workers []*worker, stopAt time.Time, 
 	// memory: a fetch is at most 4 MiB of compressed batches instead of
 	// kgo's 50 MiB, and the next one is sent only once the poller has
 	// taken all of the previous one (see pollRecords). Half of kgo's 1 MiB
-	// per partition: with 12 partitions copying 100-byte records, peak RSS
-	// went from 263-329 MiB to 189-200 MiB and throughput did not drop
-	// (1 KiB records: 173-181 to 137-143 MiB, the same MB/s); 256 KiB saved
-	// more memory but cost 1 KiB records about a tenth of their throughput
-	// (docs/benchmarks.md). The user's fetch.max.bytes and
-	// max.partition.fetch.bytes still win.
+	// per partition bounds memory most with the same throughput; a quarter
+	// cost throughput (measured in docs/benchmarks.md). The user's
+	// fetch.max.bytes and max.partition.fetch.bytes still win.
 	opts := append([]kgo.Opt{
 		kgo.FetchMaxWait(500 * time.Millisecond),
 		kgo.FetchMaxBytes(4 << 20),
