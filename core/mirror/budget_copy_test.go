@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
@@ -37,7 +37,7 @@ func testTinyBudget(t *testing.T, pair kafkatest.Pair, perPartition int) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	a, err := app.New(ctx, s, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := invocation.New(ctx, s, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func testTinyBudget(t *testing.T, pair kafkatest.Pair, perPartition int) {
 		t.Fatal(err)
 	}
 	began := time.Now()
-	sum, err := a.Mirror(ctx, app.NewOwner(""))
+	sum, err := a.Mirror(ctx, invocation.NewOwner(""))
 	if err != nil {
 		t.Fatalf("mirror: %v", err)
 	}

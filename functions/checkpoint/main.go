@@ -18,9 +18,9 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/checkpoint"
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/functions/internal/runner"
 	"github.com/mirrorless/mirrorless/functions/table"
 )
@@ -31,7 +31,7 @@ func main() {
 	runner.Main(runner.Program{
 		Name:    "checkpoint",
 		Summary: "translates consumer-group offsets from each flow's source to its target: MM2 checkpoints, group offset sync and heartbeats.",
-		Invoke: func(ctx context.Context, a *app.App, _ string) (any, error) {
+		Invoke: func(ctx context.Context, a *invocation.Invoker, _ string) (any, error) {
 			return a.Checkpoint(ctx)
 		},
 		Commands: []runner.Command{{
@@ -44,7 +44,7 @@ func main() {
 				fs.BoolVar(&apply, "apply", false, "commit the translated offsets to the group on the target (default: only print them)")
 			},
 			Run: func(ctx context.Context, s config.Settings, cfg *config.Config, logger *slog.Logger) (any, error) {
-				plan, err := app.Failover(ctx, s, cfg, logger, group, apply)
+				plan, err := invocation.Failover(ctx, s, cfg, logger, group, apply)
 				if plan == nil {
 					return nil, err
 				}

@@ -17,8 +17,8 @@ import (
 	"io"
 	"log/slog"
 
-	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/functions/internal/runner"
 	"github.com/mirrorless/mirrorless/functions/table"
 )
@@ -28,7 +28,7 @@ func main() {
 	runner.Main(runner.Program{
 		Name:    "mirror",
 		Summary: "copies records from each flow's source to its target, exactly once, until caught up or the time budget ends.",
-		Invoke: func(ctx context.Context, a *app.App, owner string) (any, error) {
+		Invoke: func(ctx context.Context, a *invocation.Invoker, owner string) (any, error) {
 			return a.Mirror(ctx, owner)
 		},
 		Progress: runner.MirrorProgress,
@@ -41,7 +41,7 @@ func main() {
 				fs.BoolVar(&apply, "apply", false, "commit the positions found (default: only print them)")
 			},
 			Run: func(ctx context.Context, s config.Settings, cfg *config.Config, logger *slog.Logger) (any, error) {
-				a, err := app.New(ctx, s, cfg, logger)
+				a, err := invocation.New(ctx, s, cfg, logger)
 				if err != nil {
 					return nil, err
 				}
@@ -50,7 +50,7 @@ func main() {
 			},
 			Progress: runner.Steps("mirror adopt", "partitions", "examined"),
 			Print: func(w io.Writer, sum any) {
-				if s, ok := sum.(*app.AdoptSummary); ok && s != nil {
+				if s, ok := sum.(*invocation.AdoptSummary); ok && s != nil {
 					table.Adoption(w, s)
 				}
 			},

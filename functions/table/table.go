@@ -15,8 +15,8 @@ import (
 	"strconv"
 	"text/tabwriter"
 
-	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/checkpoint"
+	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/core/reconcile"
 )
 
@@ -117,7 +117,7 @@ func orNone(n int64) string {
 }
 
 // Adoption writes what `mirror adopt` found.
-func Adoption(w io.Writer, s *app.AdoptSummary) {
+func Adoption(w io.Writer, s *invocation.AdoptSummary) {
 	for flow, rs := range s.Flows {
 		verb := "plan (nothing changed; add -apply to commit the positions)"
 		if s.Applied {

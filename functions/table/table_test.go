@@ -4,8 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/checkpoint"
+	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/core/mirror"
 	"github.com/mirrorless/mirrorless/core/reconcile"
 )
@@ -34,7 +34,7 @@ func TestTables(t *testing.T) {
 				{Topic: "A.orders", Partition: 1, Upstream: 42, Offset: 40, Current: -1, End: 50, ReReadMax: 2, Action: "commit"}}})
 		}, []string{"flow A->B, group g (on the target: Empty): plan", "A.orders", "42", "40", "commit"}},
 		{"adoption", func(b *strings.Builder) {
-			Adoption(b, &app.AdoptSummary{Applied: true, Flows: map[string][]mirror.Adoption{"A->B": {
+			Adoption(b, &invocation.AdoptSummary{Applied: true, Flows: map[string][]mirror.Adoption{"A->B": {
 				{Topic: "orders", Partition: 0, MM2Offset: -1, Next: -1, RemoteLast: 7, Action: "refuse", Reason: "no offset"}}}})
 		}, []string{"flow A->B: taking over from MirrorMaker 2: applied", "orders", "refuse", "no offset"}},
 	} {

@@ -32,14 +32,14 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/core/metrics"
 	"github.com/mirrorless/mirrorless/functions/internal/secrets"
 )
 
 // Invoke runs one invocation and returns its JSON summary.
-type Invoke func(ctx context.Context, a *app.App, owner string) (summary any, err error)
+type Invoke func(ctx context.Context, a *invocation.Invoker, owner string) (summary any, err error)
 
 // Main handles the command line (Program), then loads the configuration
 // and runs the function, locally or in Lambda.
@@ -108,9 +108,9 @@ func Main(p Program) {
 	}
 	var (
 		mu sync.Mutex
-		a  *app.App
+		a  *invocation.Invoker
 	)
-	build := func(ctx context.Context) (*app.App, error) {
+	build := func(ctx context.Context) (*invocation.Invoker, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if a != nil {
@@ -123,7 +123,7 @@ func Main(p Program) {
 				return nil, err
 			}
 		}
-		built, err := app.New(ctx, settings, c, logger)
+		built, err := invocation.New(ctx, settings, c, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -196,8 +196,8 @@ type run struct {
 
 // once runs one invocation with its request id on every log line, logs its
 // outcome and writes its metrics.
-func (r *run) once(ctx context.Context, a *app.App, reqID string, event json.RawMessage) (any, error) {
-	owner := app.NewOwner(reqID)
+func (r *run) once(ctx context.Context, a *invocation.Invoker, reqID string, event json.RawMessage) (any, error) {
+	owner := invocation.NewOwner(reqID)
 	r.ids.set(owner)
 	defer r.ids.set("")
 	start := time.Now()
@@ -228,10 +228,10 @@ func (r *run) once(ctx context.Context, a *app.App, reqID string, event json.Raw
 func (r *run) local(s config.Settings, cfg *config.Config) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := app.New(ctx, s, cfg, r.logger)
+	a, err := invocation.New(ctx, s, cfg, r.logger)
 	if err != nil {
 		code := 1
-		if errors.Is(err, app.ErrInput) {
+		if errors.Is(err, invocation.ErrInput) {
 			code = 2
 		}
 		failed(r.name, err)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mirrorless/mirrorless/core/app"
+	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/core/metrics"
 	"github.com/mirrorless/mirrorless/core/mirror"
 )
@@ -36,10 +36,10 @@ func TestRequestIDOnEveryInvocationLine(t *testing.T) {
 	base := slog.New(withRequestID(slog.NewJSONHandler(&logs, nil), ids)).With("function", "mirror")
 	client := base.With("client", "kgo").WithGroup("g")
 	r := &run{name: "mirror", logger: base, ids: ids, metrics: &emf, lambda: true,
-		invoke: func(ctx context.Context, a *app.App, owner string) (any, error) {
+		invoke: func(ctx context.Context, a *invocation.Invoker, owner string) (any, error) {
 			base.Info("inside")
 			client.Info("from a client")
-			return &app.MirrorSummary{Function: "mirror", Flows: []*mirror.Result{{Flow: "A->B", LagLeft: 3}}}, errors.New("some partitions failed")
+			return &invocation.MirrorSummary{Function: "mirror", Flows: []*mirror.Result{{Flow: "A->B", LagLeft: 3}}}, errors.New("some partitions failed")
 		}}
 	base.Info("before")
 	if _, err := r.once(context.Background(), nil, "req-123", json.RawMessage(`{}`)); err == nil {

@@ -12,8 +12,8 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/invocation"
 )
 
 // ToolFunc is an operator command's work, given the settings, the
@@ -25,7 +25,7 @@ type ToolFunc func(ctx context.Context, s config.Settings, cfg *config.Config, l
 // exits 0; a bad flag or argument exits 2, before anything else runs),
 // loads the settings and the properties, runs c.Run, prints its result as
 // one JSON line on stdout and returns the exit code: 0, 1 when it failed,
-// 2 for bad input (flags, settings, properties, app.ErrInput).
+// 2 for bad input (flags, settings, properties, invocation.ErrInput).
 func tool(prog string, c Command, args []string, stdout, stderr io.Writer) int {
 	name := prog + " " + c.Name
 	fail := func(code int, err error) int {
@@ -75,7 +75,7 @@ func tool(prog string, c Command, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if err != nil {
-		if errors.Is(err, app.ErrInput) {
+		if errors.Is(err, invocation.ErrInput) {
 			return fail(2, err)
 		}
 		return fail(1, err)

@@ -8,12 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/invocation"
 )
 
 func testProgram(t *testing.T, ran *bool) Program {
-	never := func(context.Context, *app.App, string) (any, error) {
+	never := func(context.Context, *invocation.Invoker, string) (any, error) {
 		t.Error("the invocation ran")
 		return nil, nil
 	}

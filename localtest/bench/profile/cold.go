@@ -13,7 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/mirrorless/mirrorless/core/app"
+	"github.com/mirrorless/mirrorless/core/invocation"
 )
 
 // cold measures program start to the first record produced on B.
@@ -83,7 +83,7 @@ func (b *bench) cold(ctx context.Context) error {
 		if first.IsZero() {
 			return errors.New("the record never appeared on B")
 		}
-		var sum app.MirrorSummary
+		var sum invocation.MirrorSummary
 		_ = json.Unmarshal(bytes.TrimSpace(out.Bytes()), &sum)
 		fmt.Fprintf(&b.report, "| %d | %d ms | %d ms | %d |\n", i+1, first.Sub(t0).Milliseconds(), wall.Milliseconds(), sum.DurationMs)
 	}

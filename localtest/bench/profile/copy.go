@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mirrorless/mirrorless/core/app"
+	"github.com/mirrorless/mirrorless/core/invocation"
 )
 
 func (b *bench) copy(ctx context.Context) error {
@@ -31,7 +31,7 @@ func (b *bench) copy(ctx context.Context) error {
 		return err
 	}
 	var (
-		invs    []invocation
+		invs    []programRun
 		records int64
 		bytesN  int64
 	)
@@ -79,7 +79,7 @@ func (b *bench) copy(ctx context.Context) error {
 }
 
 // inproc runs invocations in this process, profiling them.
-func (b *bench) inproc(ctx context.Context, props string) ([]invocation, int64, int64, error) {
+func (b *bench) inproc(ctx context.Context, props string) ([]programRun, int64, int64, error) {
 	a, err := b.app(ctx, props)
 	if err != nil {
 		return nil, 0, 0, err
@@ -107,18 +107,18 @@ func (b *bench) inproc(ctx context.Context, props string) ([]invocation, int64, 
 		logf("in-process: peak live heap after GC %s, peak RSS %s", mib(int64(peakLive())), mib(vmHWM()))
 		fmt.Fprintf(&b.report, "in-process: peak live heap (after GC) %s, peak RSS %s\n\n", mib(int64(peakLive())), mib(vmHWM()))
 	}()
-	var invs []invocation
+	var invs []programRun
 	var records, bytesN int64
 	for i := 0; i < b.o.maxInvocations; i++ {
 		var r0, r1 syscall.Rusage
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
 		t0 := time.Now()
-		sum, err := a.Mirror(ctx, app.NewOwner(""))
+		sum, err := a.Mirror(ctx, invocation.NewOwner(""))
 		_ = syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
 		if err != nil {
 			return invs, records, bytesN, err
 		}
-		inv := invocation{wall: time.Since(t0), sum: *sum, maxRSS: r1.Maxrss * 1024,
+		inv := programRun{wall: time.Since(t0), sum: *sum, maxRSS: r1.Maxrss * 1024,
 			cpu: time.Duration(r1.Utime.Nano() + r1.Stime.Nano() - r0.Utime.Nano() - r0.Stime.Nano())}
 		invs = append(invs, inv)
 		records += sum.Records

@@ -14,23 +14,23 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mirrorless/mirrorless/core/app"
+	"github.com/mirrorless/mirrorless/core/invocation"
 )
 
-// invocation is one mirror program run.
-type invocation struct {
+// programRun is one mirror invocation, as a program or in process.
+type programRun struct {
 	wall   time.Duration
 	cpu    time.Duration
 	maxRSS int64
-	sum    app.MirrorSummary
+	sum    invocation.MirrorSummary
 	exit   int
 	stderr string
 }
 
-func (b *bench) invoke(ctx context.Context, props string) (invocation, error) {
+func (b *bench) invoke(ctx context.Context, props string) (programRun, error) {
 	bin, err := b.mirrorBin(ctx)
 	if err != nil {
-		return invocation{}, err
+		return programRun{}, err
 	}
 	ictx, cancel := context.WithTimeout(ctx, b.o.invocationLimit)
 	defer cancel()
@@ -40,11 +40,11 @@ func (b *bench) invoke(ctx context.Context, props string) (invocation, error) {
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
-		return invocation{}, err
+		return programRun{}, err
 	}
 	hwm := sampleHWM(cmd.Process.Pid)
 	err = cmd.Wait()
-	inv := invocation{wall: time.Since(t0), stderr: errb.String(), maxRSS: hwm()}
+	inv := programRun{wall: time.Since(t0), stderr: errb.String(), maxRSS: hwm()}
 	b.logs++
 	_ = os.WriteFile(filepath.Join(b.o.work, fmt.Sprintf("mirror-%s-%03d.log", b.stamp, b.logs)), errb.Bytes(), 0o644)
 	if cmd.ProcessState != nil {

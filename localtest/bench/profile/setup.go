@@ -18,8 +18,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
@@ -191,8 +191,8 @@ func (b *bench) settingsEnv(props string) []string {
 	return env
 }
 
-// app builds an in-process App at default settings (plus -env MIRROR_*).
-func (b *bench) app(ctx context.Context, props string) (*app.App, error) {
+// app builds an in-process invocation.Invoker at default settings (plus -env MIRROR_*).
+func (b *bench) app(ctx context.Context, props string) (*invocation.Invoker, error) {
 	for _, kv := range b.settingsEnv(props) {
 		k, v, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(k, "MIRROR_") {
@@ -211,5 +211,5 @@ func (b *bench) app(ctx context.Context, props string) (*app.App, error) {
 	if os.Getenv("PROFILE_VERBOSE") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	return app.New(ctx, s, cfg, logger)
+	return invocation.New(ctx, s, cfg, logger)
 }

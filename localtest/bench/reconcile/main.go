@@ -44,7 +44,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"github.com/mirrorless/mirrorless/core/app"
+	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -119,7 +119,7 @@ type result struct {
 }
 
 // summary is the reconcile program's one-line JSON summary.
-type summary = app.ReconcileSummary
+type summary = invocation.ReconcileSummary
 
 func run(ctx context.Context, o options) (err error) {
 	if o.work == "" {

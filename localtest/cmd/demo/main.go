@@ -22,8 +22,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/functions/table"
 )
 
@@ -84,7 +84,7 @@ func run(perPartition int, partitions int32, verbose bool) error {
 		level = slog.LevelInfo
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	ap, err := app.New(ctx, s, cfg, logger)
+	ap, err := invocation.New(ctx, s, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func run(perPartition int, partitions int32, verbose bool) error {
 	}
 	fmt.Println()
 
-	ms, err := ap.Mirror(ctx, app.NewOwner(""))
+	ms, err := ap.Mirror(ctx, invocation.NewOwner(""))
 	if err != nil {
 		return fmt.Errorf("mirror: %w", err)
 	}
@@ -124,7 +124,7 @@ func run(perPartition int, partitions int32, verbose bool) error {
 
 // failover commits a consumer group halfway through `test` on A, runs the
 // checkpoint function and prints where the group resumes on B.
-func failover(ctx context.Context, ap *app.App, s config.Settings, cfg *config.Config, logger *slog.Logger, addrA string, partitions int32, perPartition int) error {
+func failover(ctx context.Context, ap *invocation.Invoker, s config.Settings, cfg *config.Config, logger *slog.Logger, addrA string, partitions int32, perPartition int) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addrA))
 	if err != nil {
 		return err
@@ -144,7 +144,7 @@ func failover(ctx context.Context, ap *app.App, s config.Settings, cfg *config.C
 	}
 	fmt.Printf("checkpoint: %d checkpoints written to A.checkpoints.internal on B, %d group offsets committed on B, %d heartbeats\n\n",
 		cs.Checkpoints, cs.OffsetsSynced, cs.Heartbeats)
-	plan, err := app.Failover(ctx, s, cfg, logger, "demo-consumer", false)
+	plan, err := invocation.Failover(ctx, s, cfg, logger, "demo-consumer", false)
 	if err != nil {
 		return fmt.Errorf("failover: %w", err)
 	}

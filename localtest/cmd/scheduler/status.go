@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mirrorless/mirrorless/core/app"
+	"github.com/mirrorless/mirrorless/core/invocation"
 )
 
 // Status aggregates the runs' summaries into what the status line shows.
@@ -86,7 +86,7 @@ func (s *Status) summarize(o Outcome) (string, error) {
 	end := o.Start.Add(o.Duration)
 	switch o.Function {
 	case "mirror":
-		var sum app.MirrorSummary
+		var sum invocation.MirrorSummary
 		if err := json.Unmarshal(o.Summary, &sum); err != nil {
 			return "", fmt.Errorf("unreadable summary: %v", err)
 		}
@@ -134,13 +134,13 @@ func (s *Status) summarize(o Outcome) (string, error) {
 		}
 		return fmt.Sprintf("ok %d units, %d records; %s", sum.UnitsClaimed, sum.Records, strings.Join(parts, "; ")), nil
 	case "reconcile":
-		var sum app.ReconcileSummary
+		var sum invocation.ReconcileSummary
 		if err := json.Unmarshal(o.Summary, &sum); err != nil {
 			return "", fmt.Errorf("unreadable summary: %v", err)
 		}
 		return fmt.Sprintf("ok %d planned, %d applied, %d failed, %d skipped", sum.Planned, sum.Applied, sum.Failed, sum.Skipped), nil
 	case "checkpoint":
-		var sum app.CheckpointSummary
+		var sum invocation.CheckpointSummary
 		if err := json.Unmarshal(o.Summary, &sum); err != nil {
 			return "", fmt.Errorf("unreadable summary: %v", err)
 		}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mirrorless/mirrorless/core/app"
+	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/core/mirror"
 )
 
@@ -27,14 +27,14 @@ func TestStatus(t *testing.T) {
 		t.Errorf("empty status line %q", got)
 	}
 
-	line := s.Record(Outcome{Function: "reconcile", Start: t0, Duration: time.Second, Summary: summary(t, app.ReconcileSummary{Function: "reconcile", OK: true, Planned: 3, Applied: 3})})
+	line := s.Record(Outcome{Function: "reconcile", Start: t0, Duration: time.Second, Summary: summary(t, invocation.ReconcileSummary{Function: "reconcile", OK: true, Planned: 3, Applied: 3})})
 	if !strings.Contains(line, "reconcile") || !strings.Contains(line, "3 planned, 3 applied, 0 failed") {
 		t.Errorf("reconcile line %q", line)
 	}
 	// Two mirror runs: 1000 then 500 records on A->B, 2 seconds each.
 	for i, n := range []int64{1000, 500} {
 		line = s.Record(Outcome{Function: "mirror", Start: t0.Add(time.Duration(10*(i+1)) * time.Second), Duration: 2 * time.Second,
-			Summary: summary(t, app.MirrorSummary{Function: "mirror", OK: true, UnitsClaimed: 3, Records: n, LagLeft: 40 - int64(i)*40,
+			Summary: summary(t, invocation.MirrorSummary{Function: "mirror", OK: true, UnitsClaimed: 3, Records: n, LagLeft: 40 - int64(i)*40,
 				Flows: []*mirror.Result{{Flow: "A->B", Records: n, LagLeft: 40 - int64(i)*40, Fenced: i}}})})
 	}
 	// The second run's 500 records over the 10 s since the first ended.
@@ -44,7 +44,7 @@ func TestStatus(t *testing.T) {
 		}
 	}
 	s.Record(Outcome{Function: "checkpoint", Start: t0.Add(25 * time.Second), Duration: time.Second, ExitCode: 1,
-		Summary: summary(t, app.CheckpointSummary{Function: "checkpoint", Error: "x"}), Reason: "checkpoint: list groups: broker down"})
+		Summary: summary(t, invocation.CheckpointSummary{Function: "checkpoint", Error: "x"}), Reason: "checkpoint: list groups: broker down"})
 
 	got := s.Line(t0.Add(100 * time.Second))
 	// 1500 records in 100 s: avg 15/s; last run 500 in the 10 s since the one before.
@@ -68,7 +68,7 @@ func TestStatusRealRate(t *testing.T) {
 	s := NewStatus(t0)
 	run := func(at time.Duration, records, lag int64) string {
 		return s.Record(Outcome{Function: "mirror", Start: t0.Add(at), Duration: 200 * time.Millisecond,
-			Summary: summary(t, app.MirrorSummary{Function: "mirror", OK: true, Records: records, LagLeft: lag,
+			Summary: summary(t, invocation.MirrorSummary{Function: "mirror", OK: true, Records: records, LagLeft: lag,
 				Flows: []*mirror.Result{{Flow: "A->B", Records: records, LagLeft: lag}}})})
 	}
 	// Once a minute, 60,000 records in 0.2 s each time: 1,000/s.

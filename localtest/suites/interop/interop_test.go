@@ -25,8 +25,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/mirrorless/mirrorless/core/app"
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
 )
@@ -121,7 +121,7 @@ func TestMirrorClientReadsWhatWeWrote(t *testing.T) {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := app.New(ctx, s, cfg, logger)
+	a, err := invocation.New(ctx, s, cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestMirrorClientReadsWhatWeWrote(t *testing.T) {
 		}
 	}
 	step("reconcile", func() error { _, err := a.Reconcile(ctx); return err })
-	step("mirror", func() error { _, err := a.Mirror(ctx, app.NewOwner("")); return err })
+	step("mirror", func() error { _, err := a.Mirror(ctx, invocation.NewOwner("")); return err })
 	os := kadm.Offsets{}
 	// Inside a run, at the end, and on the first record of one of the
 	// mirror's transactions (of 9 records here).
@@ -149,7 +149,7 @@ func TestMirrorClientReadsWhatWeWrote(t *testing.T) {
 	// target as `<source>.heartbeats`, which MirrorClient looks for.
 	step("checkpoint", func() error { _, err := a.Checkpoint(ctx); return err })
 	step("reconcile", func() error { _, err := a.Reconcile(ctx); return err })
-	step("mirror", func() error { _, err := a.Mirror(ctx, app.NewOwner("")); return err })
+	step("mirror", func() error { _, err := a.Mirror(ctx, invocation.NewOwner("")); return err })
 	step("checkpoint", func() error { _, err := a.Checkpoint(ctx); return err })
 
 	// What we wrote, decoded by our reader.

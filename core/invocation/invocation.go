@@ -1,7 +1,9 @@
-// Package app wires configuration, clients and the core packages into the
-// functions' invocations. It is what functions/* call, in Lambda or not,
-// and what the demo and the black-box tests exercise.
-package app
+// Package invocation runs one invocation of a function (mirror,
+// reconcile, checkpoint, and the operator commands adopt and failover): it
+// wires configuration, clients and the core packages together, and returns
+// a summary. It is what functions/* call, in Lambda or not, and what the
+// demo and the black-box tests exercise.
+package invocation
 
 import (
 	"context"
@@ -27,9 +29,9 @@ import (
 // with code 2 for them.
 var ErrInput = errors.New("bad input")
 
-// App holds the clients of every cluster the selected flows use. Build it
+// Invoker holds the clients of every cluster the selected flows use. Build it
 // once and reuse it across invocations (warm Lambda containers).
-type App struct {
+type Invoker struct {
 	Config   *config.Config
 	Settings config.Settings
 	Logger   *slog.Logger
@@ -41,7 +43,7 @@ type App struct {
 
 // New validates the flows' client settings, builds the admin clients and
 // checks that every cluster answers, before anything is written anywhere.
-func New(ctx context.Context, s config.Settings, cfg *config.Config, logger *slog.Logger) (*App, error) {
+func New(ctx context.Context, s config.Settings, cfg *config.Config, logger *slog.Logger) (*Invoker, error) {
 	for _, w := range cfg.Warnings {
 		logger.Warn("config: " + w)
 	}
@@ -49,7 +51,7 @@ func New(ctx context.Context, s config.Settings, cfg *config.Config, logger *slo
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInput, err)
 	}
-	a := &App{Config: cfg, Settings: s, Logger: logger, Flows: flows, admins: map[string]*kadm.Client{}, baseOpts: map[string][]kgo.Opt{}}
+	a := &Invoker{Config: cfg, Settings: s, Logger: logger, Flows: flows, admins: map[string]*kadm.Client{}, baseOpts: map[string][]kgo.Opt{}}
 	var problems []string
 	add := func(key, alias string, props map[string]string, role kafka.Role, prefix string) {
 		if _, ok := a.baseOpts[key]; ok {
@@ -97,8 +99,8 @@ func New(ctx context.Context, s config.Settings, cfg *config.Config, logger *slo
 	return a, nil
 }
 
-// newMirror is a flow's mirror with this App's clients.
-func (a *App) newMirror(f *config.Flow, owner string) *mirror.Mirror {
+// newMirror is a flow's mirror with this Invoker's clients.
+func (a *Invoker) newMirror(f *config.Flow, owner string) *mirror.Mirror {
 	return &mirror.Mirror{
 		Flow:        f,
 		Settings:    a.Settings,
@@ -114,7 +116,7 @@ func (a *App) newMirror(f *config.Flow, owner string) *mirror.Mirror {
 func optKey(f *config.Flow, role string) string { return f.Name() + "/" + role }
 
 // Close closes every client.
-func (a *App) Close() {
+func (a *Invoker) Close() {
 	for _, adm := range a.admins {
 		adm.Close()
 	}
@@ -122,7 +124,7 @@ func (a *App) Close() {
 
 // StopAt is when an invocation stops starting new work: the earlier of the
 // context's deadline and the time budget, less the safety margin.
-func (a *App) StopAt(ctx context.Context, start time.Time) time.Time {
+func (a *Invoker) StopAt(ctx context.Context, start time.Time) time.Time {
 	end := start.Add(a.Settings.TimeBudget)
 	if d, ok := ctx.Deadline(); ok && d.Before(end) {
 		end = d
@@ -144,7 +146,7 @@ type MirrorSummary struct {
 }
 
 // Mirror runs one mirror invocation over every selected flow.
-func (a *App) Mirror(ctx context.Context, owner string) (*MirrorSummary, error) {
+func (a *Invoker) Mirror(ctx context.Context, owner string) (*MirrorSummary, error) {
 	start := time.Now()
 	stopAt := a.StopAt(ctx, start)
 	sum := &MirrorSummary{Function: "mirror"}
@@ -180,7 +182,7 @@ type ReconcileSummary struct {
 }
 
 // Reconcile plans, and unless DryRun is set applies, every selected flow.
-func (a *App) Reconcile(ctx context.Context) (*ReconcileSummary, error) {
+func (a *Invoker) Reconcile(ctx context.Context) (*ReconcileSummary, error) {
 	start := time.Now()
 	// Changes not started by the time budget are left for the next run.
 	ctx, cancel := context.WithDeadline(ctx, a.StopAt(ctx, start))
@@ -246,7 +248,7 @@ func finish(start time.Time, errs []error, durationMs *int64, ok *bool, msg *str
 }
 
 // logApplied logs a change with its before and after.
-func (a *App) logApplied(flow string, act reconcile.Action) {
+func (a *Invoker) logApplied(flow string, act reconcile.Action) {
 	l := a.Logger.With("flow", flow, "kind", act.Kind, "topic", act.Topic)
 	switch act.Kind {
 	case reconcile.GrowPartitions:

@@ -1,4 +1,4 @@
-package app
+package invocation
 
 import (
 	"context"
@@ -178,7 +178,7 @@ func TestExactTranslationKfake(t *testing.T) { testExactTranslation(t, kafkatest
 func TestExactTranslationReal(t *testing.T)  { testExactTranslation(t, kafkatest.Real(t)) }
 
 // aliasedAppWith is aliasedApp with settings of the test's own.
-func aliasedAppWith(t *testing.T, pair kafkatest.Pair, src, tgt string, s config.Settings, extra ...string) *App {
+func aliasedAppWith(t *testing.T, pair kafkatest.Pair, src, tgt string, s config.Settings, extra ...string) *Invoker {
 	t.Helper()
 	b := aliasedApp(t, pair, src, tgt, extra...)
 	s.PropertiesFile = b.Settings.PropertiesFile

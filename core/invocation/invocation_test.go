@@ -1,4 +1,4 @@
-package app
+package invocation
 
 import (
 	"context"
@@ -21,15 +21,15 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func newApp(t testing.TB, pair kafkatest.Pair, s config.Settings, extra ...string) *App {
+func newApp(t testing.TB, pair kafkatest.Pair, s config.Settings, extra ...string) *Invoker {
 	t.Helper()
 	s.PropertiesFile = kafkatest.Properties(t, pair, extra...)
 	return newAppFrom(t, s)
 }
 
-// newAppFrom builds an App from settings naming a properties file, with
+// newAppFrom builds an Invoker from settings naming a properties file, with
 // test defaults for the rest.
-func newAppFrom(t testing.TB, s config.Settings) *App {
+func newAppFrom(t testing.TB, s config.Settings) *Invoker {
 	t.Helper()
 	if s.TimeBudget == 0 {
 		s.TimeBudget = 60 * time.Second
@@ -77,7 +77,7 @@ func newAppFrom(t testing.TB, s config.Settings) *App {
 	return a
 }
 
-func reconcileAndMirror(t testing.TB, a *App) *MirrorSummary {
+func reconcileAndMirror(t testing.TB, a *Invoker) *MirrorSummary {
 	t.Helper()
 	ctx := context.Background()
 	rs, err := a.Reconcile(ctx)
@@ -131,7 +131,7 @@ func testFidelity(t *testing.T, pair kafkatest.Pair, perPartition int) {
 // claiming nothing. Right after a commit a run may still see the previous
 // position (the commit's markers are written just after EndTxn returns):
 // it then claims the unit, finds it caught up, and lets it go.
-func idle(t *testing.T, a *App) {
+func idle(t *testing.T, a *Invoker) {
 	t.Helper()
 	for i := 0; ; i++ {
 		sum := reconcileAndMirror(t, a)

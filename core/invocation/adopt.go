@@ -1,4 +1,4 @@
-package app
+package invocation
 
 import (
 	"context"
@@ -20,7 +20,7 @@ type AdoptSummary struct {
 
 // Adopt takes over the partitions MirrorMaker 2 copied (see
 // mirror.Mirror.Adopt); with apply it commits their positions.
-func (a *App) Adopt(ctx context.Context, apply bool) (*AdoptSummary, error) {
+func (a *Invoker) Adopt(ctx context.Context, apply bool) (*AdoptSummary, error) {
 	start := time.Now()
 	sum := &AdoptSummary{Function: "mirror-adopt", Applied: apply, Flows: map[string][]mirror.Adoption{}}
 	var errs []error

@@ -1,4 +1,4 @@
-package app
+package invocation
 
 import (
 	"context"
@@ -24,7 +24,7 @@ import (
 // internal topics (offset syncs, checkpoints, checkpoint state) and its
 // checkpoint transactional id are not shared with tests running at the
 // same time on the same pair.
-func aliasedApp(t *testing.T, pair kafkatest.Pair, src, tgt string, extra ...string) *App {
+func aliasedApp(t *testing.T, pair kafkatest.Pair, src, tgt string, extra ...string) *Invoker {
 	t.Helper()
 	lines := []string{
 		"clusters = " + src + ", " + tgt,
@@ -51,7 +51,7 @@ func uniqueAlias(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-func runCheckpoint(t *testing.T, a *App) *CheckpointSummary {
+func runCheckpoint(t *testing.T, a *Invoker) *CheckpointSummary {
 	t.Helper()
 	sum, err := a.Checkpoint(context.Background())
 	if err != nil {
@@ -474,7 +474,7 @@ func TestCheckpointConcurrentReal(t *testing.T) {
 		commitGroup(t, pair.A, group, map[string]map[int32]int64{topic: {0: at, 1: at + 1}})
 		errs := make(chan error, 2)
 		sums := make(chan *CheckpointSummary, 2)
-		for _, a := range []*App{a1, a2} {
+		for _, a := range []*Invoker{a1, a2} {
 			go func() {
 				s, err := a.Checkpoint(ctx)
 				sums <- s

@@ -1,4 +1,4 @@
-package app
+package invocation
 
 import (
 	"context"
@@ -23,7 +23,7 @@ type CheckpointSummary struct {
 
 // Checkpoint runs one checkpoint invocation over every selected flow:
 // group offset translation, checkpoints, group offset sync and heartbeats.
-func (a *App) Checkpoint(ctx context.Context) (*CheckpointSummary, error) {
+func (a *Invoker) Checkpoint(ctx context.Context) (*CheckpointSummary, error) {
 	start := time.Now()
 	stopAt := a.StopAt(ctx, start)
 	sum := &CheckpointSummary{Function: "checkpoint"}
