@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,74 +17,28 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
-// securePair is the real pair's secured listeners.
-type securePair struct {
-	saslSSL, ssl map[string]string // cluster alias (A, B) -> address
-	ca           string            // PEM file of the CA that signed the brokers' certificates
-	user, pass   string            // SCRAM credentials
-}
+// securePair is the real pair's secured listeners (kafkatest.RealSecure:
+// skipped without them, failed under CI) with the client settings for each.
+type securePair struct{ kafkatest.Secure }
 
-// realSecure returns the secured listeners named by the MIRROR_TEST_*
-// variables that scripts/kafka-pair.sh prints, checking that they accept
-// connections. Without them the test is skipped, except under CI=true,
-// where it fails (as kafkatest.Real does): the real tier must never pass by
-// not running.
-func realSecure(t *testing.T) securePair {
-	t.Helper()
-	missing := func(msg string) {
-		t.Helper()
-		// A pair given from outside (e.g. the docker-compose one) may have
-		// no secure listeners; scripts/test.sh says so. The pair our
-		// scripts start always has them, so CI never skips here.
-		if os.Getenv("CI") == "true" && os.Getenv("MIRROR_TEST_EXTERNAL_PAIR") != "1" {
-			t.Fatalf("real Kafka pair with SASL_SSL and SSL listeners required under CI: %s", msg)
-		}
-		t.Skipf("real Kafka pair with SASL_SSL and SSL listeners not available (%s); start it with scripts/kafka-pair.sh start", msg)
-	}
-	p := securePair{
-		saslSSL: map[string]string{"A": os.Getenv("MIRROR_TEST_A_SASL_SSL"), "B": os.Getenv("MIRROR_TEST_B_SASL_SSL")},
-		ssl:     map[string]string{"A": os.Getenv("MIRROR_TEST_A_SSL"), "B": os.Getenv("MIRROR_TEST_B_SSL")},
-		ca:      os.Getenv("MIRROR_TEST_CA"),
-		user:    os.Getenv("MIRROR_TEST_SCRAM_USER"),
-		pass:    os.Getenv("MIRROR_TEST_SCRAM_PASSWORD"),
-	}
-	var unset []string
-	for _, name := range []string{"MIRROR_TEST_A_SASL_SSL", "MIRROR_TEST_B_SASL_SSL", "MIRROR_TEST_A_SSL", "MIRROR_TEST_B_SSL",
-		"MIRROR_TEST_CA", "MIRROR_TEST_SCRAM_USER", "MIRROR_TEST_SCRAM_PASSWORD"} {
-		if os.Getenv(name) == "" {
-			unset = append(unset, name)
-		}
-	}
-	if len(unset) > 0 {
-		missing(strings.Join(unset, ", ") + " unset")
-	}
-	if _, err := os.Stat(p.ca); err != nil {
-		missing(fmt.Sprintf("MIRROR_TEST_CA: %v", err))
-	}
-	for _, addr := range []string{p.saslSSL["A"], p.saslSSL["B"], p.ssl["A"], p.ssl["B"]} {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-		if err != nil {
-			missing(fmt.Sprintf("%s does not accept connections: %v", addr, err))
-		}
-		c.Close()
-	}
-	return p
-}
+func realSecure(t *testing.T) securePair { return securePair{kafkatest.RealSecure(t)} }
 
 func (p securePair) scramProps(mech, pass string) map[string]string {
 	return map[string]string{
 		"security.protocol":       "SASL_SSL",
 		"sasl.mechanism":          mech,
-		"sasl.jaas.config":        `org.apache.kafka.common.security.scram.ScramLoginModule required username="` + p.user + `" password="` + pass + `";`,
+		"sasl.jaas.config":        `org.apache.kafka.common.security.scram.ScramLoginModule required username="` + p.User + `" password="` + pass + `";`,
 		"ssl.truststore.type":     "PEM",
-		"ssl.truststore.location": p.ca,
+		"ssl.truststore.location": p.CA,
 	}
 }
 
 func (p securePair) sslProps() map[string]string {
-	return map[string]string{"security.protocol": "SSL", "ssl.truststore.type": "PEM", "ssl.truststore.location": p.ca}
+	return map[string]string{"security.protocol": "SSL", "ssl.truststore.type": "PEM", "ssl.truststore.location": p.CA}
 }
 
 // realClient builds a client from props through Options, closed at the end.
@@ -162,7 +115,7 @@ func TestRealSCRAMOverSASLSSL(t *testing.T) {
 	for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
 		t.Run(mech, func(t *testing.T) {
 			for _, alias := range []string{"A", "B"} {
-				roundTrip(t, alias, p.saslSSL[alias], p.scramProps(mech, p.pass))
+				roundTrip(t, alias, p.SASLSSL[alias], p.scramProps(mech, p.Password))
 			}
 		})
 	}
@@ -171,7 +124,7 @@ func TestRealSCRAMOverSASLSSL(t *testing.T) {
 func TestRealTLS(t *testing.T) {
 	p := realSecure(t)
 	for _, alias := range []string{"A", "B"} {
-		roundTrip(t, alias, p.ssl[alias], p.sslProps())
+		roundTrip(t, alias, p.SSL[alias], p.sslProps())
 	}
 }
 
@@ -189,13 +142,13 @@ func TestRealSCRAMWrongPassword(t *testing.T) {
 	p := realSecure(t)
 	const wrong = "wrong-password-4711"
 	for _, mech := range []string{"SCRAM-SHA-256", "SCRAM-SHA-512"} {
-		took, err := pingOnce(t, p.saslSSL["A"], p.scramProps(mech, wrong))
+		took, err := pingOnce(t, p.SASLSSL["A"], p.scramProps(mech, wrong))
 		switch {
 		case err == nil:
 			t.Errorf("%s: a wrong password was accepted", mech)
 		case took > 10*time.Second:
 			t.Errorf("%s: a wrong password took %v to fail: %v", mech, took, err)
-		case strings.Contains(err.Error(), wrong) || strings.Contains(err.Error(), p.pass):
+		case strings.Contains(err.Error(), wrong) || strings.Contains(err.Error(), p.Password):
 			t.Errorf("%s: the error shows a password: %v", mech, err)
 		case !strings.Contains(strings.ToLower(err.Error()), "authentication") || !strings.Contains(err.Error(), "refused the credentials"):
 			t.Errorf("%s: the error does not say that the credentials were refused: %v", mech, err)
@@ -209,15 +162,15 @@ func TestRealSCRAMWrongPassword(t *testing.T) {
 // test CA: the handshake fails, and fast.
 func TestRealWrongCA(t *testing.T) {
 	p := realSecure(t)
-	scram := p.scramProps("SCRAM-SHA-256", p.pass)
+	scram := p.scramProps("SCRAM-SHA-256", p.Password)
 	delete(scram, "ssl.truststore.type")
 	delete(scram, "ssl.truststore.location")
 	for name, c := range map[string]struct {
 		addr  string
 		props map[string]string
 	}{
-		"SASL_SSL": {p.saslSSL["A"], scram},
-		"SSL":      {p.ssl["A"], map[string]string{"security.protocol": "SSL"}},
+		"SASL_SSL": {p.SASLSSL["A"], scram},
+		"SSL":      {p.SSL["A"], map[string]string{"security.protocol": "SSL"}},
 	} {
 		took, err := pingOnce(t, c.addr, c.props)
 		var unknown x509.UnknownAuthorityError

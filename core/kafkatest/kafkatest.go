@@ -54,6 +54,7 @@ func Real(t testing.TB) Pair {
 	t.Helper()
 	a, b := os.Getenv("MIRROR_TEST_A"), os.Getenv("MIRROR_TEST_B")
 	missing := func(msg string) {
+		t.Helper()
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("real Kafka pair required under CI: %s", msg)
 		}

@@ -13,15 +13,8 @@ import (
 // (unless the pair came from outside, which may lack them).
 func secureEnv(t *testing.T) (a, b, ca, user, pass string) {
 	t.Helper()
-	a, b, ca = os.Getenv("MIRROR_TEST_A_SASL_SSL"), os.Getenv("MIRROR_TEST_B_SASL_SSL"), os.Getenv("MIRROR_TEST_CA")
-	user, pass = os.Getenv("MIRROR_TEST_SCRAM_USER"), os.Getenv("MIRROR_TEST_SCRAM_PASSWORD")
-	if a == "" || b == "" || ca == "" || user == "" || pass == "" {
-		if os.Getenv("CI") == "true" && os.Getenv("MIRROR_TEST_EXTERNAL_PAIR") != "1" {
-			t.Fatal("the pair's SASL_SSL listeners are required under CI (MIRROR_TEST_*_SASL_SSL, MIRROR_TEST_CA, MIRROR_TEST_SCRAM_* unset)")
-		}
-		t.Skip("no SASL_SSL listeners (start the pair with scripts/kafka-pair.sh)")
-	}
-	return a, b, ca, user, pass
+	sec := kafkatest.RealSecure(t)
+	return sec.SASLSSL["A"], sec.SASLSSL["B"], sec.CA, sec.User, sec.Password
 }
 
 // A password in the properties file never reaches stdout or stderr, at

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -268,14 +267,8 @@ func noOpenTransaction(t *testing.T, addr, topic string, since time.Time) {
 // the environment, at debug level.
 func TestSecretsNeverInLambdaOutput(t *testing.T) {
 	pair := tools(t)
-	a, b, ca := os.Getenv("MIRROR_TEST_A_SASL_SSL"), os.Getenv("MIRROR_TEST_B_SASL_SSL"), os.Getenv("MIRROR_TEST_CA")
-	user, pass := os.Getenv("MIRROR_TEST_SCRAM_USER"), os.Getenv("MIRROR_TEST_SCRAM_PASSWORD")
-	if a == "" || b == "" || ca == "" || user == "" || pass == "" {
-		if os.Getenv("CI") == "true" && os.Getenv("MIRROR_TEST_EXTERNAL_PAIR") != "1" {
-			t.Fatal("the pair's SASL_SSL listeners are required under CI (MIRROR_TEST_*_SASL_SSL, MIRROR_TEST_CA, MIRROR_TEST_SCRAM_* unset)")
-		}
-		t.Skip("no SASL_SSL listeners (start the pair with scripts/kafka-pair.sh)")
-	}
+	sec := kafkatest.RealSecure(t)
+	a, b, ca, user, pass := sec.SASLSSL["A"], sec.SASLSSL["B"], sec.CA, sec.User, sec.Password
 	topic := kafkatest.Unique(t, "secret")
 	kafkatest.CreateTopic(t, pair.A, topic, 1, nil)
 	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 1, 0, 50)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,14 +18,8 @@ import (
 // extension does not answer during init — then copies over SASL_SSL.
 func TestSecretFromTheExtension(t *testing.T) {
 	pair := tools(t)
-	a, b, ca := os.Getenv("MIRROR_TEST_A_SASL_SSL"), os.Getenv("MIRROR_TEST_B_SASL_SSL"), os.Getenv("MIRROR_TEST_CA")
-	user, pass := os.Getenv("MIRROR_TEST_SCRAM_USER"), os.Getenv("MIRROR_TEST_SCRAM_PASSWORD")
-	if a == "" || b == "" || ca == "" || user == "" || pass == "" {
-		if os.Getenv("CI") == "true" && os.Getenv("MIRROR_TEST_EXTERNAL_PAIR") != "1" {
-			t.Fatal("the pair's SASL_SSL listeners are required under CI")
-		}
-		t.Skip("no SASL_SSL listeners (start the pair with scripts/kafka-pair.sh)")
-	}
+	sec := kafkatest.RealSecure(t)
+	a, b, ca, user, pass := sec.SASLSSL["A"], sec.SASLSSL["B"], sec.CA, sec.User, sec.Password
 	const token = "session-token-for-the-extension"
 	var hits, badToken atomic.Int32
 	l, err := net.Listen("tcp", "127.0.0.1:0")
