@@ -9,6 +9,16 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 COMMIT      ?= $(shell git rev-parse HEAD 2>/dev/null)
 RUNNER      := github.com/mirrorless/mirrorless/functions/internal/runner
 LDFLAGS     := -s -w -X $(RUNNER).version=$(VERSION) -X $(RUNNER).commit=$(COMMIT)
+GOBUILD     := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='$(LDFLAGS)'
+DIST        ?= dist
+# Files packaged next to each bootstrap, landing in /var/task/<name> (the properties file, a PEM
+# trust store): BUNDLE="mm2.properties certs/ca.pem".
+BUNDLE      ?= $(wildcard mm2.properties)
+BUNDLE_NAMES = $(sort $(notdir $(BUNDLE)))
+# stage DIR: copy BUNDLE into DIR and fix every file's mode and time (1980-01-01 UTC, the
+# earliest a zip records), so a package's bytes depend on its contents only.
+stage = { for b in $(BUNDLE); do install -m 0644 "$$b" $(1)/ || exit 1; done && \
+	chmod 0755 $(1)/bootstrap && TZ=UTC touch -t 198001010000 $(1)/bootstrap $(addprefix $(1)/,$(BUNDLE_NAMES)); }
 
 .PHONY: demo test test-fast fuzz build kafka-up kafka-down clean bench local lint-deploy faults soak
 
@@ -31,14 +41,25 @@ test-fast:
 	go test -race ./core/... ./functions/...
 
 ## build: one static linux/arm64 `bootstrap` per function, zipped for Lambda (provided.al2023)
+##        into $(DIST) (default dist/), with the BUNDLE files next to it (default: mm2.properties
+##        if there is one). The zips are reproducible: the same sources and files give the same
+##        bytes (fixed file times, modes and order), so Terraform redeploys only what changed.
 build:
-	@mkdir -p dist
 	@for f in $(FUNCTIONS); do \
-		CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -tags lambda.norpc -trimpath -ldflags='$(LDFLAGS)' \
-			-o dist/$$f/bootstrap ./functions/$$f || exit 1; \
-		(cd dist/$$f && rm -f ../$$f.zip && zip -q -X ../$$f.zip bootstrap) || exit 1; \
-		printf '%-10s %s bytes (zip %s bytes)\n' $$f $$(stat -c %s dist/$$f/bootstrap) $$(stat -c %s dist/$$f.zip); \
+		rm -rf $(DIST)/$$f && mkdir -p $(DIST)/$$f && \
+		$(GOBUILD) -o $(DIST)/$$f/bootstrap ./functions/$$f && \
+		$(call stage,$(DIST)/$$f) && \
+		(cd $(DIST)/$$f && rm -f ../$$f.zip && TZ=UTC zip -q -X -D ../$$f.zip bootstrap $(BUNDLE_NAMES)) || exit 1; \
+		printf '%-10s %s bytes (zip %s bytes)\n' $$f $$(stat -c %s $(DIST)/$$f/bootstrap) $$(stat -c %s $(DIST)/$$f.zip); \
 	done
+
+## build-<Name>Function: what `sam build` runs for each function (template.yaml's
+##        Metadata: BuildMethod makefile), in a copy of the repository with ARTIFACTS_DIR set
+build-%Function:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set: sam build sets it; use make build" >&2; exit 2; }
+	@f=$$(echo '$*' | tr A-Z a-z); test -d functions/$$f || { echo "no function $$f in functions/" >&2; exit 2; }; \
+		$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$$f
+	@$(call stage,$(ARTIFACTS_DIR))
 
 ## bench: mirrorless vs a raw pipe and MirrorMaker 2 on a real Kafka pair (BENCH_SCALE=0.01 for a smoke run)
 bench:

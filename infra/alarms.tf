@@ -1,5 +1,8 @@
-# Alarms. The metric contract (namespace mirrorless, dimension set [Flow]) is in
-# docs/operations.md, section Alarms.
+# Alarms and the dashboard. The metric contract (namespace mirrorless, dimension sets
+# [Deployment, Flow], [Deployment, Flow, Topic] and [Deployment, Function]) is in
+# docs/operations.md, section Alarms. Every query selects this deployment's metrics by the
+# Deployment dimension (MIRROR_DEPLOYMENT = var.name), so two deployments in one account and
+# region never feed each other's alarms.
 
 locals {
   alarm_actions = var.alarm_topic_arn == "" ? [] : [var.alarm_topic_arn]
@@ -13,18 +16,19 @@ locals {
 
 resource "aws_cloudwatch_metric_alarm" "replication_lag" {
   alarm_name          = "${var.name}-replication-lag"
-  alarm_description   = "The largest ReplicationLagRecords of any flow stayed above lag_alarm_records: the mirror is not keeping up (or not running). See docs/operations.md."
+  alarm_description   = "The largest ReplicationLagRecords of any flow stayed above lag_alarm_records: the mirror is not keeping up. No data is not a breach (a disabled schedule reports nothing); the mirror-not-reporting alarm covers silence. See docs/operations.md."
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.lag_alarm_records
   evaluation_periods  = var.lag_alarm_minutes
   datapoints_to_alarm = var.lag_alarm_minutes
-  treat_missing_data  = "breaching"
+  treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+  tags                = local.tags
 
   metric_query {
     id          = "lag"
-    expression  = "SELECT MAX(ReplicationLagRecords) FROM SCHEMA(mirrorless, Flow)"
+    expression  = "SELECT MAX(ReplicationLagRecords) FROM SCHEMA(mirrorless, Deployment, Flow) WHERE Deployment = '${var.name}'"
     period      = 60
     return_data = true
   }
@@ -39,10 +43,11 @@ resource "aws_cloudwatch_metric_alarm" "fencing_storm" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+  tags                = local.tags
 
   metric_query {
     id          = "fenced"
-    expression  = "SELECT SUM(FencedUnits) FROM SCHEMA(mirrorless, Flow)"
+    expression  = "SELECT SUM(FencedUnits) FROM SCHEMA(mirrorless, Deployment, Flow) WHERE Deployment = '${var.name}'"
     period      = 300
     return_data = true
   }
@@ -57,13 +62,35 @@ resource "aws_cloudwatch_metric_alarm" "partitions_stopped" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+  tags                = local.tags
 
   metric_query {
     id          = "stopped"
-    expression  = "SELECT MAX(PartitionsStopped) FROM SCHEMA(mirrorless, Flow)"
+    expression  = "SELECT MAX(PartitionsStopped) FROM SCHEMA(mirrorless, Deployment, Flow) WHERE Deployment = '${var.name}'"
     period      = 300
     return_data = true
   }
+}
+
+# Only while the schedules run: a deployment with schedule_state = DISABLED (a cut-over) is
+# silent on purpose.
+resource "aws_cloudwatch_metric_alarm" "mirror_not_reporting" {
+  count               = var.schedule_state == "ENABLED" ? 1 : 0
+  alarm_name          = "${var.name}-mirror-not-reporting"
+  alarm_description   = "The mirror reported no invocation (InvocationDurationMs of Function=mirror for this deployment) for not_reporting_alarm_minutes while its schedule is ENABLED: the schedule, the function or its metrics are not working. See docs/operations.md."
+  namespace           = "mirrorless"
+  metric_name         = "InvocationDurationMs"
+  dimensions          = { Deployment = var.name, Function = "mirror" }
+  statistic           = "SampleCount"
+  period              = 60
+  evaluation_periods  = var.not_reporting_alarm_minutes
+  datapoints_to_alarm = var.not_reporting_alarm_minutes
+  comparison_operator = "LessThanThreshold"
+  threshold           = 1
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "errors" {
@@ -82,6 +109,7 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+  tags                = local.tags
 }
 
 resource "aws_cloudwatch_metric_alarm" "dead_letters" {
@@ -98,4 +126,12 @@ resource "aws_cloudwatch_metric_alarm" "dead_letters" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
+  tags                = local.tags
+}
+
+# The same widgets as template.yaml's Dashboard (localtest/deploy compares them). Dashboards are
+# global to the account, so the name carries the region.
+resource "aws_cloudwatch_dashboard" "main" {
+  dashboard_name = "${var.name}-${local.region}"
+  dashboard_body = templatefile("${path.module}/dashboard.json.tftpl", { deployment = var.name, region = local.region })
 }

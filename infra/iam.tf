@@ -1,8 +1,12 @@
 # One role per function, each allowed exactly what that function does.
 
+# IAM names are global to the account: the region in them lets one name be deployed in several
+# regions (Lambda, SQS, schedules and alarms are regional already).
 resource "aws_iam_role" "fn" {
-  for_each = local.functions
-  name     = "${var.name}-${each.key}"
+  for_each             = local.functions
+  name                 = "${var.name}-${each.key}-${local.region}"
+  permissions_boundary = var.permissions_boundary_arn == "" ? null : var.permissions_boundary_arn
+  tags                 = local.tags
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
@@ -72,7 +76,7 @@ resource "aws_iam_role_policy" "secrets" {
       Effect    = "Allow"
       Action    = "kms:Decrypt"
       Resource  = var.secrets_kms_key_arn
-      Condition = { StringEquals = { "kms:ViaService" = "secretsmanager.${data.aws_region.current.name}.amazonaws.com" } }
+      Condition = { StringEquals = { "kms:ViaService" = "secretsmanager.${local.region}.amazonaws.com" } }
     }] : [])
   })
 }
@@ -80,7 +84,9 @@ resource "aws_iam_role_policy" "secrets" {
 data "aws_region" "current" {}
 
 resource "aws_iam_role" "scheduler" {
-  name = "${var.name}-scheduler"
+  name                 = "${var.name}-scheduler-${local.region}"
+  permissions_boundary = var.permissions_boundary_arn == "" ? null : var.permissions_boundary_arn
+  tags                 = local.tags
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{

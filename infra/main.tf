@@ -5,12 +5,15 @@ locals {
   source_iam  = var.source_msk_cluster_arn != ""
   target_iam  = var.target_msk_cluster_arn != ""
 
-  dist = "${path.module}/../dist"
+  region = data.aws_region.current.region
+
+  # Tags for every resource that takes them; the module's own tag says which deployment it is.
+  tags = merge({ "mirrorless:deployment" = var.name }, var.tags)
 
   functions = {
     mirror = {
       description = "mirrorless mirror - copies records exactly once"
-      package     = coalesce(var.mirror_package, "${local.dist}/mirror.zip")
+      package     = var.mirror_package
       memory      = var.mirror_memory
       timeout     = var.mirror_timeout
       schedule    = var.mirror_schedule
@@ -18,7 +21,7 @@ locals {
     }
     reconcile = {
       description = "mirrorless reconcile - creates remote topics, grows partitions, syncs configs"
-      package     = coalesce(var.reconcile_package, "${local.dist}/reconcile.zip")
+      package     = var.reconcile_package
       memory      = var.reconcile_memory
       timeout     = var.reconcile_timeout
       schedule    = var.reconcile_schedule
@@ -26,7 +29,7 @@ locals {
     }
     checkpoint = {
       description = "mirrorless checkpoint - translates consumer-group offsets, writes heartbeats"
-      package     = coalesce(var.checkpoint_package, "${local.dist}/checkpoint.zip")
+      package     = var.checkpoint_package
       memory      = var.checkpoint_memory
       timeout     = var.checkpoint_timeout
       schedule    = var.checkpoint_schedule
@@ -39,21 +42,25 @@ resource "aws_cloudwatch_log_group" "fn" {
   for_each          = local.functions
   name              = "/aws/lambda/${var.name}-${each.key}"
   retention_in_days = var.log_retention_days
+  tags              = local.tags
 }
 
 resource "aws_lambda_function" "fn" {
-  for_each         = local.functions
-  function_name    = "${var.name}-${each.key}"
-  description      = each.value.description
-  role             = aws_iam_role.fn[each.key].arn
-  runtime          = "provided.al2023"
-  architectures    = ["arm64"]
-  handler          = "bootstrap"
-  filename         = each.value.package
-  source_code_hash = filebase64sha256(each.value.package)
+  for_each      = local.functions
+  function_name = "${var.name}-${each.key}"
+  description   = each.value.description
+  role          = aws_iam_role.fn[each.key].arn
+  runtime       = "provided.al2023"
+  architectures = ["arm64"]
+  handler       = "bootstrap"
+  filename      = each.value.package
+  # The variables' validation already refused a missing file; the guard keeps a raw
+  # filebase64sha256 error from ever being the first thing a user reads.
+  source_code_hash = fileexists(each.value.package) ? filebase64sha256(each.value.package) : null
   memory_size      = each.value.memory
   timeout          = each.value.timeout
   layers           = local.secrets ? [var.secrets_extension_layer_arn] : null
+  tags             = local.tags
 
   environment {
     variables = merge({
@@ -62,6 +69,7 @@ resource "aws_lambda_function" "fn" {
       MIRROR_FLOWS           = var.flows
       MIRROR_LOG_LEVEL       = var.log_level
       MIRROR_TIME_BUDGET     = "${each.value.timeout}s"
+      MIRROR_DEPLOYMENT      = var.name
     }, each.value.extra_env)
   }
 
@@ -74,6 +82,10 @@ resource "aws_lambda_function" "fn" {
   }
 
   lifecycle {
+    precondition {
+      condition     = fileexists(each.value.package)
+      error_message = "${each.key}_package: no file at ${each.value.package}. Run `make build` in a clone of mirrorless (it writes dist/${each.key}.zip) and point ${each.key}_package at that zip."
+    }
     precondition {
       condition     = !local.vpc || length(var.security_group_ids) > 0
       error_message = "security_group_ids is required when subnet_ids is set."
@@ -106,6 +118,7 @@ resource "aws_sqs_queue" "dead_letter" {
   name                      = "${var.name}-failed"
   message_retention_seconds = 1209600
   sqs_managed_sse_enabled   = true
+  tags                      = local.tags
 }
 
 resource "aws_scheduler_schedule" "fn" {

@@ -4,5 +4,11 @@ output "function_names" {
 }
 
 output "dead_letter_queue_url" {
-  value = aws_sqs_queue.dead_letter.url
+  description = "The queue of failed invocations and undeliverable ticks (docs/operations.md)."
+  value       = aws_sqs_queue.dead_letter.url
+}
+
+output "dashboard_name" {
+  description = "The CloudWatch dashboard of this deployment."
+  value       = aws_cloudwatch_dashboard.main.dashboard_name
 }

@@ -1,27 +1,50 @@
 # --- Terraform-only: what SAM gets from the stack name and CodeUri -----------------------------
 
 variable "name" {
-  description = "Prefix of every resource name (the stack name in template.yaml)."
+  description = "Prefix of every resource name and the deployment's name in its metrics (the Deployment dimension, MIRROR_DEPLOYMENT; the stack name in template.yaml). Letters, digits and hyphens, at most 32 characters (IAM role names carry the region too)."
   type        = string
   default     = "mirrorless"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9-]{0,31}$", var.name))
+    error_message = "name must start with a letter and hold at most 32 letters, digits and hyphens (as a CloudFormation stack name does), so every derived name fits its limit."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource that takes them (template.yaml: give them to the stack, `sam deploy --tags`). The module adds mirrorless:deployment = name."
+  type        = map(string)
+  default     = {}
 }
 
 variable "mirror_package" {
-  description = "Zip of the mirror bootstrap (`make build` writes dist/mirror.zip). Default: dist/mirror.zip of this repository."
+  description = "Path of the mirror package, the zip `make build` writes as dist/mirror.zip in a clone of mirrorless (with mm2.properties bundled if it was there). Required: this module builds nothing itself, e.g. \"${path.root}/dist/mirror.zip\"."
   type        = string
-  default     = null
+
+  validation {
+    condition     = fileexists(var.mirror_package)
+    error_message = "mirror_package: no file at the path given. Run `make build` in a clone of mirrorless (it writes dist/mirror.zip) and set mirror_package to that zip's path."
+  }
 }
 
 variable "reconcile_package" {
-  description = "Zip of the reconcile bootstrap. Default: dist/reconcile.zip of this repository."
+  description = "Path of the reconcile package, the zip `make build` writes as dist/reconcile.zip in a clone of mirrorless (with mm2.properties bundled if it was there). Required: this module builds nothing itself, e.g. \"${path.root}/dist/reconcile.zip\"."
   type        = string
-  default     = null
+
+  validation {
+    condition     = fileexists(var.reconcile_package)
+    error_message = "reconcile_package: no file at the path given. Run `make build` in a clone of mirrorless (it writes dist/reconcile.zip) and set reconcile_package to that zip's path."
+  }
 }
 
 variable "checkpoint_package" {
-  description = "Zip of the checkpoint bootstrap. Default: dist/checkpoint.zip of this repository."
+  description = "Path of the checkpoint package, the zip `make build` writes as dist/checkpoint.zip in a clone of mirrorless (with mm2.properties bundled if it was there). Required: this module builds nothing itself, e.g. \"${path.root}/dist/checkpoint.zip\"."
   type        = string
-  default     = null
+
+  validation {
+    condition     = fileexists(var.checkpoint_package)
+    error_message = "checkpoint_package: no file at the path given. Run `make build` in a clone of mirrorless (it writes dist/checkpoint.zip) and set checkpoint_package to that zip's path."
+  }
 }
 
 # --- configuration ------------------------------------------------------------------------------
@@ -45,8 +68,9 @@ variable "flows" {
 }
 
 variable "log_level" {
-  type    = string
-  default = "info"
+  description = "Level of the functions' JSON log lines (MIRROR_LOG_LEVEL); debug also logs the Kafka client."
+  type        = string
+  default     = "info"
   validation {
     condition     = contains(["debug", "info", "warn", "error"], var.log_level)
     error_message = "log_level must be one of debug, info, warn, error."
@@ -54,8 +78,9 @@ variable "log_level" {
 }
 
 variable "log_retention_days" {
-  type    = number
-  default = 30
+  description = "Days CloudWatch Logs keeps each function's log group (one of the periods it accepts)."
+  type        = number
+  default     = 30
 
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
@@ -129,8 +154,9 @@ variable "mirror_max_units" {
 }
 
 variable "reconcile_memory" {
-  type    = number
-  default = 256
+  description = "MB for reconcile (it sends few requests; 256 suffices for thousands of topics)."
+  type        = number
+  default     = 256
 
   validation {
     condition     = var.reconcile_memory >= 128 && var.reconcile_memory <= 10240
@@ -139,8 +165,9 @@ variable "reconcile_memory" {
 }
 
 variable "reconcile_timeout" {
-  type    = number
-  default = 120
+  description = "Seconds; also reconcile's time budget (changes left over wait for the next run)."
+  type        = number
+  default     = 120
 
   validation {
     condition     = var.reconcile_timeout >= 10 && var.reconcile_timeout <= 900
@@ -149,8 +176,9 @@ variable "reconcile_timeout" {
 }
 
 variable "checkpoint_memory" {
-  type    = number
-  default = 256
+  description = "MB for checkpoint (it sends few requests; 256 suffices for thousands of topics)."
+  type        = number
+  default     = 256
 
   validation {
     condition     = var.checkpoint_memory >= 128 && var.checkpoint_memory <= 10240
@@ -159,8 +187,9 @@ variable "checkpoint_memory" {
 }
 
 variable "checkpoint_timeout" {
-  type    = number
-  default = 60
+  description = "Seconds; also checkpoint's time budget."
+  type        = number
+  default     = 60
 
   validation {
     condition     = var.checkpoint_timeout >= 10 && var.checkpoint_timeout <= 900
@@ -252,8 +281,9 @@ variable "lag_alarm_records" {
 }
 
 variable "lag_alarm_minutes" {
-  type    = number
-  default = 10
+  description = "Minutes in a row the lag must stay above lag_alarm_records before the lag alarm fires."
+  type        = number
+  default     = 10
 
   validation {
     condition     = var.lag_alarm_minutes >= 1
@@ -269,5 +299,29 @@ variable "fencing_alarm_count" {
   validation {
     condition     = var.fencing_alarm_count >= 1
     error_message = "fencing_alarm_count must be at least 1."
+  }
+}
+
+variable "not_reporting_alarm_minutes" {
+  description = "Alarm when the mirror reported no invocation for this many minutes in a row while schedule_state is ENABLED (the alarm exists only then). Keep it above the mirror_schedule interval."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.not_reporting_alarm_minutes >= 1
+    error_message = "not_reporting_alarm_minutes must be at least 1."
+  }
+}
+
+# --- IAM ----------------------------------------------------------------------------------------
+
+variable "permissions_boundary_arn" {
+  description = "ARN of an IAM managed policy set as the permissions boundary of every role this module creates (when your account requires one). Empty sets none."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^(arn:aws[a-z-]*:iam::[0-9]{12}:policy/.+)?$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be empty or an IAM policy ARN (arn:aws:iam::<account>:policy/<name>)."
   }
 }

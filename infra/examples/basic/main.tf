@@ -5,11 +5,11 @@
 #   tofu init && tofu apply           # or terraform
 
 terraform {
-  required_version = ">= 1.5"
+  required_version = ">= 1.6.0, < 2.0.0"
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.40"
+      version = ">= 6.0.0, < 7.0.0"
     }
   }
 }
@@ -19,30 +19,41 @@ provider "aws" {
 }
 
 variable "region" {
-  type    = string
-  default = "eu-west-1"
+  description = "AWS region of the clusters and of the deployment."
+  type        = string
+  default     = "eu-west-1"
 }
 
 variable "subnet_ids" {
-  type = list(string)
+  description = "Private subnets that reach both clusters."
+  type        = list(string)
 }
 
 variable "security_group_ids" {
-  type = list(string)
+  description = "Security groups allowed to the brokers' ports."
+  type        = list(string)
 }
 
 variable "source_msk_cluster_arn" {
-  type = string
+  description = "The source MSK cluster (AWS_MSK_IAM)."
+  type        = string
 }
 
 variable "target_msk_cluster_arn" {
-  type = string
+  description = "The target MSK cluster (AWS_MSK_IAM)."
+  type        = string
 }
 
 module "mirrorless" {
   source = "../.."
 
-  name       = "mirrorless-a-to-b"
+  name = "mirrorless-a-to-b"
+  # From a remote source (source = "github.com/mirrorless/mirrorless//infra?ref=<tag>") these
+  # point at the zips a `make build` wrote in a clone of the repository.
+  mirror_package     = "${path.module}/../../../dist/mirror.zip"
+  reconcile_package  = "${path.module}/../../../dist/reconcile.zip"
+  checkpoint_package = "${path.module}/../../../dist/checkpoint.zip"
+
   properties = file("${path.module}/mm2.properties")
   flows      = "A->B"
 
@@ -56,5 +67,6 @@ module "mirrorless" {
 }
 
 output "function_names" {
-  value = module.mirrorless.function_names
+  description = "The three Lambda functions, by role."
+  value       = module.mirrorless.function_names
 }

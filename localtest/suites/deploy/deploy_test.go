@@ -172,7 +172,9 @@ func snake(s string) string { return strings.ToLower(upper.ReplaceAllString(s, "
 
 // infraOnly are Terraform variables with no template parameter: SAM takes these from the stack
 // name and the CodeUri of each function.
-var infraOnly = []string{"name", "mirror_package", "reconcile_package", "checkpoint_package"}
+// The stack's tags (sam deploy --tags) are what CloudFormation copies to every resource, so
+// tags is Terraform-only too.
+var infraOnly = []string{"name", "mirror_package", "reconcile_package", "checkpoint_package", "tags"}
 
 // TestParametersMatch: every template parameter has a Terraform variable of the same name in
 // snake_case with the same default, and the other way round.
@@ -288,7 +290,9 @@ func TestFunctionsMatch(t *testing.T) {
 	}
 	var want []string
 	for _, e := range entries {
-		if e.IsDir() && e.Name() != "internal" {
+		// A program is a directory with a main.go (functions/table and functions/internal are
+		// libraries).
+		if _, err := os.Stat(filepath.Join(root, "functions", e.Name(), "main.go")); e.IsDir() && err == nil {
 			want = append(want, e.Name())
 		}
 	}
@@ -301,8 +305,17 @@ func TestFunctionsMatch(t *testing.T) {
 			continue
 		}
 		props := r["Properties"].(map[string]any)
-		code := strings.TrimSuffix(strings.TrimPrefix(props["CodeUri"].(string), "dist/"), "/")
-		sam = append(sam, code)
+		// sam build runs the Makefile's build-<Name>Function rule (BuildMethod makefile) from
+		// the repository root; the rule builds functions/<name>.
+		fn, ok := strings.CutSuffix(name, "Function")
+		if !ok {
+			t.Errorf("%s: a function's logical id must be <Name>Function (the Makefile's build-%%Function rule maps it to functions/<name>)", name)
+		}
+		sam = append(sam, strings.ToLower(fn))
+		meta, _ := r["Metadata"].(map[string]any)
+		if props["CodeUri"] != "." || meta["BuildMethod"] != "makefile" {
+			t.Errorf("%s: CodeUri %v, Metadata %v; want CodeUri . and BuildMethod makefile, so sam build builds from source", name, props["CodeUri"], meta)
+		}
 		// The time budget follows the timeout.
 		env := props["Environment"].(map[string]any)["Variables"].(map[string]any)
 		budget, _ := json.Marshal(env["MIRROR_TIME_BUDGET"])
@@ -311,6 +324,10 @@ func TestFunctionsMatch(t *testing.T) {
 		_ = json.Unmarshal(timeout, &ref)
 		if ref.Ref == "" || string(budget) != fmt.Sprintf(`{"Fn::Sub":"${%s}s"}`, ref.Ref) {
 			t.Errorf("%s: MIRROR_TIME_BUDGET %s does not follow Timeout %s", name, budget, timeout)
+		}
+		// The metrics' Deployment dimension is the stack name.
+		if dep, _ := json.Marshal(env["MIRROR_DEPLOYMENT"]); string(dep) != `{"Ref":"AWS::StackName"}` {
+			t.Errorf("%s: MIRROR_DEPLOYMENT is %s, want !Ref AWS::StackName", name, dep)
 		}
 	}
 	sort.Strings(sam)
@@ -326,6 +343,10 @@ func TestFunctionsMatch(t *testing.T) {
 	sort.Strings(tf)
 	if !slices.Equal(tf, want) {
 		t.Errorf("infra/ deploys %v; functions/ has %v", tf, want)
+	}
+	envTF := fmt.Sprint(resources(p, "aws_lambda_function")["fn"]["environment"])
+	if !regexp.MustCompile(`MIRROR_DEPLOYMENT = var\.name[,}]`).MatchString(envTF) {
+		t.Errorf("infra/ functions' environment %s has no MIRROR_DEPLOYMENT = var.name", envTF)
 	}
 
 	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
@@ -386,43 +407,106 @@ func TestAsyncLimits(t *testing.T) {
 	}
 }
 
+// deploymentPlaceholder stands for the deployment's name in the queries of both deployments.
+const deploymentPlaceholder = "<deployment>"
+
+// normQuery writes a query's deployment name (the stack name in template.yaml, var.name in
+// infra/) as deploymentPlaceholder.
+func normQuery(q string) string {
+	return strings.NewReplacer("${AWS::StackName}", deploymentPlaceholder, "${var.name}", deploymentPlaceholder).Replace(q)
+}
+
+// ReplicationLagSeconds is the per-flow age of the oldest record not yet copied: part of the
+// metric contract (docs/operations.md) that the deployments' alarms and dashboards read.
+const replicationLagSeconds = "ReplicationLagSeconds"
+
 // TestAlarmsUseEmittedMetrics: the alarms select metrics by the names, namespace and dimension
-// set core/metrics emits, in both deployments.
+// sets core/metrics emits, narrowed to this deployment by the Deployment dimension, in both
+// deployments; the lag alarm does not treat silence as lag; the not-reporting alarm exists only
+// while the schedules are enabled.
 func TestAlarmsUseEmittedMetrics(t *testing.T) {
 	p := load(t)
+	where := " WHERE Deployment = '" + deploymentPlaceholder + "'"
 	want := map[string]string{
-		"replication lag": fmt.Sprintf("SELECT MAX(%s) FROM SCHEMA(%s, Flow)", metrics.ReplicationLagRecords, metrics.Namespace),
-		"fencing storm":   fmt.Sprintf("SELECT SUM(%s) FROM SCHEMA(%s, Flow)", metrics.FencedUnits, metrics.Namespace),
-		"stopped":         fmt.Sprintf("SELECT MAX(%s) FROM SCHEMA(%s, Flow)", metrics.PartitionsStopped, metrics.Namespace),
+		"replication-lag":    fmt.Sprintf("SELECT MAX(%s) FROM SCHEMA(%s, Deployment, Flow)", metrics.ReplicationLagRecords, metrics.Namespace) + where,
+		"fencing-storm":      fmt.Sprintf("SELECT SUM(%s) FROM SCHEMA(%s, Deployment, Flow)", metrics.FencedUnits, metrics.Namespace) + where,
+		"partitions-stopped": fmt.Sprintf("SELECT MAX(%s) FROM SCHEMA(%s, Deployment, Flow)", metrics.PartitionsStopped, metrics.Namespace) + where,
 	}
-	var tpl []string
+	type alarm struct{ query, missing, condition string }
+	tpl := map[string]alarm{}
 	for _, v := range p.Template["Resources"].(map[string]any) {
 		r := v.(map[string]any)
 		if r["Type"] != "AWS::CloudWatch::Alarm" {
 			continue
 		}
-		ms, _ := r["Properties"].(map[string]any)["Metrics"].([]any)
+		props := r["Properties"].(map[string]any)
+		name := strings.TrimPrefix(fmt.Sprint(props["AlarmName"].(map[string]any)["Fn::Sub"]), "${AWS::StackName}-")
+		a := alarm{missing: fmt.Sprint(props["TreatMissingData"])}
+		a.condition, _ = r["Condition"].(string)
+		ms, _ := props["Metrics"].([]any)
 		for _, m := range ms {
-			if e, ok := m.(map[string]any)["Expression"].(string); ok {
-				tpl = append(tpl, e)
+			e, _ := m.(map[string]any)["Expression"].(map[string]any)
+			if sub, ok := e["Fn::Sub"].(string); ok {
+				a.query = normQuery(sub)
 			}
 		}
+		if props["MetricName"] == metrics.InvocationDurationMs {
+			d, _ := json.Marshal(props["Dimensions"])
+			a.query = fmt.Sprintf("%v %v %v %s", props["Namespace"], props["MetricName"], props["Statistic"], d)
+		}
+		tpl[name] = a
 	}
-	var tf []string
+	tf := map[string]alarm{}
 	for _, body := range resources(p, "aws_cloudwatch_metric_alarm") {
+		name := strings.TrimPrefix(unquote(fmt.Sprint(body["alarm_name"])), "${var.name}-")
+		a := alarm{missing: unquote(fmt.Sprint(body["treat_missing_data"]))}
+		if c, ok := body["count"].(string); ok {
+			a.condition = c
+		}
 		qs, _ := body["metric_query"].([]any)
 		for _, q := range qs {
 			if e, ok := q.(map[string]any)["expression"].(string); ok {
-				tf = append(tf, unquote(e))
+				a.query = normQuery(unquote(e))
 			}
 		}
-	}
-	for what, q := range want {
-		if !slices.Contains(tpl, q) {
-			t.Errorf("template.yaml has no %s alarm on %q (has %q)", what, q, tpl)
+		if unquote(fmt.Sprint(body["metric_name"])) == metrics.InvocationDurationMs {
+			a.query = fmt.Sprintf("%s %s %s %v", unquote(fmt.Sprint(body["namespace"])), metrics.InvocationDurationMs, unquote(fmt.Sprint(body["statistic"])), body["dimensions"])
 		}
-		if !slices.Contains(tf, q) {
-			t.Errorf("infra/ has no %s alarm on %q (has %q)", what, q, tf)
+		tf[name] = a
+	}
+	for name, q := range want {
+		if tpl[name].query != q {
+			t.Errorf("template.yaml alarm %s queries %q, want %q", name, tpl[name].query, q)
+		}
+		if tf[name].query != q {
+			t.Errorf("infra/ alarm %s queries %q, want %q", name, tf[name].query, q)
+		}
+	}
+	// A disabled schedule (a cut-over) reports nothing: that is not lag.
+	if tpl["replication-lag"].missing != "notBreaching" || tf["replication-lag"].missing != "notBreaching" {
+		t.Errorf("replication-lag treats missing data as %q (template) and %q (infra); want notBreaching", tpl["replication-lag"].missing, tf["replication-lag"].missing)
+	}
+	// Silence while enabled is what mirror-not-reporting is for: on the mirror's own invocation
+	// metric for this deployment, missing data breaching, only while the schedules run.
+	nr := "mirror-not-reporting"
+	wantTpl := fmt.Sprintf(`%s %s SampleCount [{"Name":"Deployment","Value":{"Ref":"AWS::StackName"}},{"Name":"Function","Value":"mirror"}]`, metrics.Namespace, metrics.InvocationDurationMs)
+	if a := tpl[nr]; a.query != wantTpl || a.missing != "breaching" || a.condition != "ScheduleEnabled" {
+		t.Errorf("template.yaml %s: %+v; want query %q, missing data breaching, Condition ScheduleEnabled", nr, a, wantTpl)
+	}
+	if a := tf[nr]; a.query != fmt.Sprintf(`%s %s SampleCount map[Deployment:${var.name} Function:"mirror"]`, metrics.Namespace, metrics.InvocationDurationMs) ||
+		a.missing != "breaching" || !strings.Contains(a.condition, `var.schedule_state == "ENABLED" ? 1 : 0`) {
+		t.Errorf("infra/ %s: %+v; want SampleCount of Deployment = var.name, Function = mirror, missing data breaching, count only while schedule_state is ENABLED", nr, a)
+	}
+	conds, _ := p.Template["Conditions"].(map[string]any)
+	if c, _ := json.Marshal(conds["ScheduleEnabled"]); string(c) != `{"Fn::Equals":[{"Ref":"ScheduleState"},"ENABLED"]}` {
+		t.Errorf("template.yaml condition ScheduleEnabled is %s", c)
+	}
+	// Every custom-metric query of every alarm is narrowed to the deployment.
+	for _, set := range []map[string]alarm{tpl, tf} {
+		for name, a := range set {
+			if strings.Contains(a.query, "SCHEMA(") && !strings.HasSuffix(a.query, where) {
+				t.Errorf("alarm %s: %q does not select by the Deployment dimension", name, a.query)
+			}
 		}
 	}
 }
