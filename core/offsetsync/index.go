@@ -155,6 +155,33 @@ func (x *Index) Translate(g int64) (down int64, ok bool) {
 	return s.Down + 1, true
 }
 
+// TranslateBack maps a target offset d (where a group stands on the
+// copy) back to the source: the source offset of the first record copied
+// at or after d, so a group failing back to the source resumes where it
+// stopped on the copy. Exact inside ranges the index knows; elsewhere it
+// errs early (never skipping), like Translate: d between two syncs of an
+// unknown range gives the source offset after the first of them. ok is
+// false when d is below every sync.
+func (x *Index) TranslateBack(d int64) (up int64, ok bool) {
+	i := sort.Search(len(x.Syncs), func(i int) bool { return x.Syncs[i].Down > d }) - 1
+	if i < 0 {
+		return 0, false
+	}
+	s := x.Syncs[i]
+	if d == s.Down {
+		return s.Up, true
+	}
+	if i+1 < len(x.Syncs) {
+		switch nx := x.Syncs[i+1]; nx.Kind {
+		case Linear:
+			return s.Up + (d - s.Down), true
+		case Adjacent:
+			return nx.Up, true
+		}
+	}
+	return s.Up + 1, true
+}
+
 // Exact: Translate(g) is exact (a consumer resuming there re-reads nothing
 // and skips nothing), because g is on a sync or inside a range the index
 // knows. Past the newest sync it is exact only if the source holds no

@@ -390,3 +390,38 @@ func TestIndexEncoding(t *testing.T) {
 		}
 	}
 }
+
+// Failing back: a group at any target offset of the copy maps to the
+// source offset of the first record copied at or after it, exactly where
+// the index knows the range, and never past it where it does not.
+func TestTranslateBack(t *testing.T) {
+	for _, keep := range []float64{1, 0.5} {
+		rng := rand.New(rand.NewPCG(11, uint64(keep*10)))
+		c := simulate(rng, 3000, -1)
+		x := c.index(rng, keep, true)
+		if len(x.Syncs) == 0 {
+			t.Fatal("no syncs")
+		}
+		first, last := x.Syncs[0].Down, c.down[c.ups[len(c.ups)-1]]
+		j := 0
+		for d := first; d <= last+1; d++ {
+			for j < len(c.ups) && c.down[c.ups[j]] < d {
+				j++
+			}
+			want := c.ups[len(c.ups)-1] + 1
+			if j < len(c.ups) {
+				want = c.ups[j]
+			}
+			got, ok := x.TranslateBack(d)
+			if !ok {
+				t.Fatalf("keep %.1f: no translation back for %d", keep, d)
+			}
+			if keep == 1 && got != want {
+				t.Fatalf("target offset %d -> source %d, want %d", d, got, want)
+			}
+			if got > want {
+				t.Fatalf("keep %.1f: target offset %d -> source %d, past the first record copied at or after it (%d): skips", keep, d, got, want)
+			}
+		}
+	}
+}
