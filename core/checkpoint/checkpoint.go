@@ -341,7 +341,7 @@ func (c *Checkpointer) sourceGroups(ctx context.Context, res *Result) (map[strin
 		}
 		m := groupOffsets{}
 		r.Fetched.Each(func(o kadm.OffsetResponse) {
-			if o.Err != nil || o.At < 0 || !f.Rules.ShouldReplicate(o.Topic) {
+			if o.Err != nil || o.At < 0 || !f.Rules.ShouldReplicate(o.Topic) && !c.isBack(o.Topic) {
 				return
 			}
 			if len(o.Metadata) > offsetsync.MaxString {
@@ -397,10 +397,11 @@ func (c *Checkpointer) syncsStart(ctx context.Context, st *state) (int64, error)
 func (c *Checkpointer) translate(ctx context.Context, st *state, groups map[string]groupOffsets, listedAt time.Time, emit bool, res *Result) []*kgo.Record {
 	f := c.Flow
 	empty := c.emptyPartitions(ctx, st, groups)
+	back := c.backIndex(ctx, groups)
 	var remotes []string
 	for _, m := range groups {
 		for t := range m {
-			remotes = append(remotes, f.Rules.RemoteTopic(t.Topic))
+			remotes = append(remotes, c.targetTopic(t.Topic))
 		}
 	}
 	ends := c.remoteEnds(ctx, remotes)
@@ -422,13 +423,17 @@ func (c *Checkpointer) translate(ctx context.Context, st *state, groups map[stri
 		for t, o := range groups[g] {
 			var down int64
 			var ok bool
-			if x := st.index[t]; x != nil {
+			if c.isBack(t.Topic) {
+				if x := back[tp{c.targetTopic(t.Topic), t.Partition}]; x != nil {
+					down, ok = x.TranslateBack(o.At)
+				}
+			} else if x := st.index[t]; x != nil {
 				down, ok = x.Translate(o.At)
 			}
 			if !ok && empty[t] {
 				down, ok = 0, true
 			}
-			end, known := ends[tp{f.Rules.RemoteTopic(t.Topic), t.Partition}]
+			end, known := ends[tp{c.targetTopic(t.Topic), t.Partition}]
 			if !ok || !known {
 				res.Untranslatable++
 				continue
@@ -442,7 +447,7 @@ func (c *Checkpointer) translate(ctx context.Context, st *state, groups map[stri
 				down = end
 			}
 			res.Partitions++
-			rt := tp{f.Rules.RemoteTopic(t.Topic), t.Partition}
+			rt := tp{c.targetTopic(t.Topic), t.Partition}
 			if down < end {
 				behind[g] = append(behind[g], lagging{at{rt, down}, end - down})
 			}
@@ -457,7 +462,7 @@ func (c *Checkpointer) translate(ctx context.Context, st *state, groups map[stri
 			last[t] = emitted{o.At, down}
 			changed = true
 			if emit {
-				cp := offsetsync.Checkpoint{Group: g, Topic: f.Rules.RemoteTopic(t.Topic), Partition: t.Partition,
+				cp := offsetsync.Checkpoint{Group: g, Topic: c.targetTopic(t.Topic), Partition: t.Partition,
 					Upstream: o.At, Downstream: down, Metadata: o.Metadata}
 				if err := cp.Check(); err != nil {
 					// sourceGroups dropped what is too long; a record
@@ -521,7 +526,7 @@ func (c *Checkpointer) emptyPartitions(ctx context.Context, st *state, groups ma
 	seen := map[tp]bool{}
 	for _, m := range groups {
 		for t := range m {
-			if x := st.index[t]; (x == nil || len(x.Syncs) == 0) && !seen[t] {
+			if x := st.index[t]; (x == nil || len(x.Syncs) == 0) && !seen[t] && !c.isBack(t.Topic) {
 				seen[t] = true
 				cand = append(cand, t)
 			}

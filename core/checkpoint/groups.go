@@ -43,7 +43,7 @@ func (c *Checkpointer) syncGroupOffsets(ctx context.Context, st *state, res *Res
 	var remotes []string
 	for _, g := range writable {
 		for t := range st.groups[g] {
-			remotes = append(remotes, f.Rules.RemoteTopic(t.Topic))
+			remotes = append(remotes, c.targetTopic(t.Topic))
 		}
 	}
 	ends := c.remoteEnds(ctx, remotes)
@@ -61,7 +61,7 @@ func (c *Checkpointer) syncGroupOffsets(ctx context.Context, st *state, res *Res
 		os := kadm.Offsets{}
 		n := 0
 		for t, e := range st.groups[g] {
-			remote := tp{f.Rules.RemoteTopic(t.Topic), t.Partition}
+			remote := tp{c.targetTopic(t.Topic), t.Partition}
 			if at, ok := have[remote]; ok && at >= e.Down {
 				continue // only forward
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mirrorless/mirrorless/core/kafka"
@@ -20,7 +21,12 @@ var timeZero time.Time
 // stopAt passes. Every topic it reads (state, offset syncs, checkpoints)
 // is compacted.
 func (c *Checkpointer) readTopic(ctx context.Context, topic string, from int64, stopAt time.Time, fn func(*kgo.Record)) error {
-	lsos, err := c.TargetAdmin.ListCommittedOffsets(ctx, topic)
+	return c.readTopicOn(ctx, c.TargetAdmin, c.TargetOpts, topic, from, stopAt, fn)
+}
+
+// readTopicOn is readTopic on the cluster of adm and opts.
+func (c *Checkpointer) readTopicOn(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, topic string, from int64, stopAt time.Time, fn func(*kgo.Record)) error {
+	lsos, err := adm.ListCommittedOffsets(ctx, topic)
 	if err != nil {
 		return err
 	}
@@ -35,7 +41,7 @@ func (c *Checkpointer) readTopic(ctx context.Context, topic string, from int64, 
 	next := from
 	defer func() { mt.AddDone(max(0, lso.Offset-next)) }()
 	r := kafka.Range{Topic: topic, Partition: 0, From: from, To: lso.Offset, Compacted: true, StopAt: stopAt}
-	return kafka.ReadCommitted(ctx, c.TargetOpts, r, func(r *kgo.Record) bool {
+	return kafka.ReadCommitted(ctx, opts, r, func(r *kgo.Record) bool {
 		fn(r)
 		mt.AddRecords(1, int64(len(r.Key)+len(r.Value)))
 		if r.Offset >= next {
