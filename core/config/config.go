@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/mirrorless/mirrorless/core/policy"
 )
@@ -135,7 +136,7 @@ func (e *ValidationError) Error() string {
 	for _, p := range e.Problems {
 		b.WriteString("; ")
 		if p.Key != "" {
-			b.WriteString(p.Key + ": ")
+			b.WriteString(show(p.Key) + ": ")
 		}
 		b.WriteString(p.Message)
 	}
@@ -153,20 +154,49 @@ func Load(path string) (*Config, error) {
 
 // ReadProperties reads and parses a properties file, without validating it
 // as an MM2 configuration.
+//
+// Only a regular file is read: a FIFO with no writer would block the
+// program (opening one blocks until a writer comes, so it is opened
+// non-blocking and checked before reading), and a device such as
+// /dev/zero never ends. The file is read up to MaxPropertiesSize.
 func ReadProperties(path string) (*Properties, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("properties file %s does not exist: set MIRROR_PROPERTIES_FILE to your connect-mirror-maker.properties", path)
+			return nil, fmt.Errorf("properties file %s does not exist: set MIRROR_PROPERTIES_FILE to your connect-mirror-maker.properties", show(path))
 		}
 		return nil, fmt.Errorf("open properties file: %w", err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("open properties file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("properties file %s is not a regular file (%s): give the path of a file", show(path), fileKind(fi.Mode()))
+	}
+	if fi.Size() > MaxPropertiesSize {
+		return nil, fmt.Errorf("properties file %s is %d bytes; the limit is %d: an MM2 properties file is a few kilobytes", show(path), fi.Size(), MaxPropertiesSize)
+	}
 	props, err := ParseProperties(f)
 	if err != nil {
-		return nil, fmt.Errorf("parse %s: %w", path, err)
+		return nil, fmt.Errorf("parse %s: %w", show(path), err)
 	}
 	return props, nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return m.Type().String()
 }
 
 // parseFrom is Parse with the file named in validation errors.
@@ -182,15 +212,30 @@ type parser struct {
 	props    *Properties
 	problems []Problem
 	warnings []string
+	dropped  int // warnings past maxWarnings
 }
 
+// problem and warn show their string arguments safely (show): they come
+// from the file.
 func (p *parser) problem(key, format string, args ...any) {
-	p.problems = append(p.problems, Problem{Key: key, Message: fmt.Sprintf(format, args...)})
+	p.problems = append(p.problems, Problem{Key: key, Message: fmt.Sprintf(format, shownArgs(args)...)})
 }
 
 func (p *parser) warn(format string, args ...any) {
-	p.warnings = append(p.warnings, fmt.Sprintf(format, args...))
+	if len(p.warnings) >= maxWarnings {
+		p.dropped++
+		return
+	}
+	p.warnings = append(p.warnings, fmt.Sprintf(format, shownArgs(args)...))
 }
+
+// maxAlias bounds a cluster alias: remote topic names start with it, and
+// Kafka's topic names have at most 249 characters.
+const maxAlias = 200
+
+// maxWarnings bounds the warnings listed: a file of thousands of unknown
+// keys gets the first ones and a count, not a log line per key.
+const maxWarnings = 50
 
 // Parse validates properties as an MM2 dedicated-mode configuration.
 func Parse(props *Properties) (*Config, error) {
@@ -212,10 +257,20 @@ func Parse(props *Properties) (*Config, error) {
 			p.problem("clusters", "alias %q may not contain \"->\"", a)
 			continue
 		}
+		if !printable(a) || strings.ContainsAny(a, " \t") {
+			// Aliases reach every log line and name topics and groups.
+			p.problem("clusters", "alias %q contains a space, a control, bidirectional-formatting or other invisible character, or bytes that are not UTF-8: use letters, digits, '.', '_' and '-'", a)
+			continue
+		}
+		if len(a) > maxAlias {
+			p.problem("clusters", "alias %q is %d bytes long; at most %d: an alias prefixes remote topic names, which Kafka limits to 249 characters", a, len(a), maxAlias)
+			continue
+		}
 		cfg.Aliases = append(cfg.Aliases, a)
 	}
 
 	p.checkKeys(cfg.Aliases)
+	p.checkDuplicates()
 
 	for _, a := range cfg.Aliases {
 		cfg.Clusters[a] = p.cluster(a)
@@ -246,6 +301,9 @@ func Parse(props *Properties) (*Config, error) {
 	}
 	p.checkIdentityCycles(cfg)
 
+	if p.dropped > 0 {
+		p.warnings = append(p.warnings, fmt.Sprintf("%d more warnings are not listed: fix the ones above first", p.dropped))
+	}
 	cfg.Warnings = p.warnings
 	if len(p.problems) > 0 {
 		return nil, &ValidationError{Problems: p.problems}
@@ -278,11 +336,11 @@ func (p *parser) checkKeys(aliases []string) {
 	slices.SortStableFunc(entries, func(a, b Entry) int { return a.Line - b.Line })
 	afterJAAS := 0 // line of an unterminated sasl.jaas.config whose lost lines may follow
 	for _, e := range entries {
-		np, nw := len(p.problems), len(p.warnings)
+		np, nw, nd := len(p.problems), len(p.warnings), p.dropped
 		p.checkKey(e.Key, aliases)
-		reported := len(p.problems) > np || len(p.warnings) > nw
+		reported := len(p.problems) > np || len(p.warnings) > nw || p.dropped > nd
 		if reported && (afterJAAS > 0 || looksJAAS(e.Key)) {
-			p.problems, p.warnings = p.problems[:np], p.warnings[:nw]
+			p.problems, p.warnings, p.dropped = p.problems[:np], p.warnings[:nw], nd
 			p.warn("the key on line %d is not a setting mirrorless knows and is ignored; it is not shown, as it may be part of a sasl.jaas.config (a line of it after a missing continuation backslash) and hold a secret", e.Line)
 		} else if !reported {
 			afterJAAS = 0
@@ -293,6 +351,18 @@ func (p *parser) checkKeys(aliases []string) {
 				afterJAAS = e.Line
 			}
 		}
+	}
+}
+
+// checkDuplicates warns about each key set more than once: the last value
+// wins, as in Java's Properties, which may not be what the user meant.
+func (p *parser) checkDuplicates() {
+	for _, d := range p.props.Duplicates {
+		if looksJAAS(d.Key) {
+			p.warn("the key on line %d is set again on line %d, and the value there wins; the key is not shown, as it may be part of a sasl.jaas.config and hold a secret", d.Earlier, d.Line)
+			continue
+		}
+		p.warn("%s is set twice, on lines %d and %d: the value on line %d wins, as in MM2", d.Key, d.Earlier, d.Line, d.Line)
 	}
 }
 

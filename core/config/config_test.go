@@ -401,3 +401,24 @@ func TestACLsAsMM2Key(t *testing.T) {
 		t.Errorf("error = %v", err)
 	}
 }
+
+// A 6 MB line (issue 18: "bufio.Scanner: token too long", no line number)
+// is refused with its line number and the limit; a duplicated key is
+// recorded with both lines.
+func TestPropertiesBounds(t *testing.T) {
+	_, err := ParseProperties(strings.NewReader("a = 1\nb = 2\nc = " + strings.Repeat("x", 6<<20) + "\n"))
+	if err == nil || err.Error() != "line 3: longer than 1048576 bytes (the limit for one line)" {
+		t.Errorf("6 MB line: %v", err)
+	}
+	_, err = ParseProperties(strings.NewReader("a = 1\nb = \\\n" + strings.Repeat(strings.Repeat("x", 1000)+"\\\n", 2000) + "\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "line 2: the entry starting here is longer than 1048576 bytes") {
+		t.Errorf("continued entry past the limit: %v", err)
+	}
+	p, err := ParseProperties(strings.NewReader("a = 1\nb = 2\na = 3\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := p.Get("a"); v != "3" || len(p.Duplicates) != 1 || p.Duplicates[0] != (Duplicate{Key: "a", Earlier: 1, Line: 3}) {
+		t.Errorf("a = %q, duplicates %+v", v, p.Duplicates)
+	}
+}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -15,11 +16,32 @@ type Entry struct {
 }
 
 // Properties is a parsed java.util.Properties file, in file order. A key
-// set twice keeps its last value, as Java does.
+// set twice keeps its last value, as Java does; Duplicates lists each
+// time that happened, so the model can warn about it.
 type Properties struct {
-	Entries []Entry
-	index   map[string]int
+	Entries    []Entry
+	Duplicates []Duplicate
+	index      map[string]int
 }
+
+// Duplicate is a key set again: Line is where, Earlier where it was set
+// before (the value there is dropped).
+type Duplicate struct {
+	Key           string
+	Earlier, Line int
+}
+
+// MaxPropertiesSize bounds a properties file (and MIRROR_PROPERTIES), and
+// maxEntries its entries: MM2 files are kilobytes with tens of keys;
+// anything near these is not one, and reading it would cost the memory of
+// a small function.
+const (
+	MaxPropertiesSize = 4 << 20
+	maxEntries        = 100_000
+)
+
+// maxLine bounds one (logical) line of a properties file.
+const maxLine = 1 << 20
 
 // NewProperties builds Properties from key/value pairs (tests, inline config).
 func NewProperties(kv map[string]string) *Properties {
@@ -32,6 +54,7 @@ func NewProperties(kv map[string]string) *Properties {
 
 func (p *Properties) set(e Entry) {
 	if i, ok := p.index[e.Key]; ok {
+		p.Duplicates = append(p.Duplicates, Duplicate{Key: e.Key, Earlier: p.Entries[i].Line, Line: e.Line})
 		p.Entries[i] = e
 		return
 	}
@@ -53,8 +76,10 @@ func (p *Properties) Get(key string) (string, bool) {
 // continuations; and the escapes \t \n \r \f \uXXXX and \<char>.
 func ParseProperties(r io.Reader) (*Properties, error) {
 	p := &Properties{index: map[string]int{}}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
+	// One byte past the limit tells a file at the limit from a longer one.
+	lr := &io.LimitedReader{R: r, N: MaxPropertiesSize + 1}
+	sc := bufio.NewScanner(lr)
+	sc.Buffer(make([]byte, 64*1024), maxLine)
 	lineNo := 0
 	for sc.Scan() {
 		lineNo++
@@ -71,14 +96,25 @@ func ParseProperties(r io.Reader) (*Properties, error) {
 			}
 			lineNo++
 			line += strings.TrimLeft(sc.Text(), " \t\f")
+			if len(line) > maxLine {
+				return nil, fmt.Errorf("line %d: the entry starting here is longer than %d bytes with its continuation lines (the limit for one entry)", start, maxLine)
+			}
 		}
 		key, value, err := splitEntry(line)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", start, err)
 		}
 		p.set(Entry{Key: key, Value: value, Line: start})
+		if len(p.Entries)+len(p.Duplicates) > maxEntries {
+			return nil, fmt.Errorf("line %d: more than %d entries (the limit for a properties file)", start, maxEntries)
+		}
 	}
-	if err := sc.Err(); err != nil {
+	if lr.N == 0 {
+		return nil, fmt.Errorf("read properties: longer than %d bytes (the limit for a properties file)", MaxPropertiesSize)
+	}
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return nil, fmt.Errorf("line %d: longer than %d bytes (the limit for one line)", lineNo+1, maxLine)
+	} else if err != nil {
 		return nil, fmt.Errorf("read properties: %w", err)
 	}
 	return p, nil
@@ -122,7 +158,9 @@ func splitEntry(line string) (string, string, error) {
 	}
 	value, err := unescape(rest)
 	if err != nil {
-		return "", "", fmt.Errorf("value of %s: %w", key, err)
+		// The key is not named: after a sasl.jaas.config split by a
+		// missing backslash it may be a password; the line is.
+		return "", "", fmt.Errorf("value: %w", err)
 	}
 	return key, value, nil
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mirrorless/mirrorless/core/config"
 )
 
 // Role is how a client is used; it picks which client.* keys apply.
@@ -100,11 +102,22 @@ func Options(bootstrap []string, props map[string]string, role Role, keyPrefix s
 	}
 	sec, w, p := securityOptions(props, keyPrefix)
 	opts, warnings, problems = append(opts, sec...), append(warnings, w...), append(problems, p...)
+	// Keys and values come from the file: no raw control or bidi
+	// character, no megabyte of it, reaches a log line or the terminal.
+	for i := range warnings {
+		warnings[i] = config.Sanitize(warnings[i], maxMessage)
+	}
+	for i := range problems {
+		problems[i] = config.Sanitize(problems[i], maxMessage)
+	}
 	if len(problems) > 0 {
 		return nil, warnings, fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	return opts, warnings, nil
 }
+
+// maxMessage bounds one client-option warning or problem.
+const maxMessage = 1024
 
 // ignoredKeys are Java client settings that mean nothing here (serializers,
 // group membership, settings mirrorless fixes itself); no warning.

@@ -286,8 +286,11 @@ func failed(name string, err error) {
 	fmt.Fprintf(os.Stderr, "%s: %s\n", name, oneLine(err))
 }
 
+// oneLine is an error as one line for stderr and the JSON summary, with
+// any unprintable character escaped and cut at 8 KiB: an error may quote
+// the properties file.
 func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
+	return config.Sanitize(strings.Join(strings.Fields(err.Error()), " "), 8<<10)
 }
 
 func truncate(s string, n int) string {
