@@ -97,9 +97,7 @@ func (c *Checkpointer) log() *slog.Logger { return c.Logger.With("flow", c.Flow.
 func (c *Checkpointer) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	f := c.Flow
 	res := &Result{Flow: f.Name()}
-	emitCheckpoints := flag(f, "emit.checkpoints.enabled", true)
-	emitHeartbeats := flag(f, "emit.heartbeats.enabled", true)
-	syncGroups := flag(f, "sync.group.offsets.enabled", false)
+	emitCheckpoints, emitHeartbeats, syncGroups := f.EmitCheckpoints, f.EmitHeartbeats, f.SyncGroupOffsets
 
 	var need []string
 	if emitCheckpoints {
@@ -292,14 +290,6 @@ func (c *Checkpointer) finish(ctx context.Context, prod *kgo.Client, records []*
 		return errors.New(strings.Join(res.Errors, "; "))
 	}
 	return nil
-}
-
-func flag(f *config.Flow, key string, def bool) bool {
-	v, ok := f.Get(key)
-	if !ok {
-		return def
-	}
-	return strings.TrimSpace(strings.ToLower(v)) != "false"
 }
 
 // groupOffsets is one source group's committed offsets on replicated

@@ -84,6 +84,16 @@ type Flow struct {
 	SyncTopicACLs         bool
 	SyncTopicACLsAsMM2    bool
 
+	// What the checkpoint function writes, and so which internal topics
+	// reconcile creates: MM2's emit.checkpoints.enabled and
+	// emit.heartbeats.enabled (default true) and sync.group.offsets.enabled
+	// (default false). Parsed here once, as Kafka's ConfigDef does (true
+	// or false in any case, trimmed; anything else is a problem), so the
+	// functions cannot read one value two ways.
+	EmitCheckpoints  bool
+	EmitHeartbeats   bool
+	SyncGroupOffsets bool
+
 	// StartFrom is where a partition with no progress starts: "earliest"
 	// (MM2's default) or "latest", from the source consumer's auto.offset.reset.
 	StartFrom string
@@ -596,6 +606,12 @@ func (p *parser) flow(cfg *Config, src, tgt string) *Flow {
 	f.SyncTopicACLs = p.boolean(k, v)
 	v, k = get(ACLsAsMM2Key, "false")
 	f.SyncTopicACLsAsMM2 = p.boolean(k, v)
+	v, k = get("emit.checkpoints.enabled", "true")
+	f.EmitCheckpoints = p.boolean(k, v)
+	v, k = get("emit.heartbeats.enabled", "true")
+	f.EmitHeartbeats = p.boolean(k, v)
+	v, k = get("sync.group.offsets.enabled", "false")
+	f.SyncGroupOffsets = p.boolean(k, v)
 	exc, k := get("config.properties.exclude", "\x00")
 	if exc == "\x00" {
 		exc, k = get("config.properties.blacklist", strings.Join(DefaultConfigExclude, ","))

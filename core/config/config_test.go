@@ -422,3 +422,34 @@ func TestPropertiesBounds(t *testing.T) {
 		t.Errorf("a = %q, duplicates %+v", v, p.Duplicates)
 	}
 }
+
+// MM2's booleans are parsed here only, as Kafka's ConfigDef parses a
+// BOOLEAN: true or false in any case, trimmed; anything else is a problem
+// naming the key the user wrote (before, emit.checkpoints.enabled=flase
+// counted as true, and False turned checkpoints off while reconcile still
+// created their topic).
+func TestMM2Booleans(t *testing.T) {
+	base := "clusters = A, B\nA.bootstrap.servers = a:1\nB.bootstrap.servers = b:1\nA->B.enabled = true\n"
+	cfg, err := parse(t, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := cfg.Flows[0]; !f.EmitCheckpoints || !f.EmitHeartbeats || f.SyncGroupOffsets {
+		t.Errorf("defaults: emit checkpoints %v, heartbeats %v, sync group offsets %v; want MM2's true, true, false", f.EmitCheckpoints, f.EmitHeartbeats, f.SyncGroupOffsets)
+	}
+	cfg, err = parse(t, base+"emit.checkpoints.enabled = False\nemit.heartbeats.enabled =  FALSE \nA->B.sync.group.offsets.enabled = TRUE\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := cfg.Flows[0]; f.EmitCheckpoints || f.EmitHeartbeats || !f.SyncGroupOffsets {
+		t.Errorf("False, FALSE, TRUE: emit checkpoints %v, heartbeats %v, sync group offsets %v", f.EmitCheckpoints, f.EmitHeartbeats, f.SyncGroupOffsets)
+	}
+	for _, line := range []string{"emit.checkpoints.enabled = flase", "A->B.emit.heartbeats.enabled = yes", "sync.group.offsets.enabled = 1"} {
+		_, err := parse(t, base+line+"\n")
+		key, value, _ := strings.Cut(line, " = ")
+		var ve *ValidationError
+		if !errors.As(err, &ve) || !strings.Contains(err.Error(), key+`: "`+value+`" is not a boolean`) {
+			t.Errorf("%s: error %v, want a validation problem naming the key", line, err)
+		}
+	}
+}

@@ -247,11 +247,11 @@ func internalTopics(f *config.Flow) []Action {
 	// checkpoint function reads it whole at every start.
 	state := map[string]string{"cleanup.policy": "compact", "segment.ms": "60000", "min.cleanable.dirty.ratio": "0.1"}
 	out := []Action{{Kind: CreateInternalTopic, Topic: f.OffsetSyncsTopic(), Partitions: 1, ReplicationFactor: f.OffsetSyncsReplicationFactor, Configs: compact}}
-	if v, _ := f.Get("emit.checkpoints.enabled"); v != "false" {
+	if f.EmitCheckpoints {
 		out = append(out, Action{Kind: CreateInternalTopic, Topic: f.Rules.Policy.CheckpointsTopic(f.Source), Partitions: 1, ReplicationFactor: f.CheckpointsReplicationFactor, Configs: compact})
 		out = append(out, Action{Kind: CreateInternalTopic, Topic: names.CheckpointStateTopic(f.OffsetSyncsTopic()), Partitions: 1, ReplicationFactor: f.CheckpointsReplicationFactor, Configs: state})
 	}
-	if v, _ := f.Get("emit.heartbeats.enabled"); v != "false" {
+	if f.EmitHeartbeats {
 		out = append(out, Action{Kind: CreateInternalTopic, Topic: f.Rules.Policy.HeartbeatsTopic(), Partitions: 1, ReplicationFactor: f.HeartbeatsReplicationFactor, Configs: compact})
 	}
 	return out

@@ -121,3 +121,24 @@ func TestApplyStopsAtTimeBudget(t *testing.T) {
 		t.Fatalf("the next plan has %d actions (%v), want the %d skipped ones", len(again.Actions), err, len(p.Actions))
 	}
 }
+
+// emit.checkpoints.enabled=False turns off the checkpoint topics here as it
+// does in the checkpoint function (reconcile compared the raw text with
+// "false" and created them anyway); heartbeats likewise.
+func TestInternalTopicsFollowEmitSwitches(t *testing.T) {
+	pair := kafkatest.Pair{A: "127.0.0.1:1", B: "127.0.0.1:2"} // only parsed, never dialled
+	topics := func(extra ...string) []string {
+		var out []string
+		for _, a := range internalTopics(flow(t, pair, extra...)) {
+			out = append(out, a.Topic)
+		}
+		return out
+	}
+	all := strings.Join(topics(), ",")
+	if all != "mm2-offset-syncs.A.internal,A.checkpoints.internal,mm2-mirrorless-checkpoint-state.A.internal,heartbeats" {
+		t.Fatalf("defaults: %s", all)
+	}
+	if got := strings.Join(topics("emit.checkpoints.enabled = False", "emit.heartbeats.enabled = FALSE"), ","); got != "mm2-offset-syncs.A.internal" {
+		t.Errorf("emit switches False: %s, want the offset-syncs topic only", got)
+	}
+}
