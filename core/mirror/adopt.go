@@ -38,7 +38,9 @@ const adoptScan = 200_000
 // partition that holds records but has no mirrorless progress, it finds
 // the source record the remote partition ends with — starting at the
 // offset MM2 recorded in its offsets topic and searching forward, since
-// MM2 at least once may have copied past what it recorded — and, with
+// MM2 at least once may have copied past what it recorded; when MM2 died
+// before recording any, searching from the source's log start for the one
+// record it matches (its copy count plus adoptScan records) — and, with
 // apply, commits the position after it. Nothing is copied twice and
 // nothing is skipped; a partition whose last record cannot be found is
 // refused, not guessed. Stop MirrorMaker 2 first.
@@ -76,19 +78,32 @@ func (m *Mirror) Adopt(ctx context.Context, apply bool) ([]Adoption, error) {
 			a.Action, a.Reason = "refuse", err.Error()
 		case last == nil:
 			a.Action, a.Reason = "skip", "the remote partition holds no records: mirrorless copies it from the start"
-		case a.MM2Offset < 0:
-			a.RemoteLast = last.Offset
-			a.Action, a.Reason = "refuse", fmt.Sprintf("no offset for %s/%d in %s: is this MirrorMaker 2's copy (dedicated mode)?", u.SourceTopic, u.Partition, names.MM2OffsetsTopic(m.Flow.Source))
 		default:
 			a.RemoteLast = last.Offset
-			at, err := findRecord(ctx, m.SourceOpts, u.SourceTopic, u.Partition, max(a.MM2Offset, u.LogStart), u.End, last)
+			var at int64
+			var err error
+			if a.MM2Offset < 0 {
+				// MM2 died before its first offset flush (every
+				// offset.flush.interval.ms, a minute by default): find the
+				// remote's last record on the source itself, from the log
+				// start, and only if it matches one source record.
+				at, err = findOnly(ctx, m.SourceOpts, u.SourceTopic, u.Partition, u.LogStart, min(u.End, u.LogStart+(b[1]-b[0])+adoptScan), last)
+				if err != nil {
+					err = fmt.Errorf("no offset for %s/%d in %s, and %w", u.SourceTopic, u.Partition, names.MM2OffsetsTopic(m.Flow.Source), err)
+				}
+			} else {
+				at, err = findRecord(ctx, m.SourceOpts, u.SourceTopic, u.Partition, max(a.MM2Offset, u.LogStart), u.End, last)
+			}
 			if err != nil {
 				a.Action, a.Reason = "refuse", err.Error()
 				break
 			}
 			a.Next = at + 1
 			a.Action = "adopt"
-			if at != a.MM2Offset {
+			switch {
+			case a.MM2Offset < 0:
+				a.Reason = fmt.Sprintf("MirrorMaker 2 recorded no offset; the remote partition's last record is source offset %d, the only source record it matches", at)
+			case at != a.MM2Offset:
 				a.Reason = fmt.Sprintf("MirrorMaker 2 had copied up to %d, past the %d it recorded", at, a.MM2Offset)
 			}
 			if apply {
@@ -204,6 +219,29 @@ func findRecord(ctx context.Context, opts []kgo.Opt, topic string, partition int
 		return -1, fmt.Errorf("the remote partition's last record (offset %d) matches no source record of %s/%d in %d..%d: not a copy of this source, or MirrorMaker 2 is still running", want.Offset, topic, partition, from, stop-1)
 	}
 	return found, nil
+}
+
+// findOnly returns the offset of the one source record in [from, to)
+// equal to want. With no offset recorded by MM2 there is no earliest
+// candidate to prefer, so a record that matches twice (identical key,
+// value, headers and timestamp) is refused rather than guessed.
+func findOnly(ctx context.Context, opts []kgo.Opt, topic string, partition int32, from, to int64, want *kgo.Record) (int64, error) {
+	var found []int64
+	err := scan(ctx, opts, topic, partition, from, to, func(r *kgo.Record) bool {
+		if sameRecord(r, want) {
+			found = append(found, r.Offset)
+		}
+		return len(found) > 1
+	})
+	switch {
+	case err != nil:
+		return -1, err
+	case len(found) == 0:
+		return -1, fmt.Errorf("the remote partition's last record (offset %d) matches no source record of %s/%d in %d..%d: not a copy of this source, or MirrorMaker 2 is still running", want.Offset, topic, partition, from, to-1)
+	case len(found) > 1:
+		return -1, fmt.Errorf("the remote partition's last record (offset %d) matches source records %d and %d of %s/%d: cannot tell which one MirrorMaker 2 copied last; let MirrorMaker 2 record its offsets (run it past offset.flush.interval.ms) or copy the partition again", want.Offset, found[0], found[1], topic, partition)
+	}
+	return found[0], nil
 }
 
 // scan reads committed data records of [from, to) in order until fn says
