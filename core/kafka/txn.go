@@ -113,3 +113,33 @@ func whileCoordinatorBusy(ctx context.Context, req func() error) error {
 		return err
 	}
 }
+
+// EndTxn ends the producer's open transaction with a raw EndTxn request,
+// for a transaction that holds only offsets committed with
+// TxnOffsetCommit: kgo's EndTransaction ends nothing when no record was
+// produced. Under transaction version 2 the coordinator bumps the
+// producer's epoch on every EndTxn, and kgo does not learn of it, so the
+// client must not be used for another transaction afterwards: close it
+// and start a new one with the same transactional id.
+func EndTxn(ctx context.Context, prod *kgo.Client, txnID string, commit bool) error {
+	id, epoch, err := prod.ProducerID(ctx)
+	if err != nil {
+		return fmt.Errorf("load producer id: %w", err)
+	}
+	req := kmsg.NewPtrEndTxnRequest()
+	req.TransactionalID = txnID
+	req.ProducerID = id
+	req.ProducerEpoch = epoch
+	req.Commit = commit
+	err = whileCoordinatorBusy(ctx, func() error {
+		resp, err := req.RequestWith(ctx, prod)
+		if err != nil {
+			return err
+		}
+		return kerr.ErrorForCode(resp.ErrorCode)
+	})
+	if commit && errors.Is(err, kerr.InvalidTxnState) {
+		return fmt.Errorf("%w: %w", ErrCommitAborted, err)
+	}
+	return err
+}

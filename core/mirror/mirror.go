@@ -213,9 +213,10 @@ func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		}
 	}()
 
-	workers, startErrs, stopped := m.start(ctx, p, claimed, log)
+	workers, startErrs, stopped, fenced := m.start(ctx, p, claimed, log)
 	res.Errors = append(res.Errors, startErrs...)
 	res.Stopped = stopped
+	res.Fenced = fenced
 	defer func() {
 		for _, w := range workers {
 			w.prod.Close()
@@ -290,7 +291,7 @@ func (m *Mirror) renewLeases(ctx context.Context, leases *lease.Store, units []l
 // start fences every claimed unit (a fresh producer's InitProducerID bumps
 // the epoch and aborts any open transaction of an earlier holder), then
 // reads their committed positions, which are now stable.
-func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *slog.Logger) (_ []*worker, _ []string, stopped int) {
+func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *slog.Logger) (_ []*worker, _ []string, stopped, fenced int) {
 	var (
 		mu      sync.Mutex
 		workers []*worker
@@ -329,22 +330,22 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 	}
 	wg.Wait()
 	if len(workers) == 0 {
-		return nil, errs, 0
+		return nil, errs, 0, 0
 	}
 
 	m.offsetsImplicit = offsetsAddedImplicitly(ctx, m.TargetAdmin)
 	log.Debug("target transactions", "offsets_added_implicitly", m.offsetsImplicit)
-	fenced := map[lease.Unit]bool{}
+	ours := map[lease.Unit]bool{}
 	for _, w := range workers {
-		fenced[w.u.Unit] = true
+		ours[w.u.Unit] = true
 	}
-	giveUp := func(err error) ([]*worker, []string, int) {
+	giveUp := func(err error) ([]*worker, []string, int, int) {
 		for _, w := range workers {
 			w.prod.Close()
 		}
-		return nil, append(errs, err.Error()), 0
+		return nil, append(errs, err.Error()), 0, 0
 	}
-	progress, err := readProgress(ctx, m.TargetAdmin, ProgressGroup(m.Flow), fenced)
+	progress, err := readProgress(ctx, m.TargetAdmin, ProgressGroup(m.Flow), ours)
 	if err != nil {
 		return giveUp(err)
 	}
@@ -366,6 +367,11 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 				w.log.Info("another invocation took this unit while it started; passing it over")
 				continue
 			}
+			if kafka.IsFenced(err) {
+				w.log.Warn("fenced: another invocation took this unit while it started", "err", err)
+				fenced++
+				continue
+			}
 			w.log.Error("unit cannot start", "err", err)
 			errs = append(errs, fmt.Sprintf("%s/%d: %v", w.u.SourceTopic, w.u.Partition, err))
 			if errors.Is(err, ErrPartitionStopped) {
@@ -375,7 +381,7 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 		}
 		ready = append(ready, w)
 	}
-	return ready, errs, stopped
+	return ready, errs, stopped, fenced
 }
 
 // sourceEnd is a source partition's last stable offset now.
@@ -464,12 +470,57 @@ func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Uni
 	if m.Flow.StartFrom == "latest" {
 		w.pos.Next = u.End
 		w.pos.Committed = time.Now()
-		if err := commitProgressPlain(ctx, m.TargetAdmin, ProgressGroup(m.Flow), u.Unit, w.pos); err != nil {
+		if err := m.anchor(ctx, w); err != nil {
 			return err
 		}
 		u.Progress = &w.pos
 	}
 	return nil
+}
+
+// anchor commits w.pos, the first position of a unit with no progress
+// under auto.offset.reset=latest, in a transaction of the unit's producer,
+// so that an invocation fenced before its anchor lands cannot rewind the
+// progress others committed since (issue 18 item 1). The anchor's EndTxn
+// leaves the producer unusable (kafka.EndTxn), so a fresh one with the
+// same transactional id takes over; its InitProducerID also settles an
+// anchor whose outcome is unknown, and the progress read after it says
+// where the unit stands.
+func (m *Mirror) anchor(ctx context.Context, w *worker) error {
+	group := ProgressGroup(m.Flow)
+	err := anchorProgress(ctx, w.prod, w.txnID, group, w.u.Unit, w.u.RemoteID, w.pos)
+	if kafka.IsFenced(err) {
+		return err
+	}
+	w.prod.Close()
+	prod, perr := m.newProducer(w.txnID)
+	if perr == nil {
+		if _, _, perr = prod.ProducerID(ctx); perr != nil {
+			prod.Close()
+		}
+	}
+	if perr != nil {
+		// The caller closes w.prod: a closed client is closed again harmlessly.
+		return errors.Join(err, fmt.Errorf("fence after the anchor: %w", perr))
+	}
+	w.prod = prod
+	progress, rerr := readProgress(ctx, m.TargetAdmin, group, map[lease.Unit]bool{w.u.Unit: true})
+	if rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	got, ok := progress[w.u.Unit]
+	switch {
+	case ok && got.Next == w.pos.Next && got.metadata() == w.pos.metadata():
+		return nil // the anchor landed
+	case ok:
+		// Another invocation committed after the anchor (and was fenced
+		// by the fresh producer): the unit is passed over this run.
+		return errUnitTaken
+	case err != nil:
+		return err
+	default:
+		return fmt.Errorf("anchor progress of %s: committed but not found in group %s", w.u.Unit, group)
+	}
 }
 
 // copy runs the workers and feeds them from one source consumer.

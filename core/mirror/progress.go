@@ -264,10 +264,30 @@ func commitProgress(ctx context.Context, prod *kgo.Client, txnID, group string, 
 	return nil
 }
 
-// commitProgressPlain writes a starting position outside any transaction.
-// It is used only to anchor a unit that has no progress yet under
-// auto.offset.reset=latest, by the lease holder after fencing, so no
-// transactional writer can race it.
+// anchorProgress commits a unit's first position, where it has no
+// progress yet under auto.offset.reset=latest, in a transaction of the
+// unit's producer holding only that offset. A plain OffsetCommit would not
+// be fenced: an invocation delayed between fencing and its anchor could
+// land it after newer invocations anchored and copied, rewinding the
+// progress, and the next run would copy those records twice. In a
+// transaction, that invocation's stale epoch is refused (PRODUCER_FENCED).
+// The producer must not be used again afterwards (see kafka.EndTxn).
+func anchorProgress(ctx context.Context, prod *kgo.Client, txnID, group string, u lease.Unit, topicID [16]byte, p Position) error {
+	if err := addProgressGroup(ctx, prod, txnID, group); err != nil {
+		return fmt.Errorf("anchor progress of %s: %w", u, err)
+	}
+	if err := commitProgress(ctx, prod, txnID, group, u, topicID, p); err != nil {
+		return fmt.Errorf("anchor progress of %s: %w", u, err)
+	}
+	if err := kafka.EndTxn(ctx, prod, txnID, true); err != nil {
+		return fmt.Errorf("anchor progress of %s: commit: %w", u, err)
+	}
+	return nil
+}
+
+// commitProgressPlain writes a position outside any transaction, where no
+// fencing protects it: for mirror adopt, an operator's one-off command
+// run while nothing else copies the flow, and for tests.
 func commitProgressPlain(ctx context.Context, adm *kadm.Client, group string, u lease.Unit, p Position) error {
 	var os kadm.Offsets
 	os.Add(kadm.Offset{Topic: u.Topic, Partition: u.Partition, At: p.Next, LeaderEpoch: -1, Metadata: p.metadata()})
@@ -276,7 +296,7 @@ func commitProgressPlain(ctx context.Context, adm *kadm.Client, group string, u 
 		err = resp.Error()
 	}
 	if err != nil {
-		return fmt.Errorf("anchor progress of %s: %w", u, err)
+		return fmt.Errorf("commit progress of %s: %w", u, err)
 	}
 	return nil
 }
