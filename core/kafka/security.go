@@ -54,6 +54,16 @@ func securityOptions(props map[string]string, keyPrefix string) (opts []kgo.Opt,
 			opts = append(opts, kgo.DialTLSConfig(cfg))
 		}
 	}
+	if useSASL && !useTLS {
+		// PLAIN sends the password as it is, and AWS_MSK_IAM a signed
+		// token good for minutes; without TLS both cross the network
+		// readable. (SCRAM does not send the password, but the records
+		// still travel in the clear.)
+		switch mech := strings.ToUpper(strings.TrimSpace(props["sasl.mechanism"])); mech {
+		case "PLAIN", "AWS_MSK_IAM":
+			warnings = append(warnings, fmt.Sprintf("%ssasl.mechanism=%s runs over security.protocol=%s: the credentials cross the network unencrypted; use SASL_SSL", keyPrefix, mech, protocol))
+		}
+	}
 	if useSASL {
 		m, p := saslMechanism(props, keyPrefix)
 		problems = append(problems, p...)
@@ -73,6 +83,9 @@ func tlsConfig(props map[string]string, keyPrefix string) (*tls.Config, []string
 		problems = append(problems, keyPrefix+k+": "+fmt.Sprintf(format, args...))
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if lo, hi, ok := tlsVersions(props, bad); ok {
+		cfg.MinVersion, cfg.MaxVersion = lo, hi
+	}
 
 	var caPEM []byte
 	if v := props["ssl.truststore.certificates"]; v != "" {
@@ -133,6 +146,60 @@ func tlsConfig(props map[string]string, keyPrefix string) (*tls.Config, []string
 		}
 	}
 	return cfg, warnings, problems
+}
+
+// tlsVersions maps the Java client's ssl.enabled.protocols (the versions
+// it may use; Kafka's default TLSv1.2,TLSv1.3) and ssl.protocol (the
+// highest it asks for; default TLSv1.3, "TLS" for no bound) to the lowest
+// and highest TLS version. Only TLSv1.2 and TLSv1.3 are accepted: older
+// versions are insecure, and mirrorless never offers them. Anything else is
+// a problem naming the key.
+func tlsVersions(props map[string]string, bad func(k, format string, args ...any)) (lo, hi uint16, ok bool) {
+	versions := map[string]uint16{"TLSV1.2": tls.VersionTLS12, "TLSV1.3": tls.VersionTLS13}
+	known := func(k, v string) (uint16, bool) {
+		u := strings.ToUpper(strings.TrimSpace(v))
+		if x, ok := versions[u]; ok {
+			return x, true
+		}
+		switch u {
+		case "TLSV1", "TLSV1.1", "SSLV3", "SSLV2", "SSL", "SSLV2HELLO":
+			bad(k, "%q is not supported: mirrorless uses TLSv1.2 or TLSv1.3 (older versions are insecure)", v)
+		default:
+			bad(k, "%q is not a TLS version: use TLSv1.2 or TLSv1.3", v)
+		}
+		return 0, false
+	}
+	lo, hi, ok = tls.VersionTLS12, tls.VersionTLS13, true
+	if v, set := props["ssl.enabled.protocols"]; set && strings.TrimSpace(v) != "" {
+		lo, hi = tls.VersionTLS13, tls.VersionTLS12
+		for _, p := range strings.Split(v, ",") {
+			if strings.TrimSpace(p) == "" {
+				continue
+			}
+			x, good := known("ssl.enabled.protocols", p)
+			if !good {
+				ok = false
+				continue
+			}
+			lo, hi = min(lo, x), max(hi, x)
+		}
+		if lo > hi {
+			bad("ssl.enabled.protocols", "names no TLS version: use TLSv1.2, TLSv1.3 or both")
+			ok = false
+		}
+	}
+	if v, set := props["ssl.protocol"]; set && strings.TrimSpace(v) != "" && !strings.EqualFold(strings.TrimSpace(v), "TLS") {
+		x, good := known("ssl.protocol", v)
+		if !good {
+			return 0, 0, false
+		}
+		hi = min(hi, x)
+		if ok && lo > hi {
+			bad("ssl.protocol", "%q is below every version ssl.enabled.protocols allows (%q)", v, props["ssl.enabled.protocols"])
+			return 0, 0, false
+		}
+	}
+	return lo, hi, ok
 }
 
 // readPEMStore reads ssl.<store>.location, which must be PEM

@@ -6,6 +6,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -185,5 +186,42 @@ func TestRealWrongCA(t *testing.T) {
 		default:
 			t.Logf("%s: failed in %v: %v", name, took.Round(time.Millisecond), err)
 		}
+	}
+}
+
+// ssl.protocol and ssl.enabled.protocols on the real SSL listener (the
+// brokers allow TLSv1.2 and TLSv1.3, Kafka's default): the version the
+// handshake settles on follows them, and a client built from them through
+// Options copies records. Before issue 18 they were ignored: TLSv1.3 was
+// negotiated whatever they said.
+func TestRealTLSVersions(t *testing.T) {
+	p := realSecure(t)
+	for _, tc := range []struct {
+		props map[string]string
+		want  uint16
+	}{
+		{map[string]string{}, tls.VersionTLS13},
+		{map[string]string{"ssl.protocol": "TLSv1.2"}, tls.VersionTLS12},
+		{map[string]string{"ssl.enabled.protocols": "TLSv1.2"}, tls.VersionTLS12},
+		{map[string]string{"ssl.enabled.protocols": "TLSv1.2,TLSv1.3", "ssl.protocol": "TLSv1.3"}, tls.VersionTLS13},
+	} {
+		props := p.sslProps()
+		for k, v := range tc.props {
+			props[k] = v
+		}
+		cfg, _, problems := tlsConfig(props, "A.")
+		if len(problems) > 0 {
+			t.Fatalf("%v: %v", tc.props, problems)
+		}
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", p.SSL["A"], cfg)
+		if err != nil {
+			t.Fatalf("%v: handshake with the SSL listener: %v", tc.props, err)
+		}
+		got := conn.ConnectionState().Version
+		conn.Close()
+		if got != tc.want {
+			t.Errorf("%v: negotiated %s, want %s", tc.props, tls.VersionName(got), tls.VersionName(tc.want))
+		}
+		roundTrip(t, "A", p.SSL["A"], props)
 	}
 }

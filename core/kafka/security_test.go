@@ -162,3 +162,62 @@ func TestTLS(t *testing.T) {
 		t.Error("host name check off accepted an unverified chain")
 	}
 }
+
+// ssl.protocol and ssl.enabled.protocols were ignored (issue 18); they now
+// bound the TLS versions as the Java client does, and what is not TLSv1.2
+// or TLSv1.3 is a problem naming the key.
+func TestTLSVersions(t *testing.T) {
+	for _, tc := range []struct {
+		props   map[string]string
+		lo, hi  uint16
+		problem string
+	}{
+		{map[string]string{}, tls.VersionTLS12, tls.VersionTLS13, ""},
+		{map[string]string{"ssl.protocol": "TLSv1.2"}, tls.VersionTLS12, tls.VersionTLS12, ""},
+		{map[string]string{"ssl.protocol": "TLSv1.3"}, tls.VersionTLS12, tls.VersionTLS13, ""},
+		{map[string]string{"ssl.protocol": "TLS"}, tls.VersionTLS12, tls.VersionTLS13, ""},
+		{map[string]string{"ssl.enabled.protocols": "TLSv1.3"}, tls.VersionTLS13, tls.VersionTLS13, ""},
+		{map[string]string{"ssl.enabled.protocols": " TLSv1.2 , TLSv1.3 "}, tls.VersionTLS12, tls.VersionTLS13, ""},
+		{map[string]string{"ssl.enabled.protocols": "TLSv1.2", "ssl.protocol": "TLSv1.3"}, tls.VersionTLS12, tls.VersionTLS12, ""},
+		{map[string]string{"ssl.enabled.protocols": "TLSv1.3", "ssl.protocol": "TLSv1.2"}, 0, 0, `A.ssl.protocol: "TLSv1.2" is below every version`},
+		{map[string]string{"ssl.protocol": "TLSv1.1"}, 0, 0, `A.ssl.protocol: "TLSv1.1" is not supported`},
+		{map[string]string{"ssl.protocol": "tls1.3"}, 0, 0, `A.ssl.protocol: "tls1.3" is not a TLS version`},
+		{map[string]string{"ssl.enabled.protocols": "TLSv1.2,SSLv3"}, 0, 0, `A.ssl.enabled.protocols: "SSLv3" is not supported`},
+		{map[string]string{"ssl.enabled.protocols": ","}, 0, 0, "A.ssl.enabled.protocols: names no TLS version"},
+	} {
+		cfg, _, problems := tlsConfig(tc.props, "A.")
+		got := strings.Join(problems, "; ")
+		if tc.problem != "" {
+			if !strings.Contains(got, tc.problem) {
+				t.Errorf("%v: problems %q, want %q", tc.props, got, tc.problem)
+			}
+			continue
+		}
+		if got != "" || cfg.MinVersion != tc.lo || cfg.MaxVersion != tc.hi {
+			t.Errorf("%v: versions %x..%x (problems %q), want %x..%x", tc.props, cfg.MinVersion, cfg.MaxVersion, got, tc.lo, tc.hi)
+		}
+	}
+}
+
+// PLAIN and AWS_MSK_IAM without TLS send credentials readable on the
+// network: a warning says so (issue 18). SCRAM and SASL_SSL get none.
+func TestSASLWithoutTLSWarns(t *testing.T) {
+	for _, tc := range []struct {
+		protocol, mech string
+		warn           bool
+	}{
+		{"SASL_PLAINTEXT", "PLAIN", true},
+		{"SASL_PLAINTEXT", "AWS_MSK_IAM", true},
+		{"SASL_PLAINTEXT", "SCRAM-SHA-512", false},
+		{"SASL_SSL", "PLAIN", false},
+	} {
+		props := map[string]string{"security.protocol": tc.protocol, "sasl.mechanism": tc.mech,
+			"sasl.jaas.config": `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";`}
+		_, warnings, _ := securityOptions(props, "B.")
+		got := strings.Join(warnings, "; ")
+		want := "B.sasl.mechanism=" + tc.mech + " runs over security.protocol=SASL_PLAINTEXT: the credentials cross the network unencrypted"
+		if strings.Contains(got, want) != tc.warn {
+			t.Errorf("%s over %s: warnings %q", tc.mech, tc.protocol, got)
+		}
+	}
+}
