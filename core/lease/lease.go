@@ -229,7 +229,14 @@ func (s *Store) claim(ctx context.Context, current map[Unit]Lease, units []Unit,
 }
 
 // Release ends this owner's leases on units so the next invocation need
-// not wait for them to expire. A unit someone else holds is left alone.
+// not wait for them to expire. There is no compare-and-set on offsets, so
+// the write could erase a claim made since the read; it is made harmless
+// by time instead: only a lease that is ours and has at least
+// releaseMargin left is released, and the write is given up before that
+// lease expires. No other owner claims a live lease, so none can have
+// claimed it in between (clocks agreeing within the margin). A lease
+// nearly or already expired (a stalled invocation, a zombie) is left to
+// expire: a newer holder may have it already (issue 18 item 4).
 func (s *Store) Release(ctx context.Context, units []Unit) error {
 	if len(units) == 0 {
 		return nil
@@ -239,17 +246,31 @@ func (s *Store) Release(ctx context.Context, units []Unit) error {
 		return err
 	}
 	var os kadm.Offsets
-	expired := s.now().Add(-time.Millisecond).UnixMilli()
+	now := s.now()
+	expired := now.Add(-time.Millisecond).UnixMilli()
+	var left time.Duration // the shortest time a released lease has left
 	for _, u := range units {
-		if current[u].Owner == s.Owner {
-			os.Add(kadm.Offset{Topic: u.Topic, Partition: u.Partition, At: expired, LeaderEpoch: -1, Metadata: metaPrefix + s.Owner})
+		l := current[u]
+		if l.Owner != s.Owner || l.Expiry.Sub(now) < releaseMargin {
+			continue
 		}
+		if len(os) == 0 || l.Expiry.Sub(now) < left {
+			left = l.Expiry.Sub(now)
+		}
+		os.Add(kadm.Offset{Topic: u.Topic, Partition: u.Partition, At: expired, LeaderEpoch: -1, Metadata: metaPrefix + s.Owner})
 	}
 	if len(os) == 0 {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, left-releaseMargin/2)
+	defer cancel()
 	return s.commit(ctx, os)
 }
+
+// releaseMargin is how long a lease must still have to live for Release
+// to write over it: the read, the write and any clock difference between
+// invocations must fit in it.
+const releaseMargin = 2 * time.Second
 
 func (s *Store) commit(ctx context.Context, os kadm.Offsets) error {
 	var err error
