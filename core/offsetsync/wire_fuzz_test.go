@@ -2,7 +2,9 @@ package offsetsync
 
 import (
 	"bytes"
+	"errors"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -78,20 +80,29 @@ func FuzzDecodeHeartbeat(f *testing.F) {
 }
 
 // FuzzWireRoundTrip: decode(encode(x)) == x for every value the encoders
-// accept (strings up to Kafka's INT16 length limit, any bytes).
+// accept (strings up to Kafka's INT16 length limit, any bytes); a
+// checkpoint whose group, topic or metadata is longer is refused by Check
+// (the checkpoint function checks before encoding, since a source group
+// may be that long; issue 18).
 func FuzzWireRoundTrip(f *testing.F) {
 	f.Add("orders", "g1", int32(3), int64(100), int64(42), "")
 	f.Add("", "", int32(-1), int64(-1), int64(math.MinInt64), "meta\x00data")
 	f.Add("A.t\xff", "é", int32(math.MaxInt32), int64(math.MaxInt64), int64(0), "x")
+	f.Add(strings.Repeat("g", 40_000), "t", int32(0), int64(1), int64(1), "")
+	f.Add("g", "t", int32(0), int64(1), int64(1), strings.Repeat("m", MaxString+1))
 	f.Fuzz(func(t *testing.T, a, b string, p int32, up, down int64, meta string) {
-		if len(a) > math.MaxInt16 || len(b) > math.MaxInt16 || len(meta) > math.MaxInt16 {
-			t.Skip("longer than a Kafka STRING can be")
+		tooLong := len(a) > MaxString || len(b) > MaxString || len(meta) > MaxString
+		c := Checkpoint{Group: a, Topic: b, Partition: p, Upstream: up, Downstream: down, Metadata: meta}
+		if err := c.Check(); tooLong != errors.Is(err, ErrTooLong) {
+			t.Fatalf("Check of a checkpoint with strings of %d, %d and %d bytes: %v", len(a), len(b), len(meta), err)
+		}
+		if tooLong {
+			return
 		}
 		s := OffsetSync{Topic: a, Partition: p, Upstream: up, Downstream: down}
 		if got, err := DecodeOffsetSync(s.Key(), s.Value()); err != nil || got != s {
 			t.Fatalf("offset sync %+v decodes as %+v, %v", s, got, err)
 		}
-		c := Checkpoint{Group: a, Topic: b, Partition: p, Upstream: up, Downstream: down, Metadata: meta}
 		if got, err := DecodeCheckpoint(c.Key(), c.Value()); err != nil || got != c {
 			t.Fatalf("checkpoint %+v decodes as %+v, %v", c, got, err)
 		}
