@@ -244,21 +244,27 @@ variable "target_msk_cluster_arn" {
 }
 
 variable "source_topics" {
-  description = "IAM name pattern of the source topics to read (e.g. orders*). MSK IAM only."
+  description = "IAM name pattern of the source topics mirror reads (e.g. orders*). Read-only; the default is every topic, as MM2's default topics filter (.*) selects. MSK IAM only."
   type        = string
   default     = "*"
 }
 
 variable "remote_topics" {
-  description = "IAM name pattern of the remote topics on the target (e.g. A.*). MSK IAM only."
+  description = "IAM name pattern of the remote topics mirror writes on the target. Empty: those of the flow's source alias, <alias>.* (A.* for flows = A->B); set it for IdentityReplicationPolicy or another separator. MSK IAM only."
+  type        = string
+  default     = ""
+}
+
+variable "source_groups" {
+  description = "IAM name pattern of the source consumer groups checkpoint reads to translate. Read-only; the default is every group, as MM2's default groups filter (.*) selects. MSK IAM only."
   type        = string
   default     = "*"
 }
 
-variable "source_groups" {
-  description = "IAM name pattern of the consumer groups checkpoint translates (and syncs). MSK IAM only."
+variable "synced_groups" {
+  description = "IAM name pattern of the target consumer groups checkpoint may commit offsets to (sync.group.offsets.enabled, off by default). Empty grants none. MSK IAM only."
   type        = string
-  default     = "*"
+  default     = ""
 }
 
 # --- alarms -------------------------------------------------------------------------------------

@@ -235,6 +235,9 @@ func TestInfraIAMLeastPrivilege(t *testing.T) {
 	}
 	for _, side := range []string{"msk_source", "msk_target"} {
 		fns, _ := locals(p)[side].(map[string]any)
+		if side == "msk_target" {
+			fns["checkpoint (synced groups)"] = syncedGroups(p)
+		}
 		for fn, v := range fns {
 			for i, st := range v.([]any) {
 				n++
@@ -251,6 +254,20 @@ func TestInfraIAMLeastPrivilege(t *testing.T) {
 	if n < 20 {
 		t.Fatalf("found only %d statements in infra/: the walk is broken", n)
 	}
+}
+
+// syncedGroups reads local.msk_target_synced_groups (a conditional list) as its statements.
+func syncedGroups(p parsed) []any {
+	expr, _ := locals(p)["msk_target_synced_groups"].(string)
+	var out []any
+	for _, obj := range regexp.MustCompile(`\{Effect = "Allow", Action = \[([^\]]*)\], Resource = "([^"]*)"\}`).FindAllStringSubmatch(expr, -1) {
+		var actions []any
+		for _, q := range hclQuoted.FindAllStringSubmatch(obj[1], -1) {
+			actions = append(actions, q[1])
+		}
+		out = append(out, map[string]any{"Effect": "Allow", "Action": actions, "Resource": obj[2]})
+	}
+	return out
 }
 
 func unquoteAll(v any) any {
@@ -328,6 +345,9 @@ func TestMSKPermissionsMatch(t *testing.T) {
 			var tf []string
 			fns, _ := locals(p)["msk_"+side].(map[string]any)
 			list, _ := fns[fn].([]any)
+			if side == "target" && fn == "checkpoint" {
+				list = append(list, syncedGroups(p)...)
+			}
 			for _, v := range list {
 				st := v.(map[string]any)
 				for _, r := range strs(unquoteAll(st["Resource"])) {
@@ -369,6 +389,12 @@ func tplKey(r any) string {
 		return sub[0].(string)
 	}
 	pattern := tplParam.ReplaceAllStringFunc(g[2], func(s string) string {
+		switch s {
+		case "${Remote}": // derived from RemoteTopics and Flows, as local.remote_topics is
+			return "${local.remote_topics}"
+		case "${Flow}":
+			return "${var.flows}"
+		}
 		return "${var." + snake(s[2:len(s)-1]) + "}"
 	})
 	return g[1] + "/" + pattern
@@ -387,4 +413,186 @@ func infraKey(r string) string {
 		kind = "transactional-id"
 	}
 	return kind + "/" + g[2]
+}
+
+// exampleFlow is the one flow an MSK IAM deployment serves in TestMSKWildcardsNeeded (Flows /
+// flows; the template's rules and infra/'s preconditions require one with a target cluster).
+const exampleFlow = "A->B"
+
+// internalPatterns are the wildcard names of MM2's and mirrorless's internal topics on the
+// target, for any source alias (the separator is "."): they match nothing else.
+var internalPatterns = []string{"mm2-offset-syncs.*.internal", "*.checkpoints.internal", "mm2-mirrorless-checkpoint-state.*.internal"}
+
+// sourceReadOnly are the actions a bare "*" may carry, on the source only: MM2's default
+// filters (topics = .*, groups = .*) select every topic and group there.
+var sourceReadOnly = []string{"kafka-cluster:DescribeTopic", "kafka-cluster:ReadData", "kafka-cluster:DescribeTopicDynamicConfiguration", "kafka-cluster:DescribeGroup"}
+
+// wildcardProblem says what is wrong with a topic, group or transactional-id name pattern as
+// granted with the parameters' defaults, or "" if its wildcard is needed: a bare "*" only for
+// reading the source; otherwise a wildcard only in an internal topic's name or after a prefix
+// that pins the flow (the remote topics A.*, the groups and transactional ids mirrorless.A->B.*).
+func wildcardProblem(side, kind, pattern string, actions []string) string {
+	if !strings.ContainsAny(pattern, "*?") {
+		return ""
+	}
+	if pattern == "*" {
+		for _, a := range actions {
+			if side != "source" || !slices.Contains(sourceReadOnly, a) {
+				return fmt.Sprintf("%s on every %s of the %s cluster: grant only what the flows need", a, kind, side)
+			}
+		}
+		return ""
+	}
+	if kind == "topic" && slices.Contains(internalPatterns, pattern) {
+		return ""
+	}
+	src, _, _ := strings.Cut(exampleFlow, "->")
+	for _, pinned := range []string{src + ".", "mirrorless." + exampleFlow + "."} {
+		if strings.HasPrefix(pattern, pinned) && !strings.ContainsAny(pattern[:len(pinned)], "*?") {
+			return ""
+		}
+	}
+	return fmt.Sprintf("%s pattern %q reaches beyond the flow %s", kind, pattern, exampleFlow)
+}
+
+// derived are the names the template and infra/ give what they derive from Flows / flows.
+func derived(name string) (string, bool) {
+	src, _, _ := strings.Cut(exampleFlow, "->")
+	switch name {
+	case "Flow", "var.flows":
+		return exampleFlow, true
+	case "Remote", "local.remote_topics":
+		return src + ".*", true
+	}
+	return "", false
+}
+
+// mskGrants lists (side, kind, pattern with defaults, actions) of every MSK grant on a topic,
+// group or transactional id, in template.yaml and in infra/.
+func mskGrants(t *testing.T, p parsed) (tpl, tf [][4]string) {
+	t.Helper()
+	params := p.Template["Parameters"].(map[string]any)
+	subst := func(s string, lookup func(string) (string, bool)) string {
+		return regexp.MustCompile(`\$\{([A-Za-z_.]+)\}`).ReplaceAllStringFunc(s, func(m string) string {
+			if v, ok := lookup(m[2 : len(m)-1]); ok {
+				return v
+			}
+			return m
+		})
+	}
+	for name, sts := range templatePolicies(t, p.Template) {
+		if !strings.HasSuffix(name, "MskPolicy") {
+			continue
+		}
+		side := "target"
+		if strings.Contains(name, "Source") {
+			side = "source"
+		}
+		for _, st := range sts {
+			res := []any{st["Resource"]}
+			if l, ok := st["Resource"].([]any); ok {
+				res = l
+			}
+			for _, r := range res {
+				m, _ := r.(map[string]any)
+				sub, _ := m["Fn::Sub"].([]any)
+				if len(sub) == 0 {
+					continue
+				}
+				g := tplResource.FindStringSubmatch(sub[0].(string))
+				if g == nil {
+					continue
+				}
+				pat := subst(g[2], func(n string) (string, bool) {
+					if v, ok := derived(n); ok {
+						return v, true
+					}
+					if pv, ok := params[n].(map[string]any); ok {
+						return fmt.Sprint(pv["Default"]), true
+					}
+					return "", false
+				})
+				tpl = append(tpl, [4]string{side, g[1], pat, strings.Join(strs(st["Action"]), " ")})
+			}
+		}
+	}
+	vars := blocks(p, "variable")
+	for _, side := range []string{"source", "target"} {
+		fns, _ := locals(p)["msk_"+side].(map[string]any)
+		if side == "target" {
+			fns["synced groups"] = syncedGroups(p)
+		}
+		for _, v := range fns {
+			for _, x := range v.([]any) {
+				st := x.(map[string]any)
+				for _, r := range strs(unquoteAll(st["Resource"])) {
+					g := infraResource.FindStringSubmatch(r)
+					if g == nil {
+						continue
+					}
+					kind := g[1]
+					if kind == "txn" {
+						kind = "transactional-id"
+					}
+					pat := subst(g[2], func(n string) (string, bool) {
+						if v, ok := derived(n); ok {
+							return v, true
+						}
+						if vv, ok := vars[strings.TrimPrefix(n, "var.")]; ok && strings.HasPrefix(n, "var.") {
+							return unquote(fmt.Sprint(vv["default"])), true
+						}
+						return "", false
+					})
+					tf = append(tf, [4]string{side, kind, pat, strings.Join(strs(unquoteAll(st["Action"])), " ")})
+				}
+			}
+		}
+	}
+	return tpl, tf
+}
+
+// TestMSKWildcardsNeeded: with the parameters' defaults, no MSK IAM grant reaches a topic,
+// group or transactional id the flow does not need (issue 18 item 11): not a bare "*" anywhere
+// but in reading the source, not mirrorless.* (every flow's groups), not every remote topic.
+func TestMSKWildcardsNeeded(t *testing.T) {
+	p := load(t)
+	tpl, tf := mskGrants(t, p)
+	if len(tpl) < 15 || len(tf) < 15 {
+		t.Fatalf("found %d template and %d infra/ MSK grants: the walk is broken", len(tpl), len(tf))
+	}
+	for what, grants := range map[string][][4]string{"template.yaml": tpl, "infra/": tf} {
+		for _, g := range grants {
+			if problem := wildcardProblem(g[0], g[1], g[2], strings.Fields(g[3])); problem != "" {
+				t.Errorf("%s: %s", what, problem)
+			}
+		}
+	}
+	// The grants are derived from one flow, so both refuse a target cluster without one.
+	rule, _ := json.Marshal(p.Template["Rules"].(map[string]any)["TargetMskNeedsOneFlow"])
+	if !strings.Contains(string(rule), `{"Fn::Not":[{"Fn::Equals":[{"Ref":"Flows"},""]}]}`) {
+		t.Errorf("template.yaml has no rule TargetMskNeedsOneFlow asserting Flows is set: %s", rule)
+	}
+	if pre := fmt.Sprint(resources(p, "aws_iam_role_policy")["msk_target"]["lifecycle"]); !strings.Contains(pre, `var.flows != "" && !strcontains(var.flows, ",")`) {
+		t.Errorf("infra/ aws_iam_role_policy.msk_target has no precondition that flows names one flow: %s", pre)
+	}
+	// The checker catches what it is for.
+	for _, c := range []struct {
+		side, kind, pattern, action string
+		bad                         bool
+	}{
+		{"target", "topic", "*", "kafka-cluster:WriteData", true},
+		{"target", "group", "*", "kafka-cluster:AlterGroup", true},
+		{"source", "topic", "*", "kafka-cluster:WriteData", true},
+		{"target", "group", "mirrorless.*", "kafka-cluster:AlterGroup", true},
+		{"target", "topic", "*.orders", "kafka-cluster:WriteData", true},
+		{"source", "topic", "*", "kafka-cluster:ReadData", false},
+		{"target", "topic", "A.*", "kafka-cluster:WriteData", false},
+		{"target", "transactional-id", "mirrorless.A->B.*", "kafka-cluster:AlterTransactionalId", false},
+		{"target", "topic", "*.checkpoints.internal", "kafka-cluster:WriteData", false},
+		{"target", "topic", "heartbeats", "kafka-cluster:WriteData", false},
+	} {
+		if got := wildcardProblem(c.side, c.kind, c.pattern, []string{c.action}); (got != "") != c.bad {
+			t.Errorf("wildcardProblem(%s %s %q %s) = %q, want a problem: %v", c.side, c.kind, c.pattern, c.action, got, c.bad)
+		}
+	}
 }
