@@ -217,12 +217,12 @@ func (a *Invoker) Reconcile(ctx context.Context) (*ReconcileSummary, error) {
 		err = reconcile.Apply(ctx, p, tgt)
 		for _, act := range p.Actions {
 			switch act.Status {
-			case "applied":
+			case reconcile.Applied:
 				sum.Applied++
 				a.logApplied(f.Name(), act)
-			case "skipped":
+			case reconcile.Skipped:
 				sum.Skipped++
-			case "failed":
+			case reconcile.Failed:
 				sum.Failed++
 				a.Logger.Error("change failed", "flow", f.Name(), "kind", act.Kind, "topic", act.Topic, "err", act.Error)
 			}

@@ -71,13 +71,13 @@ func (s *ReconcileSummary) Metrics() []metrics.Set {
 		var created, internal, partitions, configs, acls, failed, skipped float64
 		for _, a := range p.Actions {
 			switch a.Status {
-			case "failed":
+			case reconcile.Failed:
 				failed++
 				continue
-			case "skipped":
+			case reconcile.Skipped:
 				skipped++
 				continue
-			case "applied":
+			case reconcile.Applied:
 			default:
 				continue
 			}

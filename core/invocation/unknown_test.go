@@ -12,6 +12,7 @@ import (
 
 	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
+	"github.com/mirrorless/mirrorless/core/mirror"
 )
 
 // A commit whose outcome the mirror cannot know is settled by fencing and
@@ -70,7 +71,7 @@ func TestUnknownCommitOutcome(t *testing.T) {
 			}
 			d := sum.Flows[0].Detail[0]
 			t.Logf("first run: %+v (responses dropped: %d)", d, dropper.Dropped)
-			if d.Status != "resolved" {
+			if d.Status != mirror.UnitResolved {
 				t.Fatalf("unit status %q, want resolved (the unknown outcome was not noticed)", d.Status)
 			}
 			if d.Records != tc.want || d.To != tc.want {

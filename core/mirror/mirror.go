@@ -245,9 +245,9 @@ func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 			res.Skipped += r.Skipped
 		}
 		switch r.Status {
-		case "fenced":
+		case UnitFenced:
 			res.Fenced++
-		case "error":
+		case UnitError:
 			res.Errors = append(res.Errors, fmt.Sprintf("%s/%d: %s", r.Topic, r.Partition, r.Error))
 		}
 	}
@@ -530,7 +530,7 @@ func (m *Mirror) copy(ctx context.Context, workers []*worker, stopAt time.Time, 
 	var active []*worker
 	for _, w := range workers {
 		if w.pos.Next >= w.u.End && !w.u.refreshDue(m.Settings.ProgressRefresh) {
-			w.res.Status = "done"
+			w.res.Status = UnitDone
 			w.res.From, w.res.To = w.pos.Next, w.pos.Next
 			continue
 		}
@@ -652,8 +652,8 @@ func (m *Mirror) copy(ctx context.Context, workers []*worker, stopAt time.Time, 
 	}
 	wg.Wait()
 	for _, w := range active {
-		if w.fetchErr != nil && w.res.Status != "error" && w.res.Status != "fenced" {
-			w.res.Status = "error"
+		if w.fetchErr != nil && w.res.Status != UnitError && w.res.Status != UnitFenced {
+			w.res.Status = UnitError
 			w.res.Error = w.fetchErr.Error()
 		}
 	}

@@ -16,19 +16,29 @@ import (
 	"github.com/mirrorless/mirrorless/core/offsetsync"
 )
 
+// UnitStatus is how a unit's work in one invocation ended.
+type UnitStatus string
+
+// The unit statuses, as written in the summary's detail.
+const (
+	UnitDone     UnitStatus = "done"     // caught up with the end planned
+	UnitDeadline UnitStatus = "deadline" // time ran out; the next invocation goes on
+	UnitResolved UnitStatus = "resolved" // a commit's unknown outcome was read back; the next invocation goes on
+	UnitFenced   UnitStatus = "fenced"   // another invocation took the unit over
+	UnitError    UnitStatus = "error"    // failed: Error says why
+)
+
 // UnitResult is what one invocation did to one unit.
 type UnitResult struct {
-	Topic        string `json:"topic"`
-	Partition    int32  `json:"partition"`
-	From         int64  `json:"from"`
-	To           int64  `json:"to"`
-	Records      int64  `json:"records"`
-	Bytes        int64  `json:"bytes"`
-	Transactions int    `json:"transactions"`
-	// Status: done (caught up), deadline (time ran out), fenced (another
-	// invocation took over), error.
-	Status string `json:"status"`
-	Error  string `json:"error,omitempty"`
+	Topic        string     `json:"topic"`
+	Partition    int32      `json:"partition"`
+	From         int64      `json:"from"`
+	To           int64      `json:"to"`
+	Records      int64      `json:"records"`
+	Bytes        int64      `json:"bytes"`
+	Transactions int        `json:"transactions"`
+	Status       UnitStatus `json:"status"`
+	Error        string     `json:"error,omitempty"`
 	// Reset says why and where the reset policy moved the position;
 	// Skipped counts the source offsets it skipped (deleted before they
 	// were copied), exactly the offsets named in Reset.
@@ -92,17 +102,17 @@ func (w *worker) run(parent context.Context, stopAt time.Time) {
 	}
 	for {
 		if w.pos.Next >= w.u.End {
-			w.res.Status = "done"
+			w.res.Status = UnitDone
 			return
 		}
 		if !time.Now().Before(stopAt) {
-			w.res.Status = "deadline"
+			w.res.Status = UnitDeadline
 			return
 		}
 		batch, open := w.collect(stopAt)
 		if len(batch) == 0 {
 			if !open {
-				w.res.Status = "deadline"
+				w.res.Status = UnitDeadline
 				return
 			}
 			continue
@@ -644,16 +654,16 @@ func (w *worker) fail(err error) {
 	case errors.Is(err, context.DeadlineExceeded) && !time.Now().Before(w.deadline):
 		// Time ran out inside a transaction: it was aborted, and the next
 		// invocation copies the batch again. Not a failure.
-		w.res.Status = "deadline"
+		w.res.Status = UnitDeadline
 		w.log.Info("time budget ended inside a transaction; aborted it", "offset", w.pos.Next)
 	case errors.Is(err, errStopUnit):
-		w.res.Status = "resolved"
+		w.res.Status = UnitResolved
 	case kafka.IsFenced(err):
-		w.res.Status = "fenced"
+		w.res.Status = UnitFenced
 		w.res.Error = err.Error()
 		w.log.Warn("fenced: another invocation took this unit", "err", err)
 	default:
-		w.res.Status = "error"
+		w.res.Status = UnitError
 		w.res.Error = err.Error()
 		w.log.Error("unit failed", "err", err)
 	}

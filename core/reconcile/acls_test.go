@@ -128,7 +128,7 @@ func aclSummary(a Action) string {
 	if a.ACL.SourceOperation != "" {
 		s += " (was " + a.ACL.SourceOperation + ")"
 	}
-	return s + " " + a.Status
+	return s + " " + string(a.Status)
 }
 
 func TestPlanACLs(t *testing.T) {

@@ -32,6 +32,18 @@ const (
 	CreateACL           = "create-acl"
 )
 
+// Status is where an action stands.
+type Status string
+
+// The action statuses, as written in the summary.
+const (
+	Planned Status = "planned" // in the plan (a dry run stops here)
+	Applied Status = "applied" // done on the target
+	Exists  Status = "exists"  // created meanwhile by someone else: nothing to do
+	Skipped Status = "skipped" // not started before the time budget ended; the next run applies it
+	Failed  Status = "failed"  // refused by the target: Error says why
+)
+
 // ConfigChange is one incremental config change on a remote topic.
 type ConfigChange struct {
 	Key string `json:"key"`
@@ -64,9 +76,8 @@ type Action struct {
 	// Changes are the config changes of an alter-configs action.
 	Changes []ConfigChange `json:"changes,omitempty"`
 	// ACL is the binding of a create-acl action (on Topic).
-	ACL *ACL `json:"acl,omitempty"`
-	// Status is planned, applied, exists (someone created it meanwhile) or failed.
-	Status string `json:"status"`
+	ACL    *ACL   `json:"acl,omitempty"`
+	Status Status `json:"status"`
 	Error  string `json:"error,omitempty"`
 }
 
@@ -214,7 +225,7 @@ func MakePlan(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (*Plan
 	p.Actions = append(p.Actions, acls...)
 	p.Notes = append(p.Notes, notes...)
 	for i := range p.Actions {
-		p.Actions[i].Status = "planned"
+		p.Actions[i].Status = Planned
 	}
 	return p, nil
 }
@@ -275,7 +286,7 @@ func Apply(ctx context.Context, p *Plan, tgt *kadm.Client) error {
 	// (applied, failed or skipped) of those planned.
 	mt := meter.From(ctx)
 	for _, a := range p.Actions {
-		if a.Status == "planned" {
+		if a.Status == Planned {
 			mt.AddTotal(1)
 		}
 	}
@@ -284,7 +295,7 @@ func Apply(ctx context.Context, p *Plan, tgt *kadm.Client) error {
 	sem := make(chan struct{}, applyConcurrency)
 	for i := range p.Actions {
 		a := &p.Actions[i]
-		if a.Status != "planned" {
+		if a.Status != Planned {
 			continue // a creation, done above
 		}
 		select {
@@ -292,7 +303,7 @@ func Apply(ctx context.Context, p *Plan, tgt *kadm.Client) error {
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
-			a.Status, a.Error = "skipped", "time budget ended; the next run applies it"
+			a.Status, a.Error = Skipped, "time budget ended; the next run applies it"
 			mt.AddDone(1)
 			continue
 		}
@@ -302,21 +313,21 @@ func Apply(ctx context.Context, p *Plan, tgt *kadm.Client) error {
 			defer func() { <-sem }()
 			defer mt.AddDone(1)
 			if err := applyOne(ctx, tgt, a); err != nil {
-				a.Status, a.Error = "failed", err.Error()
+				a.Status, a.Error = Failed, err.Error()
 			}
 		}()
 	}
 	wg.Wait()
 	waitVisible(ctx, p, tgt)
-	count := map[string]int{}
+	count := map[Status]int{}
 	for _, a := range p.Actions {
 		count[a.Status]++
 	}
 	var errs []string
-	if n := count["failed"]; n > 0 {
+	if n := count[Failed]; n > 0 {
 		errs = append(errs, fmt.Sprintf("%d of %d changes failed", n, len(p.Actions)))
 	}
-	if n := count["skipped"]; n > 0 {
+	if n := count[Skipped]; n > 0 {
 		errs = append(errs, fmt.Sprintf("%d of %d changes skipped at the time budget", n, len(p.Actions)))
 	}
 	if len(errs) > 0 {
@@ -364,7 +375,7 @@ func createTopics(ctx context.Context, p *Plan, tgt *kadm.Client) {
 			acts = acts[n:]
 			if ctx.Err() != nil {
 				for _, a := range batch {
-					a.Status, a.Error = "skipped", "time budget ended; the next run applies it"
+					a.Status, a.Error = Skipped, "time budget ended; the next run applies it"
 				}
 				meter.From(ctx).AddDone(int64(len(batch)))
 				continue
@@ -385,18 +396,18 @@ func createTopics(ctx context.Context, p *Plan, tgt *kadm.Client) {
 				r, ok := rs[a.Topic]
 				switch {
 				case err != nil:
-					a.Status, a.Error = "failed", err.Error()
+					a.Status, a.Error = Failed, err.Error()
 				case !ok:
-					a.Status, a.Error = "failed", "no answer for this topic"
+					a.Status, a.Error = Failed, "no answer for this topic"
 				case errors.Is(r.Err, kerr.TopicAlreadyExists):
-					a.Status = "exists"
+					a.Status = Exists
 				case r.Err != nil:
-					a.Status, a.Error = "failed", r.Err.Error()
+					a.Status, a.Error = Failed, r.Err.Error()
 					if r.ErrMessage != "" {
 						a.Error += ": " + r.ErrMessage
 					}
 				default:
-					a.Status = "applied"
+					a.Status = Applied
 				}
 			}
 			meter.From(ctx).AddDone(int64(len(batch)))
@@ -422,7 +433,7 @@ func applyOne(ctx context.Context, tgt *kadm.Client, a *Action) error {
 			err = r.Err
 		}
 		if errors.Is(err, kerr.TopicAlreadyExists) {
-			a.Status = "exists"
+			a.Status = Exists
 			return nil
 		}
 	case GrowPartitions:
@@ -441,7 +452,7 @@ func applyOne(ctx context.Context, tgt *kadm.Client, a *Action) error {
 	if err != nil {
 		return err
 	}
-	a.Status = "applied"
+	a.Status = Applied
 	return nil
 }
 
@@ -453,7 +464,7 @@ func waitVisible(ctx context.Context, p *Plan, tgt *kadm.Client) {
 	missing := map[string]int{}
 	for _, a := range p.Actions {
 		creates := a.Kind == CreateTopic || a.Kind == CreateInternalTopic || a.Kind == GrowPartitions
-		if creates && (a.Status == "applied" || a.Status == "exists") {
+		if creates && (a.Status == Applied || a.Status == Exists) {
 			missing[a.Topic] = int(a.Partitions)
 		}
 	}

@@ -35,7 +35,7 @@ func Plans(w io.Writer, plans []*reconcile.Plan, dryRun bool) {
 		fmt.Fprintln(tw, "  ACTION\tTOPIC\tCHANGE\tSTATUS")
 		for _, a := range p.Actions {
 			lines := describe(a)
-			status := a.Status
+			status := string(a.Status)
 			if a.Error != "" {
 				status += ": " + a.Error
 			}
