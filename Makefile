@@ -70,7 +70,7 @@ bench:
 local:
 	go run ./localtest/cmd/scheduler $(ARGS)
 
-## lint-deploy: cfn-lint template.yaml, tofu fmt and an HCL parse of infra/ (tools cached on first use)
+## lint-deploy: cfn-lint, sam validate --lint and sam build of template.yaml; tofu fmt and an HCL parse of infra/ (tools cached on first use)
 lint-deploy:
 	bash scripts/lint-deploy.sh
 
