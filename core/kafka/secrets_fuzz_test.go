@@ -174,17 +174,24 @@ func printedAbout(text, secret string, secretLines map[int]bool) (out string, fo
 	return strings.Join(printed, "\n"), forms, ""
 }
 
-// rotate maps letters and digits to others (ROT13, digits +5), keeping
-// every other byte: a secret of the same shape.
+// rotate maps letters and digits to others, keeping every other byte, so
+// that the file parses the same way: a secret of the same shape. Hex digits
+// stay hex digits (a \uXXXX escape stays valid or invalid) and the letters
+// of the properties escapes (\t \n \r \f \u) are kept.
 func rotate(s string) string {
+	const lower = "ghijklmopqsvwxyz" // g-z without n, r, t, u
 	return strings.Map(func(r rune) rune {
 		switch {
-		case r >= 'a' && r <= 'z':
-			return 'a' + (r-'a'+13)%26
-		case r >= 'A' && r <= 'Z':
-			return 'A' + (r-'A'+13)%26
 		case r >= '0' && r <= '9':
 			return '0' + (r-'0'+5)%10
+		case r >= 'a' && r <= 'f':
+			return 'a' + (r-'a'+3)%6
+		case r >= 'A' && r <= 'F':
+			return 'A' + (r-'A'+3)%6
+		case r >= 'G' && r <= 'Z':
+			return 'G' + (r-'G'+10)%20
+		case strings.ContainsRune(lower, r):
+			return rune(lower[(strings.IndexRune(lower, r)+8)%len(lower)])
 		}
 		return r
 	}, s)
