@@ -337,7 +337,7 @@ func (c *Checkpointer) sourceGroups(ctx context.Context, res *Result) (map[strin
 			if len(o.Metadata) > offsetsync.MaxString {
 				res.TooLong++
 				c.log().Warn("group partition skipped: its offset metadata is longer than MM2's checkpoint format can carry (32767 bytes)",
-					"group", g, "topic", o.Topic, "partition", o.Partition, "length", len(o.Metadata))
+					"group", clip(g), "topic", o.Topic, "partition", o.Partition, "length", len(o.Metadata))
 				return
 			}
 			m[tp{o.Topic, o.Partition}] = o.Offset
