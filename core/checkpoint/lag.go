@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mirrorless/mirrorless/core/kafka"
 )
 
 // at is an offset of a remote partition.
@@ -113,35 +115,18 @@ func (c *Checkpointer) readFirst(ctx context.Context, offsets map[string]map[int
 	if len(pending) == 0 {
 		return
 	}
-	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, c.TargetOpts...),
-		kgo.ConsumePartitions(offsets),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(200*time.Millisecond))...)
-	if err != nil {
-		return
+	from, ends := map[kafka.TP]int64{}, map[kafka.TP]int64{}
+	for t, o := range pending {
+		p := kafka.TP{Topic: t.Topic, Partition: t.Partition}
+		from[p] = o
+		if l, ok := lsos.Lookup(t.Topic, t.Partition); ok && l.Err == nil {
+			ends[p] = l.Offset
+		}
 	}
-	defer cl.Close()
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	for len(pending) > 0 && rctx.Err() == nil {
-		fs := cl.PollFetches(rctx)
-		fs.EachRecord(func(r *kgo.Record) {
-			t := tp{r.Topic, r.Partition}
-			from, ok := pending[t]
-			if !ok || r.Offset < from {
-				return
-			}
-			l, _ := lsos.Lookup(t.Topic, t.Partition)
-			switch {
-			case !r.Attrs.IsControl():
-				out[at{t, from}] = r.Timestamp
-			case r.Offset+1 >= l.Offset:
-				out[at{t, from}] = time.Time{} // only markers up to the end
-			default:
-				return
-			}
-			delete(pending, t)
-		})
+	for p, ts := range kafka.FirstTimestamps(rctx, c.TargetOpts, from, ends) {
+		t := tp{p.Topic, p.Partition}
+		out[at{t, pending[t]}] = ts
 	}
 }
