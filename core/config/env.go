@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/kelseyhightower/envconfig"
 )
@@ -68,6 +69,10 @@ type Settings struct {
 	// Metrics turns the CloudWatch EMF lines on or off; empty means on in
 	// Lambda, off outside it (the runner decides).
 	Metrics string `envconfig:"METRICS" desc:"emf or off: CloudWatch metric lines (default: emf in Lambda, on stdout; off outside, where emf writes them to stderr)"`
+	// Deployment names the deployment in every metric (dimension
+	// Deployment), so that two stacks in one account and region, or two
+	// pairs with the same flow names, do not feed each other's alarms.
+	Deployment string `envconfig:"DEPLOYMENT" default:"mirrorless" desc:"the deployment's name, the Deployment dimension of every metric (SAM sets it to the stack name, Terraform to var.name)"`
 }
 
 // Upper bounds of MIRROR_BATCH_RECORDS and MIRROR_BATCH_BYTES: far above
@@ -150,6 +155,9 @@ func (s Settings) Validate() error {
 	}
 	if _, err := s.Level(); err != nil {
 		problems = append(problems, err.Error())
+	}
+	if d := s.Deployment; strings.TrimSpace(d) != d || d == "" || len(d) > 1024 || strings.IndexFunc(d, unicode.IsControl) >= 0 {
+		problems = append(problems, fmt.Sprintf("MIRROR_DEPLOYMENT=%q must be 1 to 1024 characters, without control characters or surrounding spaces (it is a CloudWatch dimension value)", d))
 	}
 	if m := strings.ToLower(strings.TrimSpace(s.Metrics)); m != "" && m != MetricsEMF && m != MetricsOff {
 		problems = append(problems, fmt.Sprintf("MIRROR_METRICS=%q is not one of %s, %s", s.Metrics, MetricsEMF, MetricsOff))

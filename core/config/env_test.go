@@ -46,3 +46,24 @@ func TestMetricsSetting(t *testing.T) {
 		}
 	}
 }
+
+func TestDeploymentSetting(t *testing.T) {
+	t.Setenv("MIRROR_PROPERTIES_FILE", "x.properties")
+	s, err := LoadSettings()
+	if err != nil || s.Deployment != "mirrorless" {
+		t.Fatalf("default deployment %q, %v", s.Deployment, err)
+	}
+	for _, c := range []struct {
+		value string
+		ok    bool
+	}{{"mirror-eu-1", true}, {"A->B pair", true}, {" spaced", false}, {"tab\there", false}, {strings.Repeat("x", 1025), false}} {
+		t.Setenv("MIRROR_DEPLOYMENT", c.value)
+		_, err := LoadSettings()
+		if (err == nil) != c.ok {
+			t.Errorf("MIRROR_DEPLOYMENT=%q: %v", c.value, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "MIRROR_DEPLOYMENT") {
+			t.Errorf("MIRROR_DEPLOYMENT=%q: the error does not name the variable: %v", c.value, err)
+		}
+	}
+}

@@ -62,6 +62,9 @@ func newAppFrom(t testing.TB, s config.Settings) *Invoker {
 		s.CheckpointIndexSyncs = 4096
 	}
 	s.LogLevel = "info"
+	if s.Deployment == "" {
+		s.Deployment = "test"
+	}
 	if err := s.Validate(); err != nil {
 		t.Fatal(err)
 	}

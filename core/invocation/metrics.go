@@ -1,6 +1,7 @@
 package invocation
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/mirrorless/mirrorless/core/metrics"
@@ -15,7 +16,8 @@ func metric(name string, unit metrics.Unit, v float64) metrics.Metric {
 
 func flow(name string) []metrics.Dim { return []metrics.Dim{{Name: "Flow", Value: name}} }
 
-// Metrics reports the flows' copies, lag per partition included.
+// Metrics reports the flows' copies and lag: per flow in records and in
+// seconds, per topic and per partition in records.
 func (s *MirrorSummary) Metrics() []metrics.Set {
 	if s == nil {
 		return nil
@@ -47,7 +49,29 @@ func (s *MirrorSummary) Metrics() []metrics.Set {
 				metric(metrics.RecordAgeMax, metrics.Milliseconds, float64(f.RecordAgeMaxMs)),
 			)
 		}
+		// The age of the oldest record not copied: 0 when caught up, no
+		// data point when it could not be read (see mirror.Result).
+		if f.LagSeconds != nil {
+			ms = append(ms, metric(metrics.ReplicationLagSeconds, metrics.Seconds, *f.LagSeconds))
+		}
 		sets = append(sets, metrics.Set{Dims: flow(f.Flow), Metrics: ms})
+		// Per topic and per partition, for the partitions this run worked
+		// on and those with lag (a topic's sum over them is its lag).
+		topics := map[string]int64{}
+		var order []string
+		for _, l := range f.Lags {
+			if _, ok := topics[l.Topic]; !ok {
+				order = append(order, l.Topic)
+			}
+			topics[l.Topic] += l.Lag
+		}
+		slices.Sort(order)
+		for _, t := range order {
+			sets = append(sets, metrics.Set{
+				Dims:    []metrics.Dim{{Name: "Flow", Value: f.Flow}, {Name: "Topic", Value: t}},
+				Metrics: []metrics.Metric{metric(metrics.ReplicationLagRecords, metrics.Count, float64(topics[t]))},
+			})
+		}
 		for _, l := range f.Lags {
 			sets = append(sets, metrics.Set{
 				Dims:    []metrics.Dim{{Name: "Flow", Value: f.Flow}, {Name: "Topic", Value: l.Topic}, {Name: "Partition", Value: strconv.Itoa(int(l.Partition))}},

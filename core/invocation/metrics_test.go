@@ -3,6 +3,7 @@ package invocation
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 func emit(t *testing.T, function string, sum metrics.Measured, ms int64, failed bool) map[string]map[string]any {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := metrics.Write(&buf, time.Now(), map[string]string{"function": function, "request_id": "r-1"}, metrics.Of(function, sum, ms, failed)); err != nil {
+	if err := metrics.Write(&buf, time.Now(), map[string]string{"function": function, "request_id": "r-1"}, metrics.Of("d", function, sum, ms, failed)); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]map[string]any{}
@@ -54,10 +55,12 @@ func TestMirrorMetrics(t *testing.T) {
 		Errors: []string{"orders/2: boom"}, Stopped: 1, Resets: 2, Skipped: 50,
 		Lags: []mirror.PartitionLag{{Topic: "orders", Partition: 0, Lag: 0}, {Topic: "orders", Partition: 1, Lag: 17}}}
 	busy.LatencyAvgMs, busy.LatencyMaxMs, busy.RecordAgeAvgMs, busy.RecordAgeMaxMs = 40, 90, 30, 80
-	idle := &mirror.Result{Flow: "B->A"}
+	age := 42.5
+	busy.LagSeconds = &age
+	idle := &mirror.Result{Flow: "B->A", LagSeconds: new(float64)}
 	got := emit(t, "mirror", &MirrorSummary{Function: "mirror", Flows: []*mirror.Result{busy, idle}}, 1234, true)
 
-	f := got["Flow=A->B;"]
+	f := got["Deployment=d;Flow=A->B;"]
 	for name, want := range map[string]float64{
 		metrics.ReplicationLagRecords: 17, metrics.RecordsReplicated: 1200, metrics.BytesReplicated: 64000, metrics.LeasesHeld: 3,
 		metrics.FencedUnits: 1, metrics.TransactionsCommitted: 4, metrics.UnitErrors: 1, metrics.PartitionsStopped: 1, metrics.PartitionsReset: 2, metrics.OffsetsSkipped: 50,
@@ -72,24 +75,45 @@ func TestMirrorMetrics(t *testing.T) {
 	}
 	// The alarm on lag reads {Flow}: an idle flow still reports 0, so the
 	// alarm sees data (it treats missing data as breaching).
-	if got["Flow=B->A;"][metrics.ReplicationLagRecords] != 0.0 {
-		t.Errorf("idle flow lag: %v", got["Flow=B->A;"])
+	if got["Deployment=d;Flow=B->A;"][metrics.ReplicationLagRecords] != 0.0 {
+		t.Errorf("idle flow lag: %v", got["Deployment=d;Flow=B->A;"])
 	}
-	if _, ok := got["Flow=B->A;"][metrics.ReplicationLatencyMs]; ok {
+	if _, ok := got["Deployment=d;Flow=B->A;"][metrics.ReplicationLatencyMs]; ok {
 		t.Error("a flow that copied nothing reports a latency")
 	}
-	if v := got["Flow=A->B;Topic=orders;Partition=1;"][metrics.ReplicationLagRecords]; v != 17.0 {
+	if v := got["Deployment=d;Flow=A->B;Topic=orders;Partition=1;"][metrics.ReplicationLagRecords]; v != 17.0 {
 		t.Errorf("partition 1 lag %v", v)
 	}
-	if v := got["Flow=A->B;Topic=orders;Partition=0;"][metrics.ReplicationLagRecords]; v != 0.0 {
+	if v := got["Deployment=d;Flow=A->B;Topic=orders;Partition=0;"][metrics.ReplicationLagRecords]; v != 0.0 {
 		t.Errorf("partition 0 lag %v", v)
 	}
-	fn := got["Function=mirror;"]
+	fn := got["Deployment=d;Function=mirror;"]
 	if fn[metrics.InvocationDurationMs] != 1234.0 || fn[metrics.InvocationDurationMs+".unit"] != "Milliseconds" || fn[metrics.InvocationErrors] != 1.0 {
 		t.Errorf("function metrics %v", fn)
 	}
-	if len(got) != 5 {
-		t.Errorf("%d documents, want 5: %v", len(got), got)
+	if v := got["Deployment=d;Flow=A->B;"]; v[metrics.ReplicationLagSeconds] != 42.5 || v[metrics.ReplicationLagSeconds+".unit"] != "Seconds" {
+		t.Errorf("A->B lag seconds %v", v)
+	}
+	if v := got["Deployment=d;Flow=B->A;"][metrics.ReplicationLagSeconds]; v != 0.0 {
+		t.Errorf("a caught-up flow's lag seconds %v, want 0", v)
+	}
+	// Per topic: the sum of its partitions'.
+	if v := got["Deployment=d;Flow=A->B;Topic=orders;"][metrics.ReplicationLagRecords]; v != 17.0 {
+		t.Errorf("topic orders lag %v", v)
+	}
+	if len(got) != 6 {
+		t.Errorf("%d documents, want 6: %v", len(got), got)
+	}
+	// Unknown age: no data point, rather than a misleading 0.
+	busy.LagSeconds = nil
+	if v, ok := emit(t, "mirror", &MirrorSummary{Flows: []*mirror.Result{busy}}, 1, false)["Deployment=d;Flow=A->B;"][metrics.ReplicationLagSeconds]; ok {
+		t.Errorf("unknown lag age reported as %v", v)
+	}
+	// Every set leads with the deployment.
+	for key := range got {
+		if !strings.HasPrefix(key, "Deployment=d;") {
+			t.Errorf("set %s has no Deployment dimension first", key)
+		}
 	}
 }
 
@@ -105,7 +129,7 @@ func TestReconcileMetrics(t *testing.T) {
 		{Kind: reconcile.AlterConfigs, Status: "skipped", Changes: make([]reconcile.ConfigChange, 5)},
 		{Kind: reconcile.CreateACL, Status: "applied"},
 	}}}}
-	f := emit(t, "reconcile", sum, 10, false)["Flow=A->B;"]
+	f := emit(t, "reconcile", sum, 10, false)["Deployment=d;Flow=A->B;"]
 	for name, want := range map[string]float64{
 		metrics.TopicsCreated: 1, metrics.InternalTopicsCreated: 1, metrics.PartitionsAdded: 5, metrics.ConfigsAltered: 2, metrics.ACLsCreated: 1, metrics.ReconcileErrors: 1, metrics.ChangesSkipped: 1,
 	} {
@@ -115,7 +139,7 @@ func TestReconcileMetrics(t *testing.T) {
 	}
 	// A dry run applies nothing: only the function's metrics.
 	sum.DryRun = true
-	if got := emit(t, "reconcile", sum, 10, false); len(got) != 1 || got["Function=reconcile;"] == nil {
+	if got := emit(t, "reconcile", sum, 10, false); len(got) != 1 || got["Deployment=d;Function=reconcile;"] == nil {
 		t.Errorf("dry run emitted %v", got)
 	}
 }
@@ -127,7 +151,7 @@ func TestCheckpointMetrics(t *testing.T) {
 			GroupLags: []checkpoint.GroupLag{{Group: "orders", Records: 40, Seconds: 12.5}, {Group: "unread", Records: 7, Seconds: -1}}},
 	}}
 	got := emit(t, "checkpoint", sum, 10, false)
-	f := got["Flow=A->B;"]
+	f := got["Deployment=d;Flow=A->B;"]
 	for name, want := range map[string]float64{
 		metrics.GroupsTranslated: 4, metrics.CheckpointsWritten: 12, metrics.GroupOffsetsSynced: 3, metrics.HeartbeatsWritten: 1,
 		metrics.UntranslatablePartitions: 2, metrics.CheckpointFenced: 1, metrics.CheckpointErrors: 1,
@@ -137,10 +161,10 @@ func TestCheckpointMetrics(t *testing.T) {
 		}
 	}
 	// Per group: records always, seconds only when they were read.
-	if g := got["Flow=A->B;Group=orders;"]; g[metrics.GroupLagRecords] != 40.0 || g[metrics.GroupLagSeconds] != 12.5 {
+	if g := got["Deployment=d;Flow=A->B;Group=orders;"]; g[metrics.GroupLagRecords] != 40.0 || g[metrics.GroupLagSeconds] != 12.5 {
 		t.Errorf("group orders: %v", g)
 	}
-	if g := got["Flow=A->B;Group=unread;"]; g[metrics.GroupLagRecords] != 7.0 || g[metrics.GroupLagSeconds] != nil {
+	if g := got["Deployment=d;Flow=A->B;Group=unread;"]; g[metrics.GroupLagRecords] != 7.0 || g[metrics.GroupLagSeconds] != nil {
 		t.Errorf("group unread: %v, want no %s", g, metrics.GroupLagSeconds)
 	}
 }

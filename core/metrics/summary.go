@@ -1,10 +1,12 @@
 package metrics
 
 // The metric names: MM2's (kafka.connect.mirror) in CloudWatch's style.
-// The alarms in template.yaml and infra/ select them by these names and by
-// the dimension set {Flow} (docs/operations.md lists them all).
+// The alarms and dashboards in template.yaml and infra/ select them by
+// these names and by dimension sets that start with Deployment
+// ({Deployment, Flow} and so on; docs/operations.md lists them all).
 const (
-	ReplicationLagRecords = "ReplicationLagRecords" // source end minus committed position
+	ReplicationLagRecords = "ReplicationLagRecords" // source end minus committed position (per flow, topic and partition)
+	ReplicationLagSeconds = "ReplicationLagSeconds" // age of the oldest record not copied yet, per flow
 	RecordsReplicated     = "RecordsReplicated"
 	BytesReplicated       = "BytesReplicated"
 	ReplicationLatencyMs  = "ReplicationLatencyMs" // record timestamp to target commit, average
@@ -51,8 +53,10 @@ type Measured interface {
 }
 
 // Of is an invocation's metric sets: its summary's (none when s is nil)
-// and the function's own (dimension Function).
-func Of(function string, s Measured, durationMs int64, failed bool) []Set {
+// and the function's own (dimension Function), each with the deployment's
+// name as its first dimension (Deployment): every set, so that two
+// deployments in one account and region never share a metric.
+func Of(deployment, function string, s Measured, durationMs int64, failed bool) []Set {
 	var sets []Set
 	if s != nil {
 		sets = s.Metrics()
@@ -61,11 +65,16 @@ func Of(function string, s Measured, durationMs int64, failed bool) []Set {
 	if failed {
 		errs = 1
 	}
-	return append(sets, Set{
+	sets = append(sets, Set{
 		Dims: []Dim{{"Function", function}},
 		Metrics: []Metric{
 			{InvocationDurationMs, Milliseconds, float64(durationMs)},
 			{InvocationErrors, Count, errs},
 		},
 	})
+	out := make([]Set, len(sets))
+	for i, set := range sets {
+		out[i] = Set{Dims: append([]Dim{{"Deployment", deployment}}, set.Dims...), Metrics: set.Metrics}
+	}
+	return out
 }

@@ -33,7 +33,7 @@ func byDims(t *testing.T, docs []map[string]any) map[string]map[string]any {
 func emit(t *testing.T, function string, sum Measured, ms int64, failed bool) map[string]map[string]any {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := Write(&buf, time.Now(), map[string]string{"function": function, "request_id": "r-1"}, Of(function, sum, ms, failed)); err != nil {
+	if err := Write(&buf, time.Now(), map[string]string{"function": function, "request_id": "r-1"}, Of("d", function, sum, ms, failed)); err != nil {
 		t.Fatal(err)
 	}
 	return byDims(t, decode(t, buf.Bytes()))
@@ -45,19 +45,19 @@ type measured []Set
 func (m measured) Metrics() []Set { return m }
 
 // Of adds the function's own set to the summary's, and gives that set
-// alone without a summary.
+// alone without a summary; every set leads with the deployment.
 func TestOf(t *testing.T) {
 	t.Parallel()
 	sum := measured{{Dims: []Dim{{"Flow", "A->B"}}, Metrics: []Metric{{RecordsReplicated, Count, 7}}}}
 	got := emit(t, "mirror", sum, 1234, true)
-	if got["Flow=A->B;"][RecordsReplicated] != 7.0 {
+	if got["Deployment=d;Flow=A->B;"][RecordsReplicated] != 7.0 {
 		t.Errorf("summary's set: %v", got)
 	}
-	fn := got["Function=mirror;"]
+	fn := got["Deployment=d;Function=mirror;"]
 	if fn[InvocationDurationMs] != 1234.0 || fn[InvocationDurationMs+".unit"] != "Milliseconds" || fn[InvocationErrors] != 1.0 {
 		t.Errorf("function metrics %v", fn)
 	}
-	if got := emit(t, "reconcile", nil, 10, false); len(got) != 1 || got["Function=reconcile;"][InvocationErrors] != 0.0 {
+	if got := emit(t, "reconcile", nil, 10, false); len(got) != 1 || got["Deployment=d;Function=reconcile;"][InvocationErrors] != 0.0 {
 		t.Errorf("no summary: %v", got)
 	}
 }

@@ -74,8 +74,14 @@ type Result struct {
 	Errors  []string     `json:"errors,omitempty"`
 	Detail  []UnitResult `json:"detail,omitempty"`
 	Timing
+	// LagSeconds is how long the oldest record not copied yet has been
+	// waiting (its timestamp to the end of the run): 0 when caught up,
+	// absent when it could not be read (lagAge).
+	LagSeconds *float64 `json:"lag_seconds,omitempty"`
 	// Lags are per-partition lags for metrics (not in the summary).
 	Lags []PartitionLag `json:"-"`
+	// planned: the flow was listed, so the lag is known.
+	planned bool
 }
 
 // ErrUnitsFailed is returned (wrapped) when some unit failed loudly, e.g.
@@ -153,6 +159,14 @@ const maxInflight = 16 << 20
 // stopAt. Units that fail do not stop the others; they are reported in the
 // result and the returned error wraps ErrUnitsFailed.
 func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
+	res, err := m.run(ctx, stopAt)
+	if res.planned {
+		m.lagAge(ctx, res, stopAt)
+	}
+	return res, err
+}
+
+func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	log := m.Logger.With("flow", m.Flow.Name())
 	res := &Result{Flow: m.Flow.Name()}
 	m.meter = meter.From(ctx)
@@ -161,6 +175,7 @@ func (m *Mirror) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
+	res.planned = true
 	res.Units = len(p.Units)
 	res.Waiting = p.Waiting
 	if len(p.Waiting) > 0 {

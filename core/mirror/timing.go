@@ -87,6 +87,9 @@ type PartitionLag struct {
 	Topic     string
 	Partition int32
 	Lag       int64
+	// Next is the committed position (the first offset not copied) and
+	// End the source end the lag was measured against.
+	Next, End int64
 }
 
 // partitionLags lists the lag of every unit this invocation worked on
@@ -98,11 +101,11 @@ func partitionLags(p *plan, workers []*worker, startFrom string) []PartitionLag 
 	worked := map[lease.Unit]bool{}
 	for _, w := range workers {
 		worked[w.u.Unit] = true
-		out = append(out, PartitionLag{w.u.SourceTopic, w.u.Partition, max(0, w.u.End-w.pos.Next)})
+		out = append(out, PartitionLag{w.u.SourceTopic, w.u.Partition, max(0, w.u.End-w.pos.Next), w.pos.Next, w.u.End})
 	}
 	for _, u := range p.Units {
 		if l := u.lag(startFrom); !worked[u.Unit] && l > 0 {
-			out = append(out, PartitionLag{u.SourceTopic, u.Partition, l})
+			out = append(out, PartitionLag{u.SourceTopic, u.Partition, l, u.End - l, u.End})
 		}
 	}
 	return out

@@ -96,7 +96,7 @@ func Main(p Program) {
 	if err != nil && !deferred {
 		exit(name, 2, err)
 	}
-	r := &run{name: name, invoke: invoke, logger: logger, ids: ids, lambda: inLambda, term: term, progress: p.Progress, print: p.Print}
+	r := &run{name: name, invoke: invoke, logger: logger, ids: ids, lambda: inLambda, term: term, progress: p.Progress, print: p.Print, deployment: settings.Deployment}
 	if emf {
 		r.metrics = stderr
 		if inLambda {
@@ -192,6 +192,8 @@ type run struct {
 	term     *terminal
 	progress Progress
 	print    func(io.Writer, any)
+	// deployment is the Deployment dimension of every metric.
+	deployment string
 }
 
 // once runs one invocation with its request id on every log line, logs its
@@ -218,7 +220,7 @@ func (r *run) once(ctx context.Context, a *invocation.Invoker, reqID string, eve
 		// Each function's summary knows its own metrics; one that has none
 		// still gives the invocation's duration and outcome.
 		measured, _ := sum.(metrics.Measured)
-		if merr := metrics.Write(r.metrics, time.Now(), props, metrics.Of(r.name, measured, took.Milliseconds(), err != nil)); merr != nil {
+		if merr := metrics.Write(r.metrics, time.Now(), props, metrics.Of(r.deployment, r.name, measured, took.Milliseconds(), err != nil)); merr != nil {
 			r.logger.Error("metrics", "err", merr)
 		}
 	}

@@ -35,7 +35,7 @@ func TestRequestIDOnEveryInvocationLine(t *testing.T) {
 	ids := &requestIDs{}
 	base := slog.New(withRequestID(slog.NewJSONHandler(&logs, nil), ids)).With("function", "mirror")
 	client := base.With("client", "kgo").WithGroup("g")
-	r := &run{name: "mirror", logger: base, ids: ids, metrics: &emf, lambda: true,
+	r := &run{name: "mirror", logger: base, ids: ids, metrics: &emf, lambda: true, deployment: "stack-1",
 		invoke: func(ctx context.Context, a *invocation.Invoker, owner string) (any, error) {
 			base.Info("inside")
 			client.Info("from a client")
@@ -84,6 +84,9 @@ func TestRequestIDOnEveryInvocationLine(t *testing.T) {
 		}
 		if d["request_id"] != "req-123" || d["function"] != "mirror" {
 			t.Errorf("EMF line %d: request_id %v, function %v", i, d["request_id"], d["function"])
+		}
+		if d["Deployment"] != "stack-1" {
+			t.Errorf("EMF line %d: Deployment %v, want the run's", i, d["Deployment"])
 		}
 		if d["Flow"] == "A->B" && d["ReplicationLagRecords"] == 3.0 {
 			sawLag = true
