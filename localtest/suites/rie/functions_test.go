@@ -70,13 +70,23 @@ func TestFunctionsThroughTheLambdaRuntime(t *testing.T) {
 			if err := metrics.Validate(raw); err != nil {
 				t.Errorf("EMF line: %v", err)
 			}
+			// The deployment's name on every set (the default: the
+			// emulator's environment does not set MIRROR_DEPLOYMENT).
+			if l["Deployment"] != "mirrorless" {
+				t.Errorf("EMF line without Deployment=mirrorless: %v", l)
+			}
 			if l["request_id"] == "req-1" && l["Flow"] == "A->B" {
-				if _, perPartition := l["Partition"]; perPartition {
-					partitionDocs++
+				if _, perTopic := l["Topic"]; perTopic {
+					if _, perPartition := l["Partition"]; perPartition {
+						partitionDocs++
+					}
 					if l["ReplicationLagRecords"] != 0.0 {
-						t.Errorf("partition %v lag %v after catching up", l["Partition"], l["ReplicationLagRecords"])
+						t.Errorf("topic %v partition %v lag %v after catching up", l["Topic"], l["Partition"], l["ReplicationLagRecords"])
 					}
 					continue
+				}
+				if l[metrics.ReplicationLagSeconds] != 0.0 {
+					t.Errorf("%s = %v after catching up, want 0", metrics.ReplicationLagSeconds, l[metrics.ReplicationLagSeconds])
 				}
 				flowRecords = int(l["RecordsReplicated"].(float64))
 				for _, name := range []string{metrics.ReplicationLatencyMs, metrics.ReplicationLatencyMax, metrics.RecordAgeMs, metrics.RecordAgeMax} {
