@@ -24,6 +24,7 @@ type Status struct {
 
 type flowStat struct {
 	lag     int64     // lag_left after the last mirror run
+	age     string    // how old the oldest record not copied was then ("" unknown or none)
 	total   int64     // records copied since the scheduler started
 	lastEnd time.Time // when the last mirror run ended
 	// rate is the copy rate a person can count on: the last run's records
@@ -115,9 +116,13 @@ func (s *Status) summarize(o Outcome) (string, error) {
 				st.eta = "lag not shrinking"
 			}
 			st.lag = f.LagLeft
+			st.age = ""
+			if f.LagSeconds != nil && *f.LagSeconds > 0 {
+				st.age = (time.Duration(*f.LagSeconds) * time.Second).String()
+			}
 			st.total += f.Records
 			st.lastEnd = end
-			p := fmt.Sprintf("%s %d records, lag %d, %.0f/s since the last run", f.Flow, f.Records, f.LagLeft, st.rate)
+			p := fmt.Sprintf("%s %d records, lag %d%s, %.0f/s since the last run", f.Flow, f.Records, f.LagLeft, ageNote(st.age), st.rate)
 			if st.eta != "" {
 				p += ", " + st.eta
 			}
@@ -170,7 +175,7 @@ func (s *Status) Line(now time.Time) string {
 	var parts []string
 	for _, n := range names {
 		f := s.flows[n]
-		p := fmt.Sprintf("%s lag %d, %.0f rec/s (avg %.0f), %d copied", n, f.lag, f.rate, float64(f.total)/elapsed, f.total)
+		p := fmt.Sprintf("%s lag %d%s, %.0f rec/s (avg %.0f), %d copied", n, f.lag, ageNote(f.age), f.rate, float64(f.total)/elapsed, f.total)
 		if f.eta != "" {
 			p += ", " + f.eta
 		}
@@ -205,4 +210,12 @@ func (s *Status) Copied() map[string]int64 {
 		out[n] = f.total
 	}
 	return out
+}
+
+// ageNote says how old the oldest record not copied is, when known.
+func ageNote(age string) string {
+	if age == "" {
+		return ""
+	}
+	return " (oldest " + age + " old)"
 }

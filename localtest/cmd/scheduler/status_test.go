@@ -75,11 +75,16 @@ func TestStatusRealRate(t *testing.T) {
 	if line := run(59800*time.Millisecond, 60000, 30000); !strings.Contains(line, "60000 records, lag 30000, 1000/s since the last run") || strings.Contains(line, "caught up") {
 		t.Errorf("first run: %q", line)
 	}
-	// The lag shrank by 12,000 in 60 s (200/s): 18,000 left take 90 s.
-	if line := run(119800*time.Millisecond, 60000, 18000); !strings.Contains(line, "1000/s since the last run, caught up in ~1m30s") {
+	// The lag shrank by 12,000 in 60 s (200/s): 18,000 left take 90 s;
+	// the oldest record left is 75 s old.
+	age := 75.4
+	line := s.Record(Outcome{Function: "mirror", Start: t0.Add(119800 * time.Millisecond), Duration: 200 * time.Millisecond,
+		Summary: summary(t, invocation.MirrorSummary{Function: "mirror", OK: true, Records: 60000, LagLeft: 18000,
+			Flows: []*mirror.Result{{Flow: "A->B", Records: 60000, LagLeft: 18000, LagSeconds: &age}}})})
+	if !strings.Contains(line, "lag 18000 (oldest 1m15s old), 1000/s since the last run, caught up in ~1m30s") {
 		t.Errorf("second run: %q", line)
 	}
-	if got := s.Line(t0.Add(2 * time.Minute)); !strings.Contains(got, "A->B lag 18000, 1000 rec/s (avg 1000), 120000 copied, caught up in ~1m30s") {
+	if got := s.Line(t0.Add(2 * time.Minute)); !strings.Contains(got, "A->B lag 18000 (oldest 1m15s old), 1000 rec/s (avg 1000), 120000 copied, caught up in ~1m30s") {
 		t.Errorf("status line %q", got)
 	}
 	if line := run(179800*time.Millisecond, 30000, 20000); !strings.Contains(line, "500/s since the last run, lag not shrinking") {
