@@ -47,9 +47,9 @@ func env(props string, extra ...string) []string {
 }
 
 // start launches a program; wait collects it.
-func start(t testing.TB, fn string, environ []string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+func start(t testing.TB, fn string, environ []string, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, fn))
+	cmd := exec.Command(filepath.Join(binDir, fn), args...)
 	cmd.Env = environ
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -71,11 +71,12 @@ func wait(cmd *exec.Cmd, out, errb *bytes.Buffer, began time.Time) run {
 	return r
 }
 
-// invoke runs a program to completion (bounded by a minute and a half).
-func invoke(t testing.TB, fn string, environ []string) run {
+// invoke runs a program (with args, for an operator command) to
+// completion (bounded by a minute and a half).
+func invoke(t testing.TB, fn string, environ []string, args ...string) run {
 	t.Helper()
 	began := time.Now()
-	cmd, out, errb := start(t, fn, environ)
+	cmd, out, errb := start(t, fn, environ, args...)
 	done := make(chan run, 1)
 	go func() { done <- wait(cmd, out, errb, began) }()
 	select {

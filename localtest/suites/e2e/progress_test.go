@@ -101,3 +101,29 @@ func count(n int) string {
 	}
 	return b.String()
 }
+
+// Operator commands show their progress on a terminal too (the last line
+// stays), and not through a pipe: mirror adopt over three partitions
+// MirrorMaker 2 never copied.
+func TestCommandProgressOnlyOnATerminal(t *testing.T) {
+	pair := kafkatest.Real(t)
+	topic := kafkatest.Unique(t, "adoptprogress")
+	kafkatest.CreateTopic(t, pair.A, topic, 3, nil)
+	environ := env(kafkatest.Properties(t, pair, "A->B.topics = "+topic))
+	mustInvoke(t, "reconcile", environ)
+
+	shown, code := inTerminal(t, environ, "mirror", "adopt")
+	if code != 0 {
+		t.Fatalf("mirror adopt on a terminal exited %d:\n%s", code, shown)
+	}
+	if !strings.Contains(shown, "mirror adopt: 3 of 3 partitions examined") || !strings.Contains(shown, "taking over from MirrorMaker 2") {
+		t.Errorf("the terminal does not show the progress and the table:\n%s", shown)
+	}
+	r := invoke(t, "mirror", environ, "adopt")
+	if r.code != 0 {
+		t.Fatalf("mirror adopt exited %d: %s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "partitions examined") || !strings.Contains(r.stderr, "taking over from MirrorMaker 2") {
+		t.Errorf("through a pipe: progress drawn, or no table:\n%s", r.stderr)
+	}
+}
