@@ -21,9 +21,9 @@ type TP struct {
 // missing from the result.
 //
 // It is how old the oldest record not yet consumed (or copied) is, at the
-// cost of one client of its own and a fetch per broker for all the
-// partitions at once, each answering with about one record batch per
-// partition (64 KiB asked; a larger first batch still comes whole).
+// cost of one client of its own and fetches to each broker for all the
+// partitions at once, answered with one record batch per partition, at
+// most 4 MiB a response.
 func FirstTimestamps(ctx context.Context, opts []kgo.Opt, from, ends map[TP]int64) map[TP]time.Time {
 	out := map[TP]time.Time{}
 	offsets := map[string]map[int32]kgo.Offset{}
@@ -52,7 +52,11 @@ func FirstTimestamps(ctx context.Context, opts []kgo.Opt, from, ends map[TP]int6
 		// Markers are kept so that a range holding only markers is seen
 		// to end.
 		kgo.KeepControlRecords(),
-		kgo.FetchMaxPartitionBytes(64<<10),
+		// One batch per partition is all it needs: a broker answers a
+		// partition's first batch whole whatever this limit (KIP-74), and
+		// the response is bounded across partitions.
+		kgo.FetchMaxPartitionBytes(1),
+		kgo.FetchMaxBytes(4<<20),
 		kgo.FetchMaxWait(200*time.Millisecond))...)
 	if err != nil {
 		return out
