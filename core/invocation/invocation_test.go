@@ -2,6 +2,7 @@ package invocation
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
+	"github.com/mirrorless/mirrorless/core/mirror"
 )
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -246,3 +248,15 @@ func testIdleProgressRefresh(t *testing.T, pair kafkatest.Pair) {
 func TestIdleProgressRefreshKfake(t *testing.T) { testIdleProgressRefresh(t, kafkatest.Kfake(t)) }
 
 func TestIdleProgressRefreshReal(t *testing.T) { testIdleProgressRefresh(t, kafkatest.Real(t)) }
+
+// wantStopped fails unless err says that the mirror stopped the source
+// partition topic/partition for the reason kind (mirror.ErrSourceDataLost,
+// ...), found through errors.Is and errors.As rather than in the text.
+func wantStopped(t *testing.T, err error, kind error, topic string, partition int32) {
+	t.Helper()
+	var ue *mirror.UnitError
+	if !errors.Is(err, mirror.ErrUnitsFailed) || !errors.Is(err, mirror.ErrPartitionStopped) || !errors.Is(err, kind) ||
+		!errors.As(err, &ue) || ue.Topic != topic || ue.Partition != partition {
+		t.Fatalf("mirror error = %v, want %s/%d stopped: %v", err, topic, partition, kind)
+	}
+}

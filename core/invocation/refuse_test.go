@@ -37,7 +37,8 @@ func testSourceDataLost(t *testing.T, pair kafkatest.Pair) {
 		t.Fatal(err)
 	}
 	sum, err := a.Mirror(ctx, NewOwner(""))
-	if !errors.Is(err, mirror.ErrUnitsFailed) || !strings.Contains(err.Error(), "source data lost: offsets 100..149") {
+	wantStopped(t, err, mirror.ErrSourceDataLost, topic, 0)
+	if !strings.Contains(err.Error(), "offsets 100..149") {
 		t.Fatalf("mirror error = %v, want the lost offsets named", err)
 	}
 	if sum.Records != 100 {
@@ -51,9 +52,8 @@ func testSourceDataLost(t *testing.T, pair kafkatest.Pair) {
 		t.Fatalf("target holds %d and %d records, want 100 (stopped) and 200", len(dst[0]), len(dst[1]))
 	}
 	// It stays stopped on the next run too, loudly.
-	if _, err := a.Mirror(ctx, NewOwner("")); err == nil || !strings.Contains(err.Error(), "source data lost: offsets 100..149") {
-		t.Fatalf("second run: %v", err)
-	}
+	_, err = a.Mirror(ctx, NewOwner(""))
+	wantStopped(t, err, mirror.ErrSourceDataLost, topic, 0)
 
 	// The reset policy resumes at the source's earliest offset and names
 	// exactly the offsets skipped.
@@ -107,7 +107,7 @@ func testForeignRemoteData(t *testing.T, pair kafkatest.Pair) {
 		t.Fatal(err)
 	}
 	sum, err := a.Mirror(context.Background(), NewOwner(""))
-	if err == nil || !strings.Contains(err.Error(), "already holds records but has no mirrorless progress") {
+	if !errors.Is(err, mirror.ErrForeignRecords) {
 		t.Fatalf("mirror error = %v, want a refusal", err)
 	}
 	if sum.Flows[0].Stopped != 1 {
@@ -154,7 +154,7 @@ func testSourceRecreated(t *testing.T, pair kafkatest.Pair, again int) {
 		t.Fatalf("reconcile does not report the recreation: %v %+v", err, rs.Plans)
 	}
 	stopped, err := a.Mirror(ctx, NewOwner(""))
-	if err == nil || !strings.Contains(err.Error(), "was deleted and recreated") {
+	if !errors.Is(err, mirror.ErrSourceRecreated) {
 		t.Fatalf("mirror error = %v, want the recreation reported", err)
 	}
 	if stopped.Flows[0].Stopped != 1 {

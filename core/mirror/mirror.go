@@ -94,6 +94,44 @@ var ErrUnitsFailed = errors.New("some partitions failed")
 // operator resets it (MIRROR_RESET_POLICY, mirror adopt, docs/operations.md).
 var ErrPartitionStopped = errors.New("partition stopped")
 
+// Why a partition stopped; errors.Is finds them beside ErrPartitionStopped.
+var (
+	ErrSourceDataLost  = errors.New("source data lost")             // the committed position was deleted from the source
+	ErrSourceRecreated = errors.New("source topic recreated")       // the source topic's id changed
+	ErrSourceTruncated = errors.New("source behind the progress")   // the position is past the source's end
+	ErrForeignRecords  = errors.New("remote holds foreign records") // records in the remote partition but no progress
+)
+
+// stopReason is a stopped partition's problem: its text for people, and
+// the sentinel callers test for.
+type stopReason struct {
+	kind error
+	msg  string
+}
+
+func (r stopReason) Error() string { return r.msg }
+func (r stopReason) Unwrap() error { return r.kind }
+
+// UnitError is one unit's failure in an invocation: errors.As finds the
+// partition, errors.Is the cause (ErrPartitionStopped and why, a fenced
+// producer, a broker's error).
+type UnitError struct {
+	Topic     string // the source topic
+	Partition int32
+	Err       error
+}
+
+func (e *UnitError) Error() string { return fmt.Sprintf("%s/%d: %v", e.Topic, e.Partition, e.Err) }
+func (e *UnitError) Unwrap() error { return e.Err }
+
+// unitsFailed is what Run returns when some units failed: its text names
+// the first failure (a one-line reason for the program's exit), and it
+// unwraps to ErrUnitsFailed and to every failure.
+type unitsFailed []error
+
+func (e unitsFailed) Error() string   { return ErrUnitsFailed.Error() + ": " + e[0].Error() }
+func (e unitsFailed) Unwrap() []error { return append([]error{ErrUnitsFailed}, e...) }
+
 // addProgress counts a committed transaction for the meter: its records
 // and bytes, and the source offsets it advanced (control records too).
 func (m *Mirror) addProgress(records, bytes, advanced int64) {
@@ -228,8 +266,9 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		}
 	}()
 
-	workers, startErrs, stopped, fenced := m.start(ctx, p, claimed, log)
-	res.Errors = append(res.Errors, startErrs...)
+	// failures keeps each error for the caller's errors.Is; the summary
+	// gets their text.
+	workers, failures, stopped, fenced := m.start(ctx, p, claimed, log)
 	res.Stopped = stopped
 	res.Fenced = fenced
 	defer func() {
@@ -239,7 +278,7 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	}()
 	if len(workers) > 0 {
 		if err := m.copy(ctx, workers, stopAt, log); err != nil {
-			res.Errors = append(res.Errors, err.Error())
+			failures = append(failures, err)
 		}
 	}
 
@@ -262,8 +301,8 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		switch r.Status {
 		case UnitFenced:
 			res.Fenced++
-		case UnitError:
-			res.Errors = append(res.Errors, fmt.Sprintf("%s/%d: %s", r.Topic, r.Partition, r.Error))
+		case UnitFailed:
+			failures = append(failures, &UnitError{Topic: r.Topic, Partition: r.Partition, Err: w.err})
 		}
 	}
 	res.LagLeft = lagLeft
@@ -272,8 +311,11 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		a, b := res.Detail[i], res.Detail[j]
 		return a.Topic < b.Topic || a.Topic == b.Topic && a.Partition < b.Partition
 	})
-	if len(res.Errors) > 0 {
-		return res, fmt.Errorf("%w: %s", ErrUnitsFailed, res.Errors[0])
+	for _, err := range failures {
+		res.Errors = append(res.Errors, err.Error())
+	}
+	if len(failures) > 0 {
+		return res, unitsFailed(failures)
 	}
 	return res, nil
 }
@@ -306,11 +348,11 @@ func (m *Mirror) renewLeases(ctx context.Context, leases *lease.Store, units []l
 // start fences every claimed unit (a fresh producer's InitProducerID bumps
 // the epoch and aborts any open transaction of an earlier holder), then
 // reads their committed positions, which are now stable.
-func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *slog.Logger) (_ []*worker, _ []string, stopped, fenced int) {
+func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *slog.Logger) (_ []*worker, _ []error, stopped, fenced int) {
 	var (
 		mu      sync.Mutex
 		workers []*worker
-		errs    []string
+		errs    []error
 		wg      sync.WaitGroup
 	)
 	sem := make(chan struct{}, 16)
@@ -332,7 +374,7 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				errs = append(errs, fmt.Sprintf("%s/%d: fence earlier writers: %v", u.SourceTopic, u.Partition, err))
+				errs = append(errs, &UnitError{Topic: u.SourceTopic, Partition: u.Partition, Err: fmt.Errorf("fence earlier writers: %w", err)})
 				return
 			}
 			workers = append(workers, &worker{
@@ -354,11 +396,11 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 	for _, w := range workers {
 		ours[w.u.Unit] = true
 	}
-	giveUp := func(err error) ([]*worker, []string, int, int) {
+	giveUp := func(err error) ([]*worker, []error, int, int) {
 		for _, w := range workers {
 			w.prod.Close()
 		}
-		return nil, append(errs, err.Error()), 0, 0
+		return nil, append(errs, err), 0, 0
 	}
 	progress, err := readProgress(ctx, m.TargetAdmin, ProgressGroup(m.Flow), ours)
 	if err != nil {
@@ -388,7 +430,7 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 				continue
 			}
 			w.log.Error("unit cannot start", "err", err)
-			errs = append(errs, fmt.Sprintf("%s/%d: %v", w.u.SourceTopic, w.u.Partition, err))
+			errs = append(errs, &UnitError{Topic: w.u.SourceTopic, Partition: w.u.Partition, Err: err})
 			if errors.Is(err, ErrPartitionStopped) {
 				stopped++
 			}
@@ -438,18 +480,22 @@ func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Uni
 			u.End = max(u.End, end)
 		}
 		var problem string
+		var kind error
 		switch {
 		case pos.SourceID != "" && pos.SourceID != u.SourceID:
+			kind = ErrSourceRecreated
 			problem = fmt.Sprintf("source topic %s was deleted and recreated (topic id %s, now %s): its offsets are not the ones copied so far", u.SourceTopic, pos.SourceID, u.SourceID)
 		case pos.Next < u.LogStart:
+			kind = ErrSourceDataLost
 			problem = fmt.Sprintf("source data lost: offsets %d..%d of %s/%d were deleted (retention or DeleteRecords) before they were copied", pos.Next, u.LogStart-1, u.SourceTopic, u.Partition)
 		case pos.Next > u.End:
+			kind = ErrSourceTruncated
 			problem = fmt.Sprintf("progress %d is past the source end %d of %s/%d: the source partition was truncated or the topic recreated", pos.Next, u.End, u.SourceTopic, u.Partition)
 		default:
 			return nil
 		}
 		if m.Settings.ResetPolicy != config.ResetEarliest {
-			return fmt.Errorf("%w: %s; the partition stays stopped (set MIRROR_RESET_POLICY=earliest to resume from the source's earliest offset)", ErrPartitionStopped, problem)
+			return fmt.Errorf("%w: %w; the partition stays stopped (set MIRROR_RESET_POLICY=earliest to resume from the source's earliest offset)", ErrPartitionStopped, stopReason{kind, problem})
 		}
 		// The reset policy: resume at the source's log start. The next
 		// copied record gets an offset sync (an upstream gap or rewind), so
@@ -478,8 +524,8 @@ func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Uni
 		if _, ok := again[u.Unit]; ok {
 			return errUnitTaken
 		}
-		return fmt.Errorf("%w: remote partition %s/%d already holds records but has no mirrorless progress (group %s): it was written by another tool or the progress was deleted; refusing to copy duplicates",
-			ErrPartitionStopped, u.Unit.Topic, u.Partition, ProgressGroup(m.Flow))
+		return fmt.Errorf("%w: %w", ErrPartitionStopped, stopReason{ErrForeignRecords, fmt.Sprintf("remote partition %s/%d already holds records but has no mirrorless progress (group %s): it was written by another tool or the progress was deleted; refusing to copy duplicates",
+			u.Unit.Topic, u.Partition, ProgressGroup(m.Flow))})
 	}
 	w.pos = Position{Next: u.LogStart, LastUpstream: -1, LastDownstream: -1, SourceID: u.SourceID}
 	if m.Flow.StartFrom == "latest" {
@@ -667,8 +713,9 @@ func (m *Mirror) copy(ctx context.Context, workers []*worker, stopAt time.Time, 
 	}
 	wg.Wait()
 	for _, w := range active {
-		if w.fetchErr != nil && w.res.Status != UnitError && w.res.Status != UnitFenced {
-			w.res.Status = UnitError
+		if w.fetchErr != nil && w.res.Status != UnitFailed && w.res.Status != UnitFenced {
+			w.res.Status = UnitFailed
+			w.err = w.fetchErr
 			w.res.Error = w.fetchErr.Error()
 		}
 	}

@@ -25,7 +25,7 @@ const (
 	UnitDeadline UnitStatus = "deadline" // time ran out; the next invocation goes on
 	UnitResolved UnitStatus = "resolved" // a commit's unknown outcome was read back; the next invocation goes on
 	UnitFenced   UnitStatus = "fenced"   // another invocation took the unit over
-	UnitError    UnitStatus = "error"    // failed: Error says why
+	UnitFailed   UnitStatus = "error"    // failed: Error says why
 )
 
 // UnitResult is what one invocation did to one unit.
@@ -68,6 +68,8 @@ type worker struct {
 	held     atomic.Int64
 	// fetchErr is set by the poller before it closes in.
 	fetchErr error
+	// err is why the unit failed (Status UnitFailed), for Run's caller.
+	err error
 	// deadline bounds the work of a transaction (not its end).
 	deadline   time.Time
 	lastCommit time.Time
@@ -663,7 +665,8 @@ func (w *worker) fail(err error) {
 		w.res.Error = err.Error()
 		w.log.Warn("fenced: another invocation took this unit", "err", err)
 	default:
-		w.res.Status = UnitError
+		w.res.Status = UnitFailed
+		w.err = err
 		w.res.Error = err.Error()
 		w.log.Error("unit failed", "err", err)
 	}
