@@ -146,8 +146,10 @@ func writeSettings(w io.Writer) {
 	tw = tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	for _, e := range [][2]string{
 		{"AWS_LAMBDA_RUNTIME_API", "set by Lambda: run as a Lambda function instead of once"},
-		{"GOMEMLIMIT", "the Go heap's soft limit (in Lambda, default: most of the function's memory)"},
+		{"GOMEMLIMIT", "the Go heap's soft limit, at least 16MiB (in Lambda, default: 85% of the function's memory)"},
+		{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "set by Lambda: the function's memory in MB, for the default GOMEMLIMIT"},
 		{"AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN", "credentials for sasl.mechanism=AWS_MSK_IAM"},
+		{"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "in Lambda: the port of the extension that resolves ${secretsmanager:...} placeholders"},
 	} {
 		fmt.Fprintf(tw, "  %s\t%s\n", e[0], e[1])
 	}
