@@ -332,6 +332,11 @@ func TestSettingsRefused(t *testing.T) {
 		{map[string]string{"MIRROR_BATCH_RECORDS": "9223372036854775807"}, []string{"MIRROR_BATCH_RECORDS must be between 1 and 10000000"}},
 		{map[string]string{"MIRROR_TIME_BUDGET": "soon"}, []string{`environment variable MIRROR_TIME_BUDGET="soon" is not a duration`}},
 		{map[string]string{"MIRROR_MAX_UNITS": "many\x1b[31m"}, []string{`MIRROR_MAX_UNITS="many\x1b[31m" is not a whole number`}},
+		{map[string]string{"MIRROR_MAX_CONCURRENCY": "0"}, []string{"MIRROR_MAX_CONCURRENCY must be between 1 and 1000"}},
+		{map[string]string{"MIRROR_MAX_CONCURRENCY": "5000"}, []string{"MIRROR_MAX_CONCURRENCY must be between 1 and 1000"}},
+		{map[string]string{"MIRROR_FANOUT_RECORDS_PER_SECOND": "0"}, []string{"MIRROR_FANOUT_RECORDS_PER_SECOND must be at least 1"}},
+		{map[string]string{"MIRROR_SCHEDULE_INTERVAL": "rate(1 fortnight)"}, []string{`MIRROR_SCHEDULE_INTERVAL="rate(1 fortnight)" is not a duration`}},
+		{map[string]string{"MIRROR_SCHEDULE_INTERVAL": "-1m"}, []string{`MIRROR_SCHEDULE_INTERVAL="-1m" is not a duration`}},
 	} {
 		t.Run(strings.Join(slices.Sorted(maps.Keys(tc.env)), ","), func(t *testing.T) {
 			t.Setenv("MIRROR_PROPERTIES_FILE", "/x.properties")

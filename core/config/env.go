@@ -31,6 +31,19 @@ type Settings struct {
 	SafetyMargin time.Duration `envconfig:"SAFETY_MARGIN" default:"5s" desc:"time kept before the deadline to finish cleanly"`
 	// MaxUnits caps the partitions one invocation claims.
 	MaxUnits int `envconfig:"MAX_UNITS" default:"64" desc:"partitions one invocation claims at most"`
+	// MaxConcurrency caps the mirror invocations one schedule tick runs at
+	// once, counting itself (MirrorMaxConcurrency): the tick sizes the
+	// backlog and starts up to this many (core/fanout). 1 turns fan-out off.
+	MaxConcurrency int `envconfig:"MAX_CONCURRENCY" default:"10" desc:"mirror: invocations one schedule tick runs at once at most, itself included (1: no fan-out)"`
+	// ScheduleInterval is how often the mirror is scheduled, so the tick
+	// can size fan-out to clear the backlog within one interval: a
+	// duration (1m) or EventBridge's rate(...) expression; a cron(...)
+	// expression, or empty, leaves it unknown and the time budget stands
+	// in for it.
+	ScheduleInterval string `envconfig:"SCHEDULE_INTERVAL" default:"1m" desc:"mirror: the schedule's interval, a duration or rate(1 minute) (cron: the time budget is used)"`
+	// FanoutRate is the copy rate expected of one invocation, in records
+	// per second, for sizing fan-out: tune it from RecordsReplicated.
+	FanoutRate int `envconfig:"FANOUT_RECORDS_PER_SECOND" default:"50000" desc:"mirror: records per second one invocation is expected to copy, for sizing fan-out"`
 	// BatchRecords and BatchBytes bound one transaction.
 	BatchRecords int `envconfig:"BATCH_RECORDS" default:"100000" desc:"records per transaction at most"`
 	BatchBytes   int `envconfig:"BATCH_BYTES" default:"33554432" desc:"bytes per transaction at most"`
@@ -84,6 +97,10 @@ const (
 	MaxBatchBytes   = 1 << 30
 )
 
+// MaxConcurrencyLimit bounds MIRROR_MAX_CONCURRENCY: Lambda's default
+// account concurrency is 1,000, shared by every function of the account.
+const MaxConcurrencyLimit = 1000
+
 // Reset policies (MIRROR_RESET_POLICY).
 const (
 	ResetStop     = "stop"
@@ -129,6 +146,15 @@ func (s Settings) Validate() error {
 	if s.MaxUnits < 1 {
 		problems = append(problems, "MIRROR_MAX_UNITS must be at least 1")
 	}
+	if s.MaxConcurrency < 1 || s.MaxConcurrency > MaxConcurrencyLimit {
+		problems = append(problems, fmt.Sprintf("MIRROR_MAX_CONCURRENCY must be between 1 and %d", MaxConcurrencyLimit))
+	}
+	if _, err := s.Interval(); err != nil {
+		problems = append(problems, err.Error())
+	}
+	if s.FanoutRate < 1 {
+		problems = append(problems, "MIRROR_FANOUT_RECORDS_PER_SECOND must be at least 1")
+	}
 	if s.BatchRecords < 1 || s.BatchRecords > MaxBatchRecords {
 		problems = append(problems, fmt.Sprintf("MIRROR_BATCH_RECORDS must be between 1 and %d", MaxBatchRecords))
 	}
@@ -166,6 +192,33 @@ func (s Settings) Validate() error {
 		return errors.New("invalid settings: " + strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// Interval is MIRROR_SCHEDULE_INTERVAL as a duration; 0 when it is
+// unknown (empty or a cron expression).
+func (s Settings) Interval() (time.Duration, error) {
+	v := strings.TrimSpace(s.ScheduleInterval)
+	bad := fmt.Errorf("MIRROR_SCHEDULE_INTERVAL=%s is not a duration (1m), rate(<n> <unit>) or cron(...)", quoteClip(v, 64))
+	switch {
+	case v == "" || strings.HasPrefix(v, "cron("):
+		return 0, nil
+	case strings.HasPrefix(v, "rate(") && strings.HasSuffix(v, ")"):
+		f := strings.Fields(v[len("rate(") : len(v)-1])
+		if len(f) != 2 {
+			return 0, bad
+		}
+		n, err := strconv.Atoi(f[0])
+		unit := map[string]time.Duration{"minute": time.Minute, "minutes": time.Minute, "hour": time.Hour, "hours": time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour}[f[1]]
+		if err != nil || n < 1 || n > 100_000 || unit == 0 {
+			return 0, bad
+		}
+		return time.Duration(n) * unit, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, bad
+	}
+	return d, nil
 }
 
 // typeWords says what a MIRROR_* variable of a Go type must hold.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kelseyhightower/envconfig"
 )
@@ -64,6 +65,38 @@ func TestDeploymentSetting(t *testing.T) {
 		}
 		if err != nil && !strings.Contains(err.Error(), "MIRROR_DEPLOYMENT") {
 			t.Errorf("MIRROR_DEPLOYMENT=%q: the error does not name the variable: %v", c.value, err)
+		}
+	}
+}
+
+// MIRROR_SCHEDULE_INTERVAL takes a duration or the template's schedule
+// expression as it is: rate(...) gives its interval, cron(...) none.
+func TestScheduleInterval(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		want  time.Duration
+		ok    bool
+	}{
+		{"", 0, true},
+		{"1m", time.Minute, true},
+		{"90s", 90 * time.Second, true},
+		{"rate(1 minute)", time.Minute, true},
+		{"rate(5 minutes)", 5 * time.Minute, true},
+		{"rate(2 hours)", 2 * time.Hour, true},
+		{"rate(1 day)", 24 * time.Hour, true},
+		{"cron(0/5 * * * ? *)", 0, true},
+		{"rate(0 minutes)", 0, false},
+		{"rate(1 second)", 0, false},
+		{"rate(minute)", 0, false},
+		{"0s", 0, false},
+		{"often", 0, false},
+	} {
+		got, err := Settings{ScheduleInterval: c.value}.Interval()
+		if got != c.want || (err == nil) != c.ok {
+			t.Errorf("Interval(%q) = %s, %v; want %s, ok %v", c.value, got, err, c.want, c.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "MIRROR_SCHEDULE_INTERVAL") {
+			t.Errorf("Interval(%q): the error does not name the variable: %v", c.value, err)
 		}
 	}
 }

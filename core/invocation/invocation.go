@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/fanout"
 	"github.com/mirrorless/mirrorless/core/kafka"
 	"github.com/mirrorless/mirrorless/core/mirror"
 	"github.com/mirrorless/mirrorless/core/reconcile"
@@ -142,7 +143,10 @@ type MirrorSummary struct {
 	Bytes        int64            `json:"bytes"`
 	LagLeft      int64            `json:"lag_left"`
 	Flows        []*mirror.Result `json:"flows"`
-	Error        string           `json:"error,omitempty"`
+	// Fanout is the tick's sizing and the invocations it started (a
+	// scheduled invocation in Lambda; absent in workers and outside it).
+	Fanout *fanout.Sizing `json:"fanout,omitempty"`
+	Error  string         `json:"error,omitempty"`
 }
 
 // Mirror runs one mirror invocation over every selected flow.

@@ -63,6 +63,12 @@ func newAppFrom(t testing.TB, s config.Settings) *Invoker {
 	if s.CheckpointIndexSyncs == 0 {
 		s.CheckpointIndexSyncs = 4096
 	}
+	if s.MaxConcurrency == 0 {
+		s.MaxConcurrency = 10
+	}
+	if s.FanoutRate == 0 {
+		s.FanoutRate = 50000
+	}
 	s.LogLevel = "info"
 	if s.Deployment == "" {
 		s.Deployment = "test"

@@ -202,6 +202,7 @@ func (r *run) once(ctx context.Context, a *invocation.Invoker, reqID string, eve
 	owner := invocation.NewOwner(reqID)
 	r.ids.set(owner)
 	defer r.ids.set("")
+	ctx = context.WithValue(ctx, eventKey{}, event)
 	start := time.Now()
 	deadline, _ := ctx.Deadline()
 	r.logger.Debug("invocation", "event", truncate(string(event), 512), "deadline", deadline)
@@ -225,6 +226,16 @@ func (r *run) once(ctx context.Context, a *invocation.Invoker, reqID string, eve
 		}
 	}
 	return sum, err
+}
+
+type eventKey struct{}
+
+// Event is the payload of the invocation ctx belongs to (nil outside
+// Lambda): the mirror reads it to tell a scheduled tick from a fanned-out
+// worker.
+func Event(ctx context.Context) json.RawMessage {
+	e, _ := ctx.Value(eventKey{}).(json.RawMessage)
+	return e
 }
 
 func (r *run) local(s config.Settings, cfg *config.Config) int {
