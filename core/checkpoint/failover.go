@@ -8,6 +8,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mirrorless/mirrorless/core/lease"
+	"github.com/mirrorless/mirrorless/core/mirror"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
 )
 
@@ -81,6 +83,10 @@ func (c *Checkpointer) Failover(ctx context.Context, group string, apply bool) (
 	if missing, _ := missingTopics(ctx, c.TargetAdmin, []string{StateTopic(f)}); len(missing) == 0 {
 		_ = c.readTopic(ctx, StateTopic(f), 0, timeZero, func(r *kgo.Record) { _ = st.apply(string(r.Key), r.Value) })
 	}
+	positions, err := mirror.Positions(ctx, c.TargetAdmin, f)
+	if err != nil {
+		c.log().Warn("could not read the mirror's positions; re-read bounds past the newest sync stay loose", "err", err)
+	}
 	byRemote := map[tp]*offsetsync.Index{}
 	for t, x := range st.index {
 		byRemote[tp{f.Rules.RemoteTopic(t.Topic), t.Partition}] = x
@@ -122,6 +128,16 @@ func (c *Checkpointer) Failover(ctx context.Context, group string, apply bool) (
 		if x := byRemote[t]; x != nil {
 			if d, ok := x.Translate(cp.Upstream); ok && d == cp.Downstream {
 				tr.ReReadMax = x.ReRead(cp.Upstream)
+				// Past the newest sync, the index alone cannot tell the
+				// source's markers from records not copied yet; the
+				// mirror's position can: if its last copied record is
+				// that sync's and it has passed the group's offset,
+				// nothing between was copied, and nothing is re-read.
+				if n := len(x.Syncs); tr.ReReadMax > 0 && n > 0 && cp.Upstream > x.Syncs[n-1].Up {
+					if p, ok := positions[lease.Unit{Topic: t.Topic, Partition: t.Partition}]; ok && p.LastUpstream == x.Syncs[n-1].Up && p.Next >= cp.Upstream {
+						tr.ReReadMax = 0
+					}
+				}
 			}
 		}
 		if tr.End >= 0 && tr.Offset > tr.End {

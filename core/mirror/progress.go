@@ -27,6 +27,13 @@ import (
 // data and progress commit or abort together, and reading every unit's
 // progress is one OffsetFetch whatever the history.
 
+// Positions reads the committed position of every unit of the flow that
+// has one, keyed by remote topic and partition (entries mirrorless did
+// not write are left out).
+func Positions(ctx context.Context, adm *kadm.Client, f *config.Flow) (map[lease.Unit]Position, error) {
+	return readProgress(ctx, adm, ProgressGroup(f), nil)
+}
+
 // ProgressGroup names the flow's progress group on the target.
 func ProgressGroup(f *config.Flow) string { return names.ProgressGroup(f.Name()) }
 
