@@ -18,7 +18,7 @@ variable "tags" {
 }
 
 variable "mirror_package" {
-  description = "Path of the mirror package, the zip `make build` writes as dist/mirror.zip in a clone of mirrorless (with mm2.properties bundled if it was there). Required: this module builds nothing itself, e.g. \"${path.root}/dist/mirror.zip\"."
+  description = "Path of the mirror package, the zip `make build` writes as dist/mirror.zip in a clone of mirrorless (with mm2.properties bundled if it was there). Required: this module builds nothing itself, e.g. \"$${path.root}/dist/mirror.zip\"."
   type        = string
 
   validation {
@@ -28,7 +28,7 @@ variable "mirror_package" {
 }
 
 variable "reconcile_package" {
-  description = "Path of the reconcile package, the zip `make build` writes as dist/reconcile.zip in a clone of mirrorless (with mm2.properties bundled if it was there). Required: this module builds nothing itself, e.g. \"${path.root}/dist/reconcile.zip\"."
+  description = "Path of the reconcile package, the zip `make build` writes as dist/reconcile.zip in a clone of mirrorless (with mm2.properties bundled if it was there). Required: this module builds nothing itself, e.g. \"$${path.root}/dist/reconcile.zip\"."
   type        = string
 
   validation {
@@ -38,7 +38,7 @@ variable "reconcile_package" {
 }
 
 variable "checkpoint_package" {
-  description = "Path of the checkpoint package, the zip `make build` writes as dist/checkpoint.zip in a clone of mirrorless (with mm2.properties bundled if it was there). Required: this module builds nothing itself, e.g. \"${path.root}/dist/checkpoint.zip\"."
+  description = "Path of the checkpoint package, the zip `make build` writes as dist/checkpoint.zip in a clone of mirrorless (with mm2.properties bundled if it was there). Required: this module builds nothing itself, e.g. \"$${path.root}/dist/checkpoint.zip\"."
   type        = string
 
   validation {

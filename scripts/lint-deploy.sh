@@ -3,14 +3,15 @@
 #
 #   bash scripts/lint-deploy.sh          cfn-lint template.yaml; `sam validate --lint` and
 #                                        `sam build` (no container) of template.yaml; `tofu fmt
-#                                        -check` and an HCL parse of every infra/ file
+#                                        -check`, an HCL parse of every infra/ file and `tofu
+#                                        test` of infra/ with a mocked AWS provider
 #   bash scripts/lint-deploy.sh json     print {"template": <template.yaml as JSON>,
 #                                        "infra": {"<file>": <parsed HCL>}} for localtest/suites/deploy
 #
 # It installs what it needs into a cache directory (MIRRORLESS_CACHE, default
 # ${XDG_CACHE_HOME:-$HOME/.cache}/mirrorless): a Python venv with pinned aws-sam-cli, cfn-lint
 # and python-hcl2 from PyPI, and OpenTofu built from the Go module proxy. Nothing reaches AWS or
-# the Terraform registry, so provider schemas are NOT checked: see docs/deploy.md.
+# the Terraform registry, so the AWS provider's real schema is NOT checked: see docs/deploy.md.
 #
 # Two runs at once are safe: installs happen under a lock (flock on $cache/.install.lock), the
 # venv is marked complete only when its install finished, OpenTofu is built under a name of its
@@ -134,12 +135,32 @@ check)
 	fi
 	log "HCL parse of infra/"
 	hcl_json >/dev/null || status=1
+	work=$(mktemp -d "${TMPDIR:-/tmp}/mirrorless-lint-deploy.XXXXXX")
+	trap 'rm -rf "$work"' EXIT
+	# tofu test with mock_provider "aws": OpenTofu takes a mocked provider's schema from the
+	# provider binary, and the registry is out of reach, so a stand-in that serves only the
+	# schema (localtest/suites/deploy/stubaws) is installed from a filesystem mirror.
+	log "tofu test of infra/ (mocked AWS provider; schema from localtest/suites/deploy/stubaws)"
+	plugin=$work/mirror/registry.opentofu.org/hashicorp/aws/6.0.0/$(go env GOOS)_$(go env GOARCH)
+	mkdir -p "$plugin"
+	printf '%s\n' 'provider_installation {' '  filesystem_mirror {' "    path    = \"$work/mirror\"" \
+		'    include = ["registry.opentofu.org/hashicorp/aws"]' '  }' '  direct {' \
+		'    exclude = ["registry.opentofu.org/hashicorp/aws"]' '  }' '}' >"$work/tofurc"
+	cp -r infra "$work/infra"
+	if (cd localtest/suites/deploy/stubaws && go build -o "$plugin/terraform-provider-aws_v6.0.0" .) >&2 &&
+		(cd "$work/infra" && export TF_CLI_CONFIG_FILE="$work/tofurc" CHECKPOINT_DISABLE=1 &&
+			"$tofu" init -backend=false -input=false -no-color >/dev/null &&
+			"$tofu" test -no-color) >&2; then
+		:
+	else
+		log "tofu test of infra/ failed"
+		status=1
+	fi
 	log "sam validate --lint (SAM CLI $SAM_CLI_VERSION)"
 	"$venv/bin/sam" validate --lint --template-file template.yaml >&2 || status=1
 	# sam build runs the Makefile's build-<Name>Function targets (Metadata: BuildMethod
 	# makefile) in a copy of the repository; each function must come out with its bootstrap.
-	build=$(mktemp -d "${TMPDIR:-/tmp}/mirrorless-sam-build.XXXXXX")
-	trap 'rm -rf "$build"' EXIT
+	build=$work/sam
 	log "sam build (no container) into $build"
 	if "$venv/bin/sam" build --template-file template.yaml --build-dir "$build/out" \
 		--cache-dir "$build/cache" >&2; then
