@@ -39,6 +39,21 @@ resource "aws_iam_role_policy" "base" {
   })
 }
 
+# Fan-out: the mirror's scheduled tick starts workers as asynchronous invocations of the mirror
+# function itself, and of nothing else (":*" covers the version or alias the tick runs as).
+resource "aws_iam_role_policy" "fanout" {
+  name = "fanout"
+  role = aws_iam_role.fn["mirror"].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = "lambda:InvokeFunction"
+      Resource = [aws_lambda_function.fn["mirror"].arn, "${aws_lambda_function.fn["mirror"].arn}:*"]
+    }]
+  })
+}
+
 # Lambda in a VPC manages its network interfaces; AWS requires Resource "*" for these (the same
 # actions as AWSLambdaVPCAccessExecutionRole, nothing else).
 resource "aws_iam_role_policy" "vpc" {

@@ -17,7 +17,13 @@ locals {
       memory      = var.mirror_memory
       timeout     = var.mirror_timeout
       schedule    = var.mirror_schedule
-      extra_env   = { MIRROR_MAX_UNITS = tostring(var.mirror_max_units) }
+      extra_env = {
+        MIRROR_MAX_UNITS       = tostring(var.mirror_max_units)
+        MIRROR_MAX_CONCURRENCY = tostring(var.mirror_max_concurrency)
+        # The tick sizes fan-out to clear the backlog within one interval (rate(...) is read as
+        # its interval; for cron(...) the time budget stands in).
+        MIRROR_SCHEDULE_INTERVAL = var.mirror_schedule
+      }
     }
     reconcile = {
       description = "mirrorless reconcile - creates remote topics, grows partitions, syncs configs"

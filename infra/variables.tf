@@ -153,6 +153,17 @@ variable "mirror_max_units" {
   }
 }
 
+variable "mirror_max_concurrency" {
+  description = "Mirror invocations one tick runs at once at most, itself included (MIRROR_MAX_CONCURRENCY). The scheduled invocation sizes the backlog and starts the others as asynchronous invocations of the function; 1 turns fan-out off. See docs/operations.md."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.mirror_max_concurrency >= 1 && var.mirror_max_concurrency <= 1000
+    error_message = "mirror_max_concurrency must be between 1 and 1000."
+  }
+}
+
 variable "reconcile_memory" {
   description = "MB for reconcile (it sends few requests; 256 suffices for thousands of topics)."
   type        = number
