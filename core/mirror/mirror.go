@@ -208,6 +208,13 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	log := m.Logger.With("flow", m.Flow.Name())
 	res := &Result{Flow: m.Flow.Name()}
 	m.meter = meter.From(ctx)
+	// The run ends by stopAt plus the safety margin whatever the brokers
+	// do: every request before the copy is bounded by it, and ending
+	// transactions by endContext.
+	end := stopAt.Add(m.Settings.SafetyMargin)
+	parent := ctx
+	ctx, cancelRun := context.WithDeadline(ctx, end)
+	defer cancelRun()
 
 	p, err := makePlan(ctx, m.Flow, m.SourceAdmin, m.TargetAdmin)
 	if err != nil {
@@ -259,7 +266,7 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	defer func() {
 		stopRenew()
 		<-renewed
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		rctx, cancel := endContext(parent, end, 5*time.Second)
 		defer cancel()
 		if err := leases.Release(rctx, claimed); err != nil {
 			log.Warn("release leases", "err", err)

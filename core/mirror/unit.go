@@ -70,8 +70,11 @@ type worker struct {
 	fetchErr error
 	// err is why the unit failed (Status UnitFailed), for Run's caller.
 	err error
-	// deadline bounds the work of a transaction (not its end).
+	// deadline bounds the work of a transaction (not its end); end bounds
+	// everything, ending a transaction too: the run's end (stopAt plus
+	// the safety margin).
 	deadline   time.Time
+	end        time.Time
 	lastCommit time.Time
 
 	// the newest offset sync written (or being written) for the unit's
@@ -96,6 +99,7 @@ func (w *worker) run(parent context.Context, stopAt time.Time) {
 	}()
 	w.res.From = w.pos.Next
 	defer func() { w.res.To = w.pos.Next }()
+	w.end = stopAt.Add(w.m.Settings.SafetyMargin)
 	if w.pos.Next >= w.u.End && w.u.refreshDue(w.m.Settings.ProgressRefresh) {
 		if err := w.refresh(parent, stopAt); err != nil {
 			w.fail(err)
@@ -254,8 +258,14 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 	w.lastSyncUp, w.lastSyncDown = w.pos.LastUpstream, w.pos.LastDownstream
 	t := &txn{w: w, next: w.pos.Next, began: t0, prevUp: w.pos.LastUpstream, prevDown: w.pos.LastDownstream, lastSynced: true}
 	// Every record's promise has run before commit returns, whatever the
-	// path: the promises give the fetch budget back.
-	defer t.wait()
+	// path (the promises give the fetch budget back), unless the target
+	// holds them past the run's end: the run ends regardless, and closing
+	// the producer runs them.
+	defer func() {
+		ctx, cancel := endContext(parent, w.end, time.Until(w.end))
+		defer cancel()
+		_ = t.wait(ctx)
+	}()
 	for {
 		t.send(ctx, batch)
 		batch = w.more(t, stopAt)
@@ -263,7 +273,7 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 			break
 		}
 	}
-	if err := t.wait(); err != nil {
+	if err := t.wait(ctx); err != nil {
 		return w.abort(parent, fmt.Errorf("produce to %s: %w", w.u.Unit, err))
 	}
 	tProduced := time.Now()
@@ -291,7 +301,7 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 	for _, s := range syncs {
 		w.prod.Produce(ctx, s.record(syncTopic), e2.Promise())
 	}
-	if err := e2.Err(); err != nil {
+	if err := waitErr(ctx, e2.Err); err != nil {
 		return w.abort(parent, fmt.Errorf("produce offset syncs to %s: %w", syncTopic, err))
 	}
 	tSyncs := time.Now()
@@ -300,7 +310,7 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 	}
 	tOffsets := time.Now()
 
-	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(parent), max(margin/2, 2*time.Second))
+	endCtx, endCancel := endContext(parent, w.end, w.endTimeout())
 	defer endCancel()
 	if err := kafka.Commit(endCtx, w.prod); err != nil {
 		if kafka.IsFenced(err) {
@@ -467,17 +477,63 @@ func (t *txn) fail(err error) {
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		_ = t.w.prod.AbortBufferedRecords(context.Background())
+		ctx, cancel := endContext(context.Background(), t.w.end, time.Until(t.w.end))
+		defer cancel()
+		_ = t.w.prod.AbortBufferedRecords(ctx)
 	}()
 }
 
 // wait returns once every record sent has its promise run, with the first
-// produce error.
-func (t *txn) wait() error {
-	t.wg.Wait()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.err
+// produce error, or ctx's error if it ends first: a produce request the
+// target holds is not failed by kgo while it is in flight (an idempotent
+// producer must know its fate), so waiting for it is bounded here.
+func (t *txn) wait(ctx context.Context) error {
+	return waitErr(ctx, func() error {
+		t.wg.Wait()
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return t.err
+	})
+}
+
+// waitErr runs wait (which waits on record promises) and returns its
+// error, or ctx's if ctx ends first; wait then finishes on its own.
+func waitErr(ctx context.Context, wait func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the target: %w", ctx.Err())
+	}
+}
+
+// endContext is for ending a transaction and other cleanup, which takes
+// at most d: not cancelled with parent (the Lambda runtime cancels it at
+// the deadline, and a transaction must end cleanly regardless), but
+// bounded by end, the run's end, whatever the brokers do; a cleanup that
+// starts at or after end still gets minEnd.
+func endContext(parent context.Context, end time.Time, d time.Duration) (context.Context, context.CancelFunc) {
+	now := time.Now()
+	deadline := later(end, now.Add(minEnd))
+	if now.Add(d).Before(deadline) {
+		deadline = now.Add(d)
+	}
+	return context.WithDeadline(context.WithoutCancel(parent), deadline)
+}
+
+// endTimeout is how long an EndTxn (or an abort) may take.
+func (w *worker) endTimeout() time.Duration { return max(w.m.Settings.SafetyMargin/2, 2*time.Second) }
+
+// minEnd is the least time given to ending a transaction.
+const minEnd = time.Second
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // produced gives the budget of records taken but not produced back and
@@ -511,7 +567,9 @@ func (w *worker) refresh(parent context.Context, stopAt time.Time) error {
 		return w.abort(parent, err)
 	}
 	s := offsetsync.OffsetSync{Topic: w.u.SourceTopic, Partition: w.u.Partition, Upstream: w.pos.LastUpstream, Downstream: w.pos.LastDownstream}
-	if err := w.prod.ProduceSync(ctx, &kgo.Record{Topic: w.m.Flow.OffsetSyncsTopic(), Partition: 0, Key: s.Key(), Value: s.Value()}).FirstErr(); err != nil {
+	e := kgo.AbortingFirstErrPromise(w.prod)
+	w.prod.Produce(ctx, &kgo.Record{Topic: w.m.Flow.OffsetSyncsTopic(), Partition: 0, Key: s.Key(), Value: s.Value()}, e.Promise())
+	if err := waitErr(ctx, e.Err); err != nil {
 		return w.abort(parent, fmt.Errorf("produce offset sync: %w", err))
 	}
 	pos := w.pos
@@ -519,7 +577,7 @@ func (w *worker) refresh(parent context.Context, stopAt time.Time) error {
 	if err := commitProgress(ctx, w.prod, w.txnID, group, w.u.Unit, w.u.RemoteID, pos); err != nil {
 		return w.abort(parent, err)
 	}
-	endCtx, endCancel := context.WithTimeout(context.WithoutCancel(parent), max(margin/2, 2*time.Second))
+	endCtx, endCancel := endContext(parent, w.end, w.endTimeout())
 	defer endCancel()
 	if err := kafka.Commit(endCtx, w.prod); err != nil {
 		if kafka.IsFenced(err) {
@@ -603,9 +661,14 @@ func (t *txn) finishSyncs() []txnSync {
 
 // abort ends the open transaction without committing and returns cause.
 func (w *worker) abort(parent context.Context, cause error) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), max(w.m.Settings.SafetyMargin/2, 2*time.Second))
+	ctx, cancel := endContext(parent, w.end, w.endTimeout())
 	defer cancel()
-	_ = w.prod.AbortBufferedRecords(ctx)
+	// Records the target holds in flight keep AbortBufferedRecords
+	// waiting: half the time left goes to it, the rest to the EndTxn.
+	left, _ := ctx.Deadline()
+	bufCtx, bufCancel := context.WithTimeout(ctx, time.Until(left)/2)
+	defer bufCancel()
+	_ = w.prod.AbortBufferedRecords(bufCtx)
 	if err := w.prod.EndTransaction(ctx, kgo.TryAbort); err != nil && !kafka.IsFenced(cause) {
 		w.log.Warn("abort transaction", "err", err)
 	}
@@ -617,7 +680,10 @@ func (w *worker) abort(parent context.Context, cause error) error {
 // coordinator finish or abort the transaction, and a stable read of the
 // progress group then says which happened.
 func (w *worker) resolveUnknown(parent context.Context, cause error, want Position, records int, bytes int64) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), 2*w.m.Settings.SafetyMargin+5*time.Second)
+	// Bounded by the run's end: what is not resolved by then, the next
+	// invocation resolves the same way when it fences the unit and reads
+	// its position.
+	ctx, cancel := endContext(parent, w.end, 2*w.m.Settings.SafetyMargin+5*time.Second)
 	defer cancel()
 	w.log.Warn("commit outcome unknown; resolving from the committed position", "err", cause)
 	w.prod.Close()
