@@ -101,12 +101,15 @@ func decodeGroup(b []byte) (map[tp]emitted, error) {
 	}
 	b = b[1:]
 	n, k := binary.Uvarint(b)
+	if k <= 0 {
+		return nil, errBadState // k < 0: a varint past 64 bits
+	}
 	b = b[k:]
 	// An entry takes at least minGroupEntry bytes, so a count the bytes
 	// left cannot hold is malformed. The map is not sized from the count:
 	// the record comes from the target, and it grows with the entries that
 	// decode.
-	if k <= 0 || n > uint64(len(b)/minGroupEntry) {
+	if n > uint64(len(b)/minGroupEntry) {
 		return nil, errBadState
 	}
 	m := map[tp]emitted{}

@@ -24,10 +24,11 @@ func FuzzStateRecord(f *testing.F) {
 	f.Add("position", encodePosition(42))
 	f.Add(indexKey(tp{"orders", 3}), idx)
 	f.Add(prefixGroup+"g1", encodeGroup(map[tp]emitted{{"orders", 0}: {100, 42}, {"a/b", 7}: {1, 1}}))
-	f.Add(prefixGroup+"g1", hostileCount(stateV1, 1<<17)[:64])               // count far past the bytes
-	f.Add(indexKey(tp{"orders", 0}), hostileCount(1, 1<<17)[:64])            // the same for an index
-	f.Add(prefixGroup+"g", binary.AppendUvarint([]byte{stateV1}, 1<<62))     // count with no entries
-	f.Add(prefixGroup+"g", []byte{stateV1, 1, 0, 0x80, 0x80, 0x80, 0x80, 0}) // partition out of range
+	f.Add(prefixGroup+"g1", hostileCount(stateV1, 1<<17)[:64])                   // count far past the bytes
+	f.Add(indexKey(tp{"orders", 0}), hostileCount(1, 1<<17)[:64])                // the same for an index
+	f.Add(prefixGroup+"g", binary.AppendUvarint([]byte{stateV1}, 1<<62))         // count with no entries
+	f.Add(prefixGroup+"g", []byte{stateV1, 1, 0, 0x80, 0x80, 0x80, 0x80, 0})     // partition out of range
+	f.Add(prefixGroup+"g", []byte("\x01\x9b\x9b\x9b\x9b\x9b\x9b\x9b\x9b\x9b00")) // a count varint past 64 bits (panicked)
 	f.Add("index/t/-1", idx)
 	f.Add("other", []byte{})
 	f.Fuzz(func(t *testing.T, key string, value []byte) {
