@@ -67,9 +67,10 @@ type Settings struct {
 	// from the source's earliest offset and report exactly what was skipped).
 	ResetPolicy string `envconfig:"RESET_POLICY" default:"stop" desc:"mirror: stop or earliest, for a partition whose source data is gone or was recreated"`
 	// CheckpointIndexSyncs bounds the offset syncs the checkpoint function
-	// keeps per source partition; the newest half are never thinned, so a
-	// group lagging less than about half of it times offset.lag.max
-	// records re-reads at most offset.lag.max records after failover.
+	// keeps per source partition. Syncs inside a linear run go first at no
+	// cost, and the newest half are never thinned otherwise, so a group
+	// within the transactions those syncs cover translates exactly; older
+	// history gets coarser geometrically (offsetsync.Index).
 	CheckpointIndexSyncs int `envconfig:"CHECKPOINT_INDEX_SYNCS" default:"4096" desc:"checkpoint: offset syncs kept per partition for translation"`
 	// ConnectTimeout bounds the first round trip to each cluster, so an
 	// unreachable broker fails fast instead of retrying until the deadline.
