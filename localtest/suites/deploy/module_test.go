@@ -238,3 +238,27 @@ func TestReproducibleBuild(t *testing.T) {
 		t.Errorf("two builds of the same tree differ:\n%v\n%v", a, b)
 	}
 }
+
+// TestParameterGroups: the console's parameter groups (AWS::CloudFormation::Interface) hold
+// every template parameter exactly once, so a new parameter cannot be left out of them.
+func TestParameterGroups(t *testing.T) {
+	p := load(t)
+	meta, _ := p.Template["Metadata"].(map[string]any)
+	iface, _ := meta["AWS::CloudFormation::Interface"].(map[string]any)
+	groups, _ := iface["ParameterGroups"].([]any)
+	seen := map[string]int{}
+	for _, g := range groups {
+		for _, name := range g.(map[string]any)["Parameters"].([]any) {
+			seen[name.(string)]++
+		}
+	}
+	for name := range p.Template["Parameters"].(map[string]any) {
+		if seen[name] != 1 {
+			t.Errorf("parameter %s is in %d parameter groups, want 1", name, seen[name])
+		}
+		delete(seen, name)
+	}
+	for name := range seen {
+		t.Errorf("parameter group names %s, which is not a parameter", name)
+	}
+}
