@@ -15,7 +15,10 @@
 // -logs. Ctrl-C stops scheduling and lets running invocations finish their transaction
 // (SIGTERM, then SIGKILL after 30 s); a second Ctrl-C exits at once.
 //
-// Every MIRROR_* variable (core/config/env.go) is passed to the programs unchanged.
+// Each mirror tick first runs `mirror size` and then as many mirror processes at once as it
+// says (MIRROR_MAX_CONCURRENCY caps them; 1 turns fan-out off), as the Lambda tick starts
+// workers; the tick's line counts them. Every MIRROR_* variable (core/config/env.go) is passed
+// to the programs unchanged; MIRROR_SCHEDULE_INTERVAL defaults to -mirror for the sizing.
 package main
 
 import (
@@ -160,7 +163,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}()
 	}
-	runOne := execRunner(binDir, *logDir)
+	runOne := fanOut(execRunner(binDir, *logDir), execSizer(binDir, *mirrorEvery))
 	Schedule(ctx, jobs, "reconcile", func(_ context.Context, fn string) Outcome { return runOne(sigCtx, fn) }, report)
 	close(done)
 	outMu.Lock()

@@ -27,6 +27,10 @@ type Outcome struct {
 	// Overran is set when the run took longer than the job's interval: the ticks it covered
 	// were skipped, not queued.
 	Overran bool
+	// Invocations counts the processes of a fanned-out mirror tick (0 or 1: one), merged
+	// into this outcome; Note says why that many.
+	Invocations int
+	Note        string
 }
 
 // Runner runs one invocation of the named function program.

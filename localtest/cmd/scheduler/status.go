@@ -72,6 +72,9 @@ func (s *Status) Record(o Outcome) string {
 		}
 		note = fmt.Sprintf("FAILED (exit %d): %s", o.ExitCode, reason)
 	}
+	if o.Invocations > 1 {
+		note += fmt.Sprintf(" [%d processes: %s]", o.Invocations, o.Note)
+	}
 	if o.Overran {
 		note += " [overran its interval: ticks skipped]"
 	}
