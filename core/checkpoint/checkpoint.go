@@ -203,7 +203,7 @@ func (c *Checkpointer) Run(ctx context.Context, stopAt time.Time) (*Result, erro
 		res.CatchingUp = true
 		c.log().Info("offset syncs not read to the end before the time budget; no translation this run", "read", res.SyncsRead)
 	} else {
-		records = c.translate(ctx, st, groups, listedAt, emitCheckpoints, res)
+		records = c.translate(ctx, stopAt, st, groups, listedAt, emitCheckpoints, res)
 	}
 	c.thin(st, groups)
 	if complete {
@@ -384,7 +384,7 @@ func (c *Checkpointer) syncsStart(ctx context.Context, st *state) (int64, error)
 
 // translate computes every group partition's checkpoint and returns the
 // records of those that moved.
-func (c *Checkpointer) translate(ctx context.Context, st *state, groups map[string]groupOffsets, listedAt time.Time, emit bool, res *Result) []*kgo.Record {
+func (c *Checkpointer) translate(ctx context.Context, stopAt time.Time, st *state, groups map[string]groupOffsets, listedAt time.Time, emit bool, res *Result) []*kgo.Record {
 	f := c.Flow
 	empty := c.emptyPartitions(ctx, st, groups)
 	back := c.backIndex(ctx, groups)
@@ -397,7 +397,7 @@ func (c *Checkpointer) translate(ctx context.Context, st *state, groups map[stri
 	ends := c.remoteEnds(ctx, remotes)
 	behind := map[string][]lagging{}
 	lagRecords := map[string]int64{}
-	defer func() { res.GroupLags = c.groupLags(ctx, lagRecords, behind) }()
+	defer func() { res.GroupLags = c.groupLags(ctx, stopAt, lagRecords, behind) }()
 	var out []*kgo.Record
 	names := make([]string, 0, len(groups))
 	for g := range groups {

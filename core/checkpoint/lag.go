@@ -31,8 +31,13 @@ const maxLagRounds = 4
 
 // groupLags is each group's lag on the target: records from lagRecords,
 // seconds from the timestamps of the first record at or after each of its
-// lagging offsets (behind).
-func (c *Checkpointer) groupLags(ctx context.Context, lagRecords map[string]int64, behind map[string][]lagging) []GroupLag {
+// lagging offsets (behind), read until stopAt at most (zero: no bound).
+func (c *Checkpointer) groupLags(ctx context.Context, stopAt time.Time, lagRecords map[string]int64, behind map[string][]lagging) []GroupLag {
+	if !stopAt.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, stopAt)
+		defer cancel()
+	}
 	want := map[tp][]int64{}
 	for _, as := range behind {
 		for _, a := range as {
@@ -74,7 +79,7 @@ func (c *Checkpointer) groupLags(ctx context.Context, lagRecords map[string]int6
 // the partition's end). Offsets it could not read are missing.
 func (c *Checkpointer) firstTimestamps(ctx context.Context, want map[tp][]int64) map[at]time.Time {
 	out := map[at]time.Time{}
-	for round := 0; round < maxLagRounds; round++ {
+	for round := 0; round < maxLagRounds && ctx.Err() == nil; round++ {
 		offsets := map[string]map[int32]kgo.Offset{}
 		pending := map[tp]int64{}
 		for t, os := range want {
