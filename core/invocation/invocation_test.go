@@ -33,49 +33,7 @@ func newApp(t testing.TB, pair kafkatest.Pair, s config.Settings, extra ...strin
 // test defaults for the rest.
 func newAppFrom(t testing.TB, s config.Settings) *Invoker {
 	t.Helper()
-	if s.TimeBudget == 0 {
-		s.TimeBudget = 60 * time.Second
-	}
-	if s.SafetyMargin == 0 {
-		s.SafetyMargin = 3 * time.Second
-	}
-	if s.MaxUnits == 0 {
-		s.MaxUnits = 64
-	}
-	if s.BatchRecords == 0 {
-		s.BatchRecords = 2000
-	}
-	if s.BatchBytes == 0 {
-		s.BatchBytes = 4 << 20
-	}
-	if s.TransactionTimeout == 0 {
-		s.TransactionTimeout = 30 * time.Second
-	}
-	if s.LeaseTTL == 0 {
-		s.LeaseTTL = 20 * time.Second
-	}
-	if s.ProgressRefresh == 0 {
-		s.ProgressRefresh = 24 * time.Hour
-	}
-	if s.ConnectTimeout == 0 {
-		s.ConnectTimeout = 10 * time.Second
-	}
-	if s.CheckpointIndexSyncs == 0 {
-		s.CheckpointIndexSyncs = 4096
-	}
-	if s.MaxConcurrency == 0 {
-		s.MaxConcurrency = 10
-	}
-	if s.FanoutRate == 0 {
-		s.FanoutRate = 50000
-	}
-	s.LogLevel = "info"
-	if s.Deployment == "" {
-		s.Deployment = "test"
-	}
-	if err := s.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	s = kafkatest.Settings(t, s)
 	cfg, err := s.LoadConfig()
 	if err != nil {
 		t.Fatal(err)
