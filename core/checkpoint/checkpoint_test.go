@@ -1,4 +1,4 @@
-package invocation
+package checkpoint_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
 )
@@ -24,7 +25,7 @@ import (
 // internal topics (offset syncs, checkpoints, checkpoint state) and its
 // checkpoint transactional id are not shared with tests running at the
 // same time on the same pair.
-func aliasedApp(t *testing.T, pair kafkatest.Pair, src, tgt string, extra ...string) *Invoker {
+func aliasedApp(t *testing.T, pair kafkatest.Pair, src, tgt string, extra ...string) *invocation.Invoker {
 	t.Helper()
 	lines := []string{
 		"clusters = " + src + ", " + tgt,
@@ -51,7 +52,7 @@ func uniqueAlias(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-func runCheckpoint(t *testing.T, a *Invoker) *CheckpointSummary {
+func runCheckpoint(t *testing.T, a *invocation.Invoker) *invocation.CheckpointSummary {
 	t.Helper()
 	sum, err := a.Checkpoint(context.Background())
 	if err != nil {
@@ -231,7 +232,7 @@ func testCheckpointScenarios(t *testing.T, pair kafkatest.Pair, lagMax int64) {
 	// Scenario 12: more data is produced and mirrored; the group reads
 	// into it and the group offset sync follows it forward.
 	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 3, 300, 350)
-	if _, err := a.Mirror(ctx, NewOwner("")); err != nil {
+	if _, err := a.Mirror(ctx, invocation.NewOwner("")); err != nil {
 		t.Fatal(err)
 	}
 	target, end = kafkatest.ReadAll(t, pair.B, remote), 350
@@ -276,7 +277,7 @@ func testCheckpointScenarios(t *testing.T, pair kafkatest.Pair, lagMax int64) {
 		t.Errorf("wrote offsets to a live group: %v", o)
 	}
 	// Nor does the failover command's -apply, while the group has members.
-	if _, err := Failover(ctx, a.Settings, a.Config, testLogger(t), g2, true); err == nil || !strings.Contains(err.Error(), "active members") {
+	if _, err := invocation.Failover(ctx, a.Settings, a.Config, testLogger(t), g2, true); err == nil || !strings.Contains(err.Error(), "active members") {
 		t.Errorf("failover -apply on a group with active members on the target: %v, want a refusal", err)
 	}
 	if o := groupOffsets(t, pair.B, g2); len(o[remote]) != 0 {
@@ -304,7 +305,7 @@ func testCheckpointScenarios(t *testing.T, pair kafkatest.Pair, lagMax int64) {
 	if sum.Flows[0].Untranslatable == 0 {
 		t.Errorf("untranslatable partition not counted: %+v", sum.Flows[0])
 	}
-	if _, err := a.Mirror(ctx, NewOwner("")); err != nil {
+	if _, err := a.Mirror(ctx, invocation.NewOwner("")); err != nil {
 		t.Fatal(err)
 	}
 	runCheckpoint(t, a)
@@ -332,7 +333,7 @@ func testCheckpointScenarios(t *testing.T, pair kafkatest.Pair, lagMax int64) {
 
 	// The failover command reads only the target and agrees with the
 	// checkpoints.
-	plan, err := Failover(ctx, a.Settings, a.Config, testLogger(t), g1, false)
+	plan, err := invocation.Failover(ctx, a.Settings, a.Config, testLogger(t), g1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +430,7 @@ func testCheckpointFailback(t *testing.T, pair kafkatest.Pair) {
 	// (one flow chosen among two), and a second apply changes nothing.
 	s := a.Settings
 	s.Flows = []string{src + "->" + tgt}
-	plan, err := Failover(ctx, s, a.Config, testLogger(t), group, true)
+	plan, err := invocation.Failover(ctx, s, a.Config, testLogger(t), group, true)
 	if err != nil || !plan.Applied {
 		t.Fatalf("failover -apply: %v %+v", err, plan)
 	}
@@ -439,10 +440,10 @@ func testCheckpointFailback(t *testing.T, pair kafkatest.Pair) {
 			t.Errorf("applied %+v, target group has %d", tr, got[tr.Partition])
 		}
 	}
-	if plan, err = Failover(ctx, s, a.Config, testLogger(t), group, true); err != nil || plan.Applied {
+	if plan, err = invocation.Failover(ctx, s, a.Config, testLogger(t), group, true); err != nil || plan.Applied {
 		t.Errorf("second apply: %v %+v", err, plan)
 	}
-	if _, err := Failover(ctx, a.Settings, a.Config, testLogger(t), group, false); err == nil || !errors.Is(err, ErrInput) {
+	if _, err := invocation.Failover(ctx, a.Settings, a.Config, testLogger(t), group, false); err == nil || !errors.Is(err, invocation.ErrInput) {
 		t.Errorf("two flows and no MIRROR_FLOWS: %v", err)
 	}
 }
@@ -473,8 +474,8 @@ func TestCheckpointConcurrentReal(t *testing.T) {
 		at := int64(round*50 + 25)
 		commitGroup(t, pair.A, group, map[string]map[int32]int64{topic: {0: at, 1: at + 1}})
 		errs := make(chan error, 2)
-		sums := make(chan *CheckpointSummary, 2)
-		for _, a := range []*Invoker{a1, a2} {
+		sums := make(chan *invocation.CheckpointSummary, 2)
+		for _, a := range []*invocation.Invoker{a1, a2} {
 			go func() {
 				s, err := a.Checkpoint(ctx)
 				sums <- s
@@ -586,7 +587,7 @@ func TestCheckpointSkipsHostileRecordsKfake(t *testing.T) {
 	if cp.Upstream != 20 || cp.Downstream != 20 {
 		t.Errorf("checkpoint %+v, want 20 -> 20 (offset.lag.max 0: exact)", cp)
 	}
-	plan, err := Failover(ctx, a.Settings, a.Config, testLogger(t), group, false)
+	plan, err := invocation.Failover(ctx, a.Settings, a.Config, testLogger(t), group, false)
 	if err != nil || len(plan.Partitions) != 1 || plan.Partitions[0].Offset != 20 {
 		t.Fatalf("failover over a hostile checkpoint record: %v %+v", err, plan)
 	}

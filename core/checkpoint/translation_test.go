@@ -1,4 +1,4 @@
-package invocation
+package checkpoint_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/mirrorless/mirrorless/core/checkpoint"
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
 )
@@ -89,7 +90,7 @@ func testExactTranslation(t *testing.T, pair kafkatest.Pair) {
 		t.Fatalf("move the source's log start: %v %v", err, resp.Error())
 	}
 	produceMixed(t, pair.A, topic, 4)
-	if _, err := a.Mirror(ctx, NewOwner("")); err != nil {
+	if _, err := a.Mirror(ctx, invocation.NewOwner("")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -164,7 +165,7 @@ func testExactTranslation(t *testing.T, pair kafkatest.Pair) {
 	// log end too: the mirror's position shows the offsets after the last
 	// copied record are markers and aborted records, not records to come).
 	for _, u := range []int64{0, ups[3] + 1, mid.Offset / 2, ups[len(ups)-1], end.Offset} {
-		plan, err := Failover(ctx, a.Settings, a.Config, testLogger(t), group(u), false)
+		plan, err := invocation.Failover(ctx, a.Settings, a.Config, testLogger(t), group(u), false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -178,7 +179,7 @@ func TestExactTranslationKfake(t *testing.T) { testExactTranslation(t, kafkatest
 func TestExactTranslationReal(t *testing.T)  { testExactTranslation(t, kafkatest.Real(t)) }
 
 // aliasedAppWith is aliasedApp with settings of the test's own.
-func aliasedAppWith(t *testing.T, pair kafkatest.Pair, src, tgt string, s config.Settings, extra ...string) *Invoker {
+func aliasedAppWith(t *testing.T, pair kafkatest.Pair, src, tgt string, s config.Settings, extra ...string) *invocation.Invoker {
 	t.Helper()
 	b := aliasedApp(t, pair, src, tgt, extra...)
 	s.PropertiesFile = b.Settings.PropertiesFile
@@ -247,7 +248,7 @@ func testForgedSyncMovesNothing(t *testing.T, pair kafkatest.Pair) {
 	if err := plain.ProduceSync(ctx, &kgo.Record{Topic: cpTopic, Key: forged.Key(), Value: forged.Value()}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	plan, err := Failover(ctx, a.Settings, a.Config, testLogger(t), g, false)
+	plan, err := invocation.Failover(ctx, a.Settings, a.Config, testLogger(t), g, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +265,7 @@ func testForgedSyncMovesNothing(t *testing.T, pair kafkatest.Pair) {
 	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
-	plan, err = Failover(ctx, a.Settings, a.Config, testLogger(t), g, true)
+	plan, err = invocation.Failover(ctx, a.Settings, a.Config, testLogger(t), g, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package invocation
+package checkpoint_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
@@ -115,14 +116,14 @@ func testFailbackDrill(t *testing.T, pair kafkatest.Pair) {
 	p.add("on A", processN(t, pair.A, group, []string{topic}, 100))
 	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 2, 80, 100)
 	total += 40
-	if _, err := app.Mirror(ctx, NewOwner("")); err != nil {
+	if _, err := app.Mirror(ctx, invocation.NewOwner("")); err != nil {
 		t.Fatal(err)
 	}
 	runCheckpoint(t, app) // the last run before A is lost
 
 	// A is lost: fail the group over to B, where it reads the rest of
 	// A's records from the copy, then what producers now write on B.
-	plan, err := Failover(ctx, only(a+"->"+b), app.Config, testLogger(t), group, true)
+	plan, err := invocation.Failover(ctx, only(a+"->"+b), app.Config, testLogger(t), group, true)
 	if err != nil || !plan.Applied {
 		t.Fatalf("failover -apply to B: %v %+v", err, plan)
 	}
@@ -147,11 +148,11 @@ func testFailbackDrill(t *testing.T, pair kafkatest.Pair) {
 	if _, err := backApp.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := backApp.Mirror(ctx, NewOwner("")); err != nil {
+	if _, err := backApp.Mirror(ctx, invocation.NewOwner("")); err != nil {
 		t.Fatal(err)
 	}
 	runCheckpoint(t, backApp)
-	plan, err = Failover(ctx, back, app.Config, testLogger(t), group, true)
+	plan, err = invocation.Failover(ctx, back, app.Config, testLogger(t), group, true)
 	if err != nil || !plan.Applied {
 		t.Fatalf("failover -apply back to A: %v %+v", err, plan)
 	}
