@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -154,10 +155,25 @@ func (a *Invoker) Mirror(ctx context.Context, owner string) (*MirrorSummary, err
 	start := time.Now()
 	stopAt := a.StopAt(ctx, start)
 	sum := &MirrorSummary{Function: "mirror"}
-	var errs []error
-	for _, f := range a.Flows {
+	// The flows run side by side and share the invocation's budgets (see
+	// mirror.Mirror.Share): one after another, a flow with a backlog took
+	// the whole time budget and the next copied nothing (issue 18 item 5).
+	results := make([]*mirror.Result, len(a.Flows))
+	runErrs := make([]error, len(a.Flows))
+	var wg sync.WaitGroup
+	for i, f := range a.Flows {
 		m := a.newMirror(f, owner)
-		res, err := m.Run(ctx, stopAt)
+		m.Share = len(a.Flows)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], runErrs[i] = m.Run(ctx, stopAt)
+		}()
+	}
+	wg.Wait()
+	var errs []error
+	for i, f := range a.Flows {
+		res, err := results[i], runErrs[i]
 		sum.Flows = append(sum.Flows, res)
 		sum.UnitsClaimed += res.UnitsClaimed
 		sum.Records += res.Records

@@ -42,6 +42,12 @@ type Mirror struct {
 	Logger                 *slog.Logger
 	// Owner names this invocation in leases and logs.
 	Owner string
+	// Share is how many flows' runs the invocation holds at once (0 or 1:
+	// this one alone). They run side by side, so that a flow with a
+	// backlog cannot take the whole time budget from the others (issue 18
+	// item 5), and split MIRROR_MAX_UNITS and the fetch budget evenly, so
+	// that together they hold what one flow alone would.
+	Share int
 
 	// meter counts the run's progress for a person watching (nil: none);
 	// set by Run from its context.
@@ -186,8 +192,14 @@ func (m *Mirror) newProducer(txnID string) (*kgo.Client, error) {
 func (m *Mirror) inflightLimit() int64 {
 	// Halving the cap instead of doubling the setting cannot overflow,
 	// whatever BatchBytes holds (config bounds it too).
-	return 2 * min(int64(m.Settings.BatchBytes), maxInflight/2)
+	return 2 * min(int64(m.Settings.BatchBytes), maxInflight/2) / int64(m.share())
 }
+
+// share is Share, at least 1.
+func (m *Mirror) share() int { return max(1, m.Share) }
+
+// maxUnits is this flow's part of MIRROR_MAX_UNITS, at least 1.
+func (m *Mirror) maxUnits() int { return max(1, m.Settings.MaxUnits/m.share()) }
 
 // maxInflight: larger budgets were slower on a CPU-bound machine and cost
 // memory (docs/benchmarks.md).
@@ -249,7 +261,7 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		want[i] = u.Unit
 	}
 	ttl := m.Settings.LeaseTTL
-	claimed, err := leases.Take(ctx, want, m.Settings.MaxUnits, ttl)
+	claimed, err := leases.Take(ctx, want, m.maxUnits(), ttl)
 	if err != nil {
 		return res, err
 	}
