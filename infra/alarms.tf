@@ -34,6 +34,26 @@ resource "aws_cloudwatch_metric_alarm" "replication_lag" {
   }
 }
 
+resource "aws_cloudwatch_metric_alarm" "replication_lag_age" {
+  alarm_name          = "${var.name}-replication-lag-age"
+  alarm_description   = "The oldest record not yet copied of some flow (ReplicationLagSeconds) stayed older than lag_alarm_seconds: the mirror is stalled or too slow. No data is not a breach. See docs/operations.md."
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.lag_alarm_seconds
+  evaluation_periods  = var.lag_alarm_minutes
+  datapoints_to_alarm = var.lag_alarm_minutes
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+  tags                = local.tags
+
+  metric_query {
+    id          = "age"
+    expression  = "SELECT MAX(ReplicationLagSeconds) FROM SCHEMA(mirrorless, Deployment, Flow) WHERE Deployment = '${var.name}'"
+    period      = 60
+    return_data = true
+  }
+}
+
 resource "aws_cloudwatch_metric_alarm" "fencing_storm" {
   alarm_name          = "${var.name}-fencing-storm"
   alarm_description   = "More than fencing_alarm_count units were fenced in 5 minutes: invocations keep taking partitions from each other. See docs/operations.md."

@@ -297,6 +297,17 @@ variable "lag_alarm_records" {
   }
 }
 
+variable "lag_alarm_seconds" {
+  description = "Alarm when any flow's ReplicationLagSeconds (the age of its oldest record not yet copied) stays above this for lag_alarm_minutes: a stalled or slow mirror, even with few records."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.lag_alarm_seconds >= 1
+    error_message = "lag_alarm_seconds must be at least 1."
+  }
+}
+
 variable "lag_alarm_minutes" {
   description = "Minutes in a row the lag must stay above lag_alarm_records before the lag alarm fires."
   type        = number

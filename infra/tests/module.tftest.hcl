@@ -38,7 +38,7 @@ run "defaults" {
     error_message = "the dashboard body has a placeholder left"
   }
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.mirror_not_reporting) == 1 && aws_cloudwatch_metric_alarm.replication_lag.treat_missing_data == "notBreaching"
+    condition     = length(aws_cloudwatch_metric_alarm.mirror_not_reporting) == 1 && aws_cloudwatch_metric_alarm.replication_lag.treat_missing_data == "notBreaching" && aws_cloudwatch_metric_alarm.replication_lag_age.treat_missing_data == "notBreaching"
     error_message = "with the schedules enabled: a not-reporting alarm, and a lag alarm that does not treat silence as lag"
   }
   assert {

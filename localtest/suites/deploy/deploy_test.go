@@ -428,9 +428,10 @@ func TestAlarmsUseEmittedMetrics(t *testing.T) {
 	p := load(t)
 	where := " WHERE Deployment = '" + deploymentPlaceholder + "'"
 	want := map[string]string{
-		"replication-lag":    fmt.Sprintf("SELECT MAX(%s) FROM SCHEMA(%s, Deployment, Flow)", metrics.ReplicationLagRecords, metrics.Namespace) + where,
-		"fencing-storm":      fmt.Sprintf("SELECT SUM(%s) FROM SCHEMA(%s, Deployment, Flow)", metrics.FencedUnits, metrics.Namespace) + where,
-		"partitions-stopped": fmt.Sprintf("SELECT MAX(%s) FROM SCHEMA(%s, Deployment, Flow)", metrics.PartitionsStopped, metrics.Namespace) + where,
+		"replication-lag":     fmt.Sprintf("SELECT MAX(%s) FROM SCHEMA(%s, Deployment, Flow)", metrics.ReplicationLagRecords, metrics.Namespace) + where,
+		"replication-lag-age": fmt.Sprintf("SELECT MAX(%s) FROM SCHEMA(%s, Deployment, Flow)", replicationLagSeconds, metrics.Namespace) + where,
+		"fencing-storm":       fmt.Sprintf("SELECT SUM(%s) FROM SCHEMA(%s, Deployment, Flow)", metrics.FencedUnits, metrics.Namespace) + where,
+		"partitions-stopped":  fmt.Sprintf("SELECT MAX(%s) FROM SCHEMA(%s, Deployment, Flow)", metrics.PartitionsStopped, metrics.Namespace) + where,
 	}
 	type alarm struct{ query, missing, condition string }
 	tpl := map[string]alarm{}
@@ -483,8 +484,10 @@ func TestAlarmsUseEmittedMetrics(t *testing.T) {
 		}
 	}
 	// A disabled schedule (a cut-over) reports nothing: that is not lag.
-	if tpl["replication-lag"].missing != "notBreaching" || tf["replication-lag"].missing != "notBreaching" {
-		t.Errorf("replication-lag treats missing data as %q (template) and %q (infra); want notBreaching", tpl["replication-lag"].missing, tf["replication-lag"].missing)
+	for _, lag := range []string{"replication-lag", "replication-lag-age"} {
+		if tpl[lag].missing != "notBreaching" || tf[lag].missing != "notBreaching" {
+			t.Errorf("%s treats missing data as %q (template) and %q (infra); want notBreaching", lag, tpl[lag].missing, tf[lag].missing)
+		}
 	}
 	// Silence while enabled is what mirror-not-reporting is for: on the mirror's own invocation
 	// metric for this deployment, missing data breaching, only while the schedules run.
