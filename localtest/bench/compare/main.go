@@ -47,6 +47,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mirrorless/mirrorless/core/names"
 )
 
 type options struct {
@@ -268,7 +270,7 @@ func run(ctx context.Context, o *options) error {
 	if err := deletePrefixed(ctx, admB, "B", "pipe.", "ML.", "MMA.", "MME.", "CS.", "mm2-"); err != nil {
 		return err
 	}
-	_, _ = admB.DeleteGroups(ctx, "mirrorless.ML->B.progress", "mirrorless.ML->B.leases", "mirrorless.CS->B.progress", "mirrorless.CS->B.leases", "MMA-mm2", "MME-mm2")
+	_, _ = admB.DeleteGroups(ctx, names.ProgressGroup("ML->B"), names.LeaseGroup("ML->B"), names.ProgressGroup("CS->B"), names.LeaseGroup("CS->B"), "MMA-mm2", "MME-mm2")
 
 	took, err := warmUp(ctx, o, admB)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/mirrorless/mirrorless/core/names"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
 )
 
@@ -23,7 +24,7 @@ type syncGrowth struct {
 // nothing of another round is counted).
 func measureSyncs(ctx context.Context, o *options, adm *kadm.Client, w *workload) (syncGrowth, error) {
 	g := syncGrowth{Partitions: len(w.Topics) * int(w.Partitions)}
-	topic := "mm2-offset-syncs.ML.internal"
+	topic := names.OffsetSyncsTopic(".", "ML")
 	ends, err := adm.ListEndOffsets(ctx, topic)
 	if err != nil {
 		return g, fmt.Errorf("end of %s: %w", topic, err)

@@ -29,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mirrorless/mirrorless/core/kafkatest"
+	"github.com/mirrorless/mirrorless/core/names"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
 )
 
@@ -109,7 +110,7 @@ func newScenario(t *testing.T, pair kafkatest.Pair, topics int, parts int32, ext
 
 func (s *scenario) remote(topic string) string { return s.src + "." + topic }
 func (s *scenario) flow() string               { return s.src + "->" + s.tgt }
-func (s *scenario) progressGroup() string      { return "mirrorless." + s.flow() + ".progress" }
+func (s *scenario) progressGroup() string      { return names.ProgressGroup(s.flow()) }
 func (s *scenario) checkpointsTopic() string   { return s.src + ".checkpoints.internal" }
 
 // env is the programs' environment: small transactions and short leases
