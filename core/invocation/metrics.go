@@ -79,6 +79,17 @@ func (s *MirrorSummary) Metrics() []metrics.Set {
 			})
 		}
 	}
+	// The tick's fan-out (workers and runs outside Lambda have none), by
+	// deployment alone: only the mirror fans out.
+	if fo := s.Fanout; fo != nil {
+		sets = append(sets, metrics.Set{
+			Metrics: []metrics.Metric{
+				metric(metrics.FanoutInvocations, metrics.Count, float64(fo.Invocations)),
+				metric(metrics.FanoutBacklogRecords, metrics.Count, float64(fo.Backlog.Records)),
+				metric(metrics.FanoutStartFailures, metrics.Count, float64(fo.Failed)),
+			},
+		})
+	}
 	return sets
 }
 

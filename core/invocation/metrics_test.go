@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mirrorless/mirrorless/core/checkpoint"
+	"github.com/mirrorless/mirrorless/core/fanout"
 	"github.com/mirrorless/mirrorless/core/metrics"
 	"github.com/mirrorless/mirrorless/core/mirror"
 	"github.com/mirrorless/mirrorless/core/reconcile"
@@ -166,5 +167,41 @@ func TestCheckpointMetrics(t *testing.T) {
 	}
 	if g := got["Deployment=d;Flow=A->B;Group=unread;"]; g[metrics.GroupLagRecords] != 7.0 || g[metrics.GroupLagSeconds] != nil {
 		t.Errorf("group unread: %v, want no %s", g, metrics.GroupLagSeconds)
+	}
+}
+
+// The tick's fan-out is a set of its own, by Deployment alone; a worker,
+// or a run outside Lambda, has none.
+func TestFanoutMetrics(t *testing.T) {
+	t.Parallel()
+	find := func(sets []metrics.Set) map[string]float64 {
+		for _, s := range sets {
+			out := map[string]float64{}
+			for _, m := range s.Metrics {
+				out[m.Name] = m.Value
+			}
+			if _, ok := out[metrics.FanoutInvocations]; ok {
+				if len(s.Dims) != 0 {
+					t.Errorf("fan-out set dimensions %v, want none (Of adds Deployment)", s.Dims)
+				}
+				return out
+			}
+		}
+		return nil
+	}
+	tick := &MirrorSummary{Fanout: &fanout.Sizing{Backlog: fanout.Backlog{Records: 9000, Partitions: 12}, Invocations: 4, Started: 2, Failed: 1}}
+	got := find(tick.Metrics())
+	for name, want := range map[string]float64{metrics.FanoutInvocations: 4, metrics.FanoutBacklogRecords: 9000, metrics.FanoutStartFailures: 1} {
+		if got[name] != want {
+			t.Errorf("%s = %v, want %v", name, got[name], want)
+		}
+	}
+	if got := find((&MirrorSummary{}).Metrics()); got != nil {
+		t.Errorf("a worker reports fan-out metrics %v", got)
+	}
+	// Through the encoder: valid EMF, Deployment first.
+	docs := emit(t, "mirror", tick, 10, false)
+	if v := docs["Deployment=d;"][metrics.FanoutInvocations]; v != 4.0 {
+		t.Errorf("Deployment document's %s = %v, want 4: %v", metrics.FanoutInvocations, v, docs)
 	}
 }

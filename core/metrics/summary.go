@@ -22,6 +22,14 @@ const (
 	PartitionsStopped     = "PartitionsStopped" // refused rather than guessed: data lost, source recreated, foreign remote
 	InvocationDurationMs  = "InvocationDurationMs"
 	InvocationErrors      = "InvocationErrors"
+	// Fan-out, from the scheduled mirror invocation only (dimension
+	// Deployment alone: only the mirror fans out): the invocations the tick wanted, itself
+	// included, the backlog it sized them on, and the workers it could not
+	// start (an alarm on it catches a missing lambda:InvokeFunction grant
+	// or throttling).
+	FanoutInvocations    = "FanoutInvocations"
+	FanoutBacklogRecords = "FanoutBacklogRecords"
+	FanoutStartFailures  = "FanoutStartFailures"
 
 	TopicsCreated         = "TopicsCreated"
 	InternalTopicsCreated = "InternalTopicsCreated"

@@ -127,6 +127,11 @@ func TestFanOutThroughTheLambdaRuntime(t *testing.T) {
 	if sizing.Backlog.Records != parts*n || sizing.Backlog.Partitions != parts {
 		t.Errorf("tick measured %+v, want %d records on %d partitions", sizing.Backlog, parts*n, parts)
 	}
+	if !tick.out.waitLine(func(l map[string]any) bool {
+		return l["request_id"] == "tick-1" && l["FanoutInvocations"] == 4.0 && l["FanoutStartFailures"] == 0.0 && l["Deployment"] != nil
+	}, 5*time.Second) {
+		t.Errorf("no EMF line with the tick's fan-out:\n%s", tail(tick.out.String(), 10))
+	}
 	front.wg.Wait()
 
 	copied := sum["records"].(float64)
