@@ -105,6 +105,7 @@ var (
 	ErrSourceDataLost  = errors.New("source data lost")             // the committed position was deleted from the source
 	ErrSourceRecreated = errors.New("source topic recreated")       // the source topic's id changed
 	ErrSourceTruncated = errors.New("source behind the progress")   // the position is past the source's end
+	ErrSourceDiverged  = errors.New("source log diverged")          // the source replaced records copied (unclean leader election)
 	ErrForeignRecords  = errors.New("remote holds foreign records") // records in the remote partition but no progress
 )
 
@@ -435,6 +436,9 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 	if err != nil {
 		return giveUp(err)
 	}
+	if err := m.checkEpochs(ctx, workers, progress); err != nil {
+		return giveUp(err)
+	}
 	var ready []*worker
 	for _, w := range workers {
 		if err := m.position(ctx, w, progress, bounds[w.u.Unit]); err != nil {
@@ -458,6 +462,58 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 		ready = append(ready, w)
 	}
 	return ready, errs, stopped, fenced
+}
+
+// checkEpochs asks the source where the leader epoch of each starting
+// unit's position ends (OffsetForLeaderEpoch, one request per source
+// broker), as a consumer validates its position since KIP-320. An epoch
+// the source does not know, or one that ends before the position, means
+// the source's log diverged from what was copied: an unclean leader
+// election made a replica leader that lacked records already copied, and
+// new records took their offsets. The unit is marked for position, which
+// stops it. A partition the source cannot answer for fails this run.
+func (m *Mirror) checkEpochs(ctx context.Context, workers []*worker, progress map[lease.Unit]Position) error {
+	var req kadm.OffsetForLeaderEpochRequest
+	byTP := map[string]map[int32]*unit{}
+	for _, w := range workers {
+		pos, ok := progress[w.u.Unit]
+		if !ok || !pos.HasEpoch || pos.SourceID != "" && pos.SourceID != w.u.SourceID {
+			continue // a recreated topic is stopped as such
+		}
+		req.Add(w.u.SourceTopic, w.u.Partition, pos.Epoch)
+		if byTP[w.u.SourceTopic] == nil {
+			byTP[w.u.SourceTopic] = map[int32]*unit{}
+		}
+		byTP[w.u.SourceTopic][w.u.Partition] = w.u
+	}
+	if len(byTP) == 0 {
+		return nil
+	}
+	resp, err := m.SourceAdmin.OffsetForLeaderEpoch(ctx, req)
+	if err != nil && len(resp) == 0 {
+		return fmt.Errorf("check the source leader epochs of the positions: %w", err)
+	}
+	for t, ps := range byTP {
+		for p, u := range ps {
+			pos := progress[u.Unit]
+			o, ok := resp[t][p]
+			switch {
+			case !ok || o.Err != nil:
+				e := o.Err
+				if !ok {
+					e = err
+				}
+				u.epochErr = fmt.Errorf("check the source leader epoch %d of the position %d of %s/%d: %v", pos.Epoch, pos.Next, t, p, e)
+			case o.EndOffset < 0:
+				u.divergedAt = -1
+				u.diverged = fmt.Sprintf("source log diverged: the leader of %s/%d has no record of leader epoch %d, in which the records before the position %d were copied (an unclean leader election to a replica without them?); its records from some offset below %d on may not be the ones copied", t, p, pos.Epoch, pos.Next, pos.Next)
+			case o.EndOffset < pos.Next:
+				u.divergedAt = o.EndOffset
+				u.diverged = fmt.Sprintf("source log diverged: leader epoch %d of %s/%d ends at offset %d on the source, before the position %d: offsets %d..%d were replaced after they were copied (an unclean leader election)", pos.Epoch, t, p, o.EndOffset, pos.Next, o.EndOffset, pos.Next-1)
+			}
+		}
+	}
+	return nil
 }
 
 // sourceEnd is a source partition's last stable offset now.
@@ -510,11 +566,30 @@ func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Uni
 		case pos.Next > u.End:
 			kind = ErrSourceTruncated
 			problem = fmt.Sprintf("progress %d is past the source end %d of %s/%d: the source partition was truncated or the topic recreated", pos.Next, u.End, u.SourceTopic, u.Partition)
+		case u.epochErr != nil:
+			return u.epochErr
+		case u.diverged != "":
+			kind = ErrSourceDiverged
+			problem = u.diverged
 		default:
 			return nil
 		}
 		if m.Settings.ResetPolicy != config.ResetEarliest {
 			return fmt.Errorf("%w: %w; the partition stays stopped (set MIRROR_RESET_POLICY=earliest to resume from the source's earliest offset)", ErrPartitionStopped, stopReason{kind, problem})
+		}
+		if kind == ErrSourceDiverged {
+			// The reset policy after a divergence: the target keeps what
+			// was copied, and the copy goes on from the position with the
+			// source's new history; the source offsets between where the
+			// copied epoch ends and the position are skipped (their new
+			// records are not copied), when the source says where.
+			w.pos.HasEpoch = false
+			w.res.Reset = fmt.Sprintf("%s; resumed at offset %d by MIRROR_RESET_POLICY=earliest", problem, pos.Next)
+			if u.divergedAt >= 0 {
+				w.res.Skipped = pos.Next - max(u.divergedAt, u.LogStart)
+			}
+			w.log.Warn("partition reset", "reason", problem, "from", pos.Next, "to", pos.Next, "skipped", w.res.Skipped)
+			return nil
 		}
 		// The reset policy: resume at the source's log start. The next
 		// copied record gets an offset sync (an upstream gap or rewind), so
@@ -619,7 +694,14 @@ func (m *Mirror) copy(ctx context.Context, workers []*worker, stopAt time.Time, 
 			parts[t] = map[int32]kgo.Offset{}
 			byTP[t] = map[int32]*worker{}
 		}
-		parts[t][w.u.Partition] = kgo.NewOffset().At(w.pos.Next)
+		o := kgo.NewOffset().At(w.pos.Next)
+		if w.pos.HasEpoch {
+			// kgo validates the position with the source too, and reports
+			// a divergence found later in the run (a leader change) as
+			// ErrDataLoss.
+			o = o.WithEpoch(w.pos.Epoch)
+		}
+		parts[t][w.u.Partition] = o
 		byTP[t][w.u.Partition] = w
 		active = append(active, w)
 	}
@@ -685,6 +767,10 @@ func (m *Mirror) copy(ctx context.Context, workers []*worker, stopAt time.Time, 
 			if w == nil {
 				log.Warn("fetch", "topic", t, "partition", p, "err", err)
 				return
+			}
+			var loss *kgo.ErrDataLoss
+			if errors.As(err, &loss) {
+				err = fmt.Errorf("%w: %w: source log diverged while copying %s/%d: %v; the partition stops", ErrPartitionStopped, ErrSourceDiverged, t, p, err)
 			}
 			if errors.Is(err, kerr.OffsetOutOfRange) {
 				err = fmt.Errorf("source data lost: offset %d of %s/%d is no longer on the source (retention, DeleteRecords or the topic was recreated); the partition stays stopped (MIRROR_RESET_POLICY=earliest resumes it from the source's earliest offset)", w.pos.Next, t, p)

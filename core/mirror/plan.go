@@ -27,6 +27,12 @@ type unit struct {
 	LogStart int64 // first offset still on the source
 	End      int64 // last stable offset on the source (read_committed end)
 	Progress *Position
+	// diverged says why the source log diverged from the position, which
+	// checkEpochs found, with divergedAt where (-1: unknown); epochErr is
+	// why it could not check.
+	diverged   string
+	divergedAt int64
+	epochErr   error
 }
 
 // lag is how many source offsets are left to copy (control records count).

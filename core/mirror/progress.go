@@ -49,6 +49,14 @@ type Position struct {
 	// topic deleted and recreated under the same name gets a new id, and
 	// its offsets mean something else.
 	SourceID string
+	// Epoch is the source leader epoch of the record before Next, when
+	// HasEpoch (positions written before it was kept, and anchors, have
+	// none). On resume the source is asked where that epoch ends
+	// (OffsetForLeaderEpoch, as consumers do since KIP-320): before Next,
+	// the source's log diverged from what was copied (an unclean leader
+	// election).
+	Epoch    int32
+	HasEpoch bool
 }
 
 const progressMetaPrefix = "mirrorless/v1"
@@ -57,6 +65,9 @@ func (p Position) metadata() string {
 	m := fmt.Sprintf("%s up=%d down=%d t=%d", progressMetaPrefix, p.LastUpstream, p.LastDownstream, p.Committed.UnixMilli())
 	if p.SourceID != "" {
 		m += " src=" + p.SourceID
+	}
+	if p.HasEpoch {
+		m += fmt.Sprintf(" e=%d", p.Epoch)
 	}
 	return m
 }
@@ -96,6 +107,12 @@ func parsePosition(offset int64, meta string) (Position, error) {
 				err = errors.New("empty")
 			}
 			p.SourceID = v
+		case "e":
+			var e int64
+			if e, err = strconv.ParseInt(v, 10, 32); err == nil && e < 0 {
+				err = errors.New("negative")
+			}
+			p.Epoch, p.HasEpoch = int32(e), err == nil
 		case "up":
 			p.LastUpstream, err = parseOffset(v)
 		case "down":

@@ -11,7 +11,7 @@ import (
 // consistent (a last copied offset before the position, both offsets known
 // or neither) and survive a write and a re-read unchanged.
 func FuzzParsePosition(f *testing.F) {
-	good := Position{Next: 100, LastUpstream: 99, LastDownstream: 41, Committed: time.UnixMilli(1700000000000), SourceID: "AAAAAAAAAAAAAAAAAAAAAA"}
+	good := Position{Next: 100, LastUpstream: 99, LastDownstream: 41, Committed: time.UnixMilli(1700000000000), SourceID: "AAAAAAAAAAAAAAAAAAAAAA", Epoch: 7, HasEpoch: true}
 	f.Add(good.Next, good.metadata())
 	f.Add(int64(0), Position{LastUpstream: -1, LastDownstream: -1, Committed: time.UnixMilli(0)}.metadata())
 	for _, m := range []string{
@@ -24,6 +24,9 @@ func FuzzParsePosition(f *testing.F) {
 		"mirrorless/v1 up=1 up=2 down=1 t=1",
 		"mirrorless/v1 up=1 down=1 t=1 src=",
 		"mirrorless/v1 up=1 down=1 t=1 future=yes",
+		"mirrorless/v1 up=1 down=1 t=1 e=0",
+		"mirrorless/v1 up=1 down=1 t=1 e=-1",
+		"mirrorless/v1 up=1 down=1 t=1 e=2147483648",
 		"mirrorless/v1 up=99999999999999999999 down=1 t=1",
 		"mirrorless/v1 up=-2 down=-2 t=-5",
 		"mirrorless/v1\tup=1\ndown=1 t=1 src=x",
@@ -39,6 +42,9 @@ func FuzzParsePosition(f *testing.F) {
 		if p.Next != offset || p.Next < 0 {
 			t.Fatalf("accepted %q at %d as position %d", meta, offset, p.Next)
 		}
+		if p.HasEpoch && p.Epoch < 0 || !p.HasEpoch && p.Epoch != 0 {
+			t.Fatalf("accepted epoch %d (known: %v) from %q", p.Epoch, p.HasEpoch, meta)
+		}
 		if (p.LastUpstream < 0) != (p.LastDownstream < 0) || p.LastUpstream < -1 || p.LastDownstream < -1 || p.LastUpstream >= p.Next {
 			t.Fatalf("accepted an inconsistent position %+v from %q", p, meta)
 		}
@@ -47,7 +53,7 @@ func FuzzParsePosition(f *testing.F) {
 			t.Fatalf("%+v (from %q) writes %q, which does not parse: %v", p, meta, p.metadata(), err)
 		}
 		if again.Next != p.Next || again.LastUpstream != p.LastUpstream || again.LastDownstream != p.LastDownstream ||
-			!again.Committed.Equal(p.Committed) || again.SourceID != p.SourceID {
+			!again.Committed.Equal(p.Committed) || again.SourceID != p.SourceID || again.Epoch != p.Epoch || again.HasEpoch != p.HasEpoch {
 			t.Fatalf("%q reads as %+v, re-reads as %+v", meta, p, again)
 		}
 	})

@@ -222,7 +222,9 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 		// Only control records, and nothing was ever copied: there is no
 		// valid offset sync to write, so nothing to commit. The position
 		// moves in memory; the next batch with data covers it.
-		w.pos.Next = batch[len(batch)-1].Offset + 1
+		last := batch[len(batch)-1]
+		w.pos.Next = last.Offset + 1
+		w.pos.Epoch, w.pos.HasEpoch = last.LeaderEpoch, last.LeaderEpoch >= 0
 		w.produced(batch)
 		return nil
 	}
@@ -280,6 +282,7 @@ func (w *worker) commit(parent context.Context, batch []*kgo.Record, stopAt time
 
 	newPos := w.pos
 	newPos.Next = t.next
+	newPos.Epoch, newPos.HasEpoch = t.epoch, t.epoch >= 0
 	newPos.Committed = time.Now()
 	syncs := t.finishSyncs()
 	records := int(t.records)
@@ -396,6 +399,7 @@ type txn struct {
 	records int64 // data records sent
 	bytes   int64 // key, value and header bytes of the data records
 	next    int64 // source offset after the last record taken
+	epoch   int32 // the source leader epoch of the last record taken
 	stamps  []takenStamps
 
 	// Written by the records' promises, which kgo calls one at a time and,
@@ -419,6 +423,7 @@ func (t *txn) send(ctx context.Context, chunk []*kgo.Record) {
 	w := t.w
 	t.taken += len(chunk)
 	t.next = chunk[len(chunk)-1].Offset + 1
+	t.epoch = chunk[len(chunk)-1].LeaderEpoch
 	held := sliceBytes(chunk)
 	var data []*kgo.Record
 	for _, r := range chunk {
