@@ -91,3 +91,60 @@ func testSourceDiverged(t *testing.T, pair kafkatest.Pair) {
 }
 
 func TestSourceDiverged(t *testing.T) { kafkatest.EachPair(t, testSourceDiverged) }
+
+// The same, where the source can say where the copied epoch ends: kfake's
+// source moves the partition's leadership (a new leader epoch) after 30
+// records, and 10 more are written in the new epoch. A position at 30 in
+// the first epoch is consistent (that epoch ends at 30) and resumes; a
+// position at 40 that claims the first epoch is what a copy of records
+// the source then replaced looks like: stopped, naming offsets 30..39,
+// and with the reset policy resumed with those 10 counted as skipped.
+func TestSourceDivergedAtKnownOffset(t *testing.T) {
+	pair, a, _ := kafkatest.KfakeClusters(t)
+	ctx := context.Background()
+	src := kafkatest.Unique(t, "diverged")
+	kafkatest.CreateTopic(t, pair.A, src, 1, nil)
+	prodA := kafkatest.Producer(t, pair.A)
+	kafkatest.ProduceSeq(t, prodA, src, 1, 0, 30)
+	if err := a.MoveTopicPartition(src, 0, a.LeaderFor(src, 0)); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.ProduceSeq(t, prodA, src, 1, 30, 40)
+	m := testMirror(t, pair, "epoch", "A->B.topics = "+src)
+	u := lease.Unit{Topic: "A." + src, Partition: 0}
+	group := ProgressGroup(m.Flow)
+	stage := func(next int64, epoch int32) {
+		t.Helper()
+		pos := Position{Next: next, LastUpstream: next - 1, LastDownstream: next - 1, Committed: time.Now(), Epoch: epoch, HasEpoch: true}
+		if err := commitProgressPlain(ctx, m.TargetAdmin, group, u, pos); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Consistent: epoch 0 ends at 30, the position. (The remote is empty;
+	// only the position matters here.)
+	stage(30, 0)
+	if res := m.testRun(t); res.Records != 10 || res.Stopped != 0 {
+		t.Fatalf("position 30 in epoch 0: %+v; want the 10 records of epoch 1 copied", res)
+	}
+	progress, err := readProgress(ctx, m.TargetAdmin, group, map[lease.Unit]bool{u: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := progress[u]; p.Next != 40 || !p.HasEpoch || p.Epoch != 1 {
+		t.Fatalf("progress after the copy: %+v; want 40 in epoch 1", p)
+	}
+
+	// The source grows on past the position (a partition with no lag is
+	// not claimed, so not checked, until it has some).
+	stage(40, 0)
+	kafkatest.ProduceSeq(t, prodA, src, 1, 40, 45)
+	_, err = m.Run(ctx, time.Now().Add(20*time.Second))
+	if !errors.Is(err, ErrSourceDiverged) || !strings.Contains(err.Error(), "offsets 30..39") {
+		t.Fatalf("position 40 in epoch 0, which ends at 30: %v; want the partition stopped naming offsets 30..39", err)
+	}
+	m.Settings.ResetPolicy = config.ResetEarliest
+	res := m.testRun(t)
+	if res.Resets != 1 || res.Skipped != 10 || res.Records != 5 {
+		t.Fatalf("reset run: %+v; want one reset skipping 10 offsets and the 5 new records copied", res)
+	}
+}
