@@ -44,6 +44,10 @@ type Settings struct {
 	// FanoutRate is the copy rate expected of one invocation, in records
 	// per second, for sizing fan-out: tune it from RecordsReplicated.
 	FanoutRate int `envconfig:"FANOUT_RECORDS_PER_SECOND" default:"50000" desc:"mirror: records per second one invocation is expected to copy, for sizing fan-out"`
+	// FanoutIndex is this process's number among the mirror processes one
+	// tick runs at once (the local scheduler sets it; in Lambda the
+	// worker's event carries it); -1: not one of several.
+	FanoutIndex int `envconfig:"FANOUT_INDEX" default:"-1" desc:"mirror: this process's number among the processes one tick runs at once (set by the local scheduler; -1: alone)"`
 	// BatchRecords and BatchBytes bound one transaction.
 	BatchRecords int `envconfig:"BATCH_RECORDS" default:"100000" desc:"records per transaction at most"`
 	BatchBytes   int `envconfig:"BATCH_BYTES" default:"33554432" desc:"bytes per transaction at most"`
@@ -152,6 +156,9 @@ func (s Settings) Validate() error {
 	}
 	if _, err := s.Interval(); err != nil {
 		problems = append(problems, err.Error())
+	}
+	if s.FanoutIndex < -1 || s.FanoutIndex >= MaxConcurrencyLimit {
+		problems = append(problems, fmt.Sprintf("MIRROR_FANOUT_INDEX must be between -1 and %d", MaxConcurrencyLimit-1))
 	}
 	if s.FanoutRate < 1 {
 		problems = append(problems, "MIRROR_FANOUT_RECORDS_PER_SECOND must be at least 1")

@@ -9,6 +9,7 @@
 package fanout
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -174,4 +175,32 @@ func MayFanOut(payload []byte) (bool, error) {
 		return true, nil
 	}
 	return !e.Worker && e.Depth <= MaxDepth && e.Source != EventSource, nil
+}
+
+type indexKey struct{}
+
+// WithIndex marks ctx as one invocation of a fanned-out tick: 0 for the
+// tick itself, i for its i-th worker. The mirror then spreads: it prefers
+// partitions further down the candidate list the higher its index, so that
+// invocations started at the same moment do not all race for the same
+// leases (leases have no compare-and-set: two claimers can both win one,
+// and then the later fences the earlier and a partition waits a tick).
+func WithIndex(ctx context.Context, i int) context.Context {
+	return context.WithValue(ctx, indexKey{}, max(i, 0))
+}
+
+// IndexFrom is the index WithIndex set, if any.
+func IndexFrom(ctx context.Context) (int, bool) {
+	i, ok := ctx.Value(indexKey{}).(int)
+	return i, ok
+}
+
+// WorkerIndex is the index a worker event carries (0 and false for any
+// other payload).
+func WorkerIndex(payload []byte) (int, bool) {
+	var e Event
+	if json.Unmarshal(payload, &e) != nil || !e.Worker || e.Source != EventSource || e.Index < 1 {
+		return 0, false
+	}
+	return e.Index, true
 }

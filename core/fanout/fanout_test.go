@@ -1,6 +1,7 @@
 package fanout
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -88,6 +89,31 @@ func TestWorkerEventNeverFansOut(t *testing.T) {
 	for i := 1; i < 100; i++ {
 		if ok, err := MayFanOut(WorkerEvent("p", i)); ok || err != nil {
 			t.Fatalf("worker event %d: may fan out %v, err %v", i, ok, err)
+		}
+	}
+}
+
+func TestIndex(t *testing.T) {
+	t.Parallel()
+	if _, ok := IndexFrom(context.Background()); ok {
+		t.Error("an index in a bare context")
+	}
+	if i, ok := IndexFrom(WithIndex(context.Background(), 3)); i != 3 || !ok {
+		t.Errorf("IndexFrom = %d, %v; want 3", i, ok)
+	}
+	for _, c := range []struct {
+		payload string
+		want    int
+		ok      bool
+	}{
+		{string(WorkerEvent("tick", 2)), 2, true},
+		{`{"source":"mirrorless.scheduler","function":"mirror"}`, 0, false},
+		{`{"source":"mirrorless.fanout","worker":true,"index":0}`, 0, false},
+		{`{"worker":true,"index":4}`, 0, false},
+		{`not json`, 0, false},
+	} {
+		if i, ok := WorkerIndex([]byte(c.payload)); i != c.want || ok != c.ok {
+			t.Errorf("WorkerIndex(%s) = %d, %v; want %d, %v", c.payload, i, ok, c.want, c.ok)
 		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/fanout"
 	"github.com/mirrorless/mirrorless/core/kafka"
 	"github.com/mirrorless/mirrorless/core/lease"
 	"github.com/mirrorless/mirrorless/core/meter"
@@ -241,6 +242,9 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	}
 	startFrom := m.Flow.StartFrom
 	cands := p.candidates(startFrom, m.Settings.ProgressRefresh)
+	if i, fanned := fanout.IndexFrom(ctx); fanned {
+		cands = spread(cands, i, m.maxUnits())
+	}
 	res.UnitsWithLag = len(cands)
 	res.LagLeft = p.lagLeft(startFrom)
 	res.Lags = partitionLags(p, nil, startFrom)

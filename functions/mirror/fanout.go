@@ -132,6 +132,17 @@ func tick(iv *invoker) runner.Invoke {
 				sizing = size(ctx, a, iv, owner, logger)
 			}
 		}
+		// Invocations of one tick spread over the partitions (see
+		// fanout.WithIndex): a worker by the index its event carries, the
+		// tick as 0 when it started workers, a local process by the index
+		// the scheduler gave it.
+		if i, worker := fanout.WorkerIndex(runner.Event(ctx)); worker {
+			ctx = fanout.WithIndex(ctx, i)
+		} else if sizing != nil && sizing.Invocations > 1 {
+			ctx = fanout.WithIndex(ctx, 0)
+		} else if a.Settings.FanoutIndex >= 0 {
+			ctx = fanout.WithIndex(ctx, a.Settings.FanoutIndex)
+		}
 		sum, err := a.Mirror(ctx, owner)
 		if sum != nil {
 			sum.Fanout = sizing

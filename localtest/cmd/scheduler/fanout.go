@@ -7,12 +7,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/mirrorless/mirrorless/core/fanout"
 	"github.com/mirrorless/mirrorless/core/invocation"
+	"github.com/mirrorless/mirrorless/core/mirror"
 )
+
+// EnvRunner runs one invocation of the named function program with extra environment.
+type EnvRunner func(ctx context.Context, function string, env ...string) Outcome
 
 // Sizer says how many mirror processes a tick runs, and why.
 type Sizer func(ctx context.Context) (n int, note string)
@@ -42,7 +47,9 @@ func execSizer(binDir string, every time.Duration) Sizer {
 // fanOut wraps the mirror's runner: each tick sizes the backlog and runs that many mirror
 // processes at once, as the Lambda tick starts workers, then reports them as one run (Merge).
 // Other functions run as before.
-func fanOut(run Runner, size Sizer) Runner {
+// The processes get MIRROR_FANOUT_INDEX 0..n-1, so that they spread over the partitions instead
+// of racing for the same leases.
+func fanOut(run EnvRunner, size Sizer) Runner {
 	return func(ctx context.Context, fn string) Outcome {
 		if fn != "mirror" {
 			return run(ctx, fn)
@@ -57,7 +64,7 @@ func fanOut(run Runner, size Sizer) Runner {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				outs[i] = run(ctx, fn)
+				outs[i] = run(ctx, fn, fmt.Sprintf("MIRROR_FANOUT_INDEX=%d", i))
 			}()
 		}
 		wg.Wait()
@@ -68,9 +75,9 @@ func fanOut(run Runner, size Sizer) Runner {
 }
 
 // Merge makes the processes of one fanned-out tick one outcome: from the first start to the
-// last end; the first failure's exit code and reason; per flow the records and bytes summed
-// and the smallest lag left (each process counts only its own copying against the lag it
-// planned, so each overstates what is left; the smallest is the closest).
+// last end; the first failure's exit code and reason; per flow the records and bytes summed,
+// and as lag left the smallest of what each process left less what the others copied (each
+// counts only its own copying against the lag it planned), never below 0.
 func Merge(outs []Outcome) Outcome {
 	if len(outs) == 0 {
 		return Outcome{}
@@ -125,9 +132,37 @@ func Merge(outs []Outcome) Outcome {
 	}
 	m.Duration = end.Sub(m.Start)
 	if merged != nil {
+		merged.LagLeft = lagLeft(outs, "", merged.Records)
+		for _, f := range merged.Flows {
+			f.LagLeft = lagLeft(outs, f.Flow, f.Records)
+		}
 		if b, err := json.Marshal(merged); err == nil {
 			m.Summary = b
 		}
 	}
 	return m
+}
+
+// lagLeft estimates a flow's lag after the tick (flow "": the whole run's) from every process's
+// summary: the smallest of a process's lag left less what the others copied, at least 0.
+func lagLeft(outs []Outcome, flow string, total int64) int64 {
+	best := int64(-1)
+	for _, o := range outs {
+		var s invocation.MirrorSummary
+		if json.Unmarshal(o.Summary, &s) != nil {
+			continue
+		}
+		lag, own := s.LagLeft, s.Records
+		if flow != "" {
+			i := slices.IndexFunc(s.Flows, func(f *mirror.Result) bool { return f != nil && f.Flow == flow })
+			if i < 0 {
+				continue
+			}
+			lag, own = s.Flows[i].LagLeft, s.Flows[i].Records
+		}
+		if est := max(0, lag-(total-own)); best < 0 || est < best {
+			best = est
+		}
+	}
+	return max(best, 0)
 }

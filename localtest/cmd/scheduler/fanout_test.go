@@ -18,7 +18,14 @@ func TestFanOutRunsProcessesAtOnce(t *testing.T) {
 	var running, peak, calls atomic.Int32
 	release := make(chan struct{})
 	var once sync.Once
-	run := func(_ context.Context, fn string) Outcome {
+	var envMu sync.Mutex
+	indexes := map[string]bool{}
+	run := func(_ context.Context, fn string, env ...string) Outcome {
+		envMu.Lock()
+		for _, e := range env {
+			indexes[e] = true
+		}
+		envMu.Unlock()
 		calls.Add(1)
 		n := running.Add(1)
 		for {
@@ -42,6 +49,9 @@ func TestFanOutRunsProcessesAtOnce(t *testing.T) {
 	o := r(context.Background(), "mirror")
 	if peak.Load() != 3 || calls.Load() != 3 {
 		t.Fatalf("%d processes, at most %d at once; want 3 at once", calls.Load(), peak.Load())
+	}
+	if len(indexes) != 3 || !indexes["MIRROR_FANOUT_INDEX=0"] || !indexes["MIRROR_FANOUT_INDEX=2"] {
+		t.Errorf("processes' environment %v, want MIRROR_FANOUT_INDEX 0, 1 and 2", indexes)
 	}
 	if o.Invocations != 3 || o.Note == "" {
 		t.Errorf("outcome %+v: want 3 invocations and the sizer's note", o)
@@ -86,8 +96,23 @@ func TestMerge(t *testing.T) {
 	if err := json.Unmarshal(m.Summary, &s); err != nil {
 		t.Fatal(err)
 	}
-	if s.Records != 150 || s.LagLeft != 20 || s.Flows[0].Records != 150 || s.Flows[0].LagLeft != 20 || s.Flows[0].Transactions != 3 {
-		t.Errorf("merged %+v flow %+v: want 150 records, lag 20, 3 transactions", s, *s.Flows[0])
+	// Lag: 50-(150-100)=0, 150-150=0, 20-100<0: the records the others copied came off
+	// each process's own count of what was left.
+	if s.Records != 150 || s.LagLeft != 0 || s.Flows[0].Records != 150 || s.Flows[0].LagLeft != 0 || s.Flows[0].Transactions != 3 {
+		t.Errorf("merged %+v flow %+v: want 150 records, lag 0, 3 transactions", s, *s.Flows[0])
+	}
+	// Three processes that planned 900 and copied 300 each, and one that was fenced: nothing
+	// left; two that copied 300 each and a fenced one that left all 900: 300 left.
+	three := Merge([]Outcome{{Summary: sum(300, 600)}, {Summary: sum(300, 600)}, {Summary: sum(300, 600)}})
+	fenced := Merge([]Outcome{{Summary: sum(300, 600)}, {Summary: sum(300, 600)}, {Summary: sum(0, 900)}})
+	for _, c := range []struct {
+		o    Outcome
+		want int64
+	}{{three, 0}, {fenced, 300}} {
+		var s invocation.MirrorSummary
+		if err := json.Unmarshal(c.o.Summary, &s); err != nil || s.LagLeft != c.want || s.Flows[0].LagLeft != c.want {
+			t.Errorf("merged lag %d (flow %d), want %d", s.LagLeft, s.Flows[0].LagLeft, c.want)
+		}
 	}
 }
 

@@ -177,8 +177,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // execRunner runs a built program once, with the scheduler's environment, its stderr appended
 // to <logs>/<function>.log.
-func execRunner(binDir, logDir string) Runner {
-	return func(ctx context.Context, fn string) Outcome {
+func execRunner(binDir, logDir string) EnvRunner {
+	return func(ctx context.Context, fn string, env ...string) Outcome {
 		o := Outcome{Function: fn, Start: time.Now(), ExitCode: -1}
 		logf, err := os.OpenFile(filepath.Join(logDir, fn+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
@@ -190,6 +190,9 @@ func execRunner(binDir, logDir string) Runner {
 		// transaction and release its leases, as Lambda's SIGTERM does.
 		cmd := exec.CommandContext(ctx, filepath.Join(binDir, fn))
 		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+		if len(env) > 0 {
+			cmd.Env = append(os.Environ(), env...)
+		}
 		cmd.WaitDelay = 30 * time.Second
 		var out, errb bytes.Buffer
 		cmd.Stdout = &out
