@@ -148,7 +148,9 @@ func writeSettings(w io.Writer) {
 		{"AWS_LAMBDA_RUNTIME_API", "set by Lambda: run as a Lambda function instead of once"},
 		{"GOMEMLIMIT", "the Go heap's soft limit, at least 16MiB (in Lambda, default: 85% of the function's memory)"},
 		{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "set by Lambda: the function's memory in MB, for the default GOMEMLIMIT"},
-		{"AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN", "credentials for sasl.mechanism=AWS_MSK_IAM"},
+		{"AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN", "credentials for sasl.mechanism=AWS_MSK_IAM, and in Lambda for the mirror's fan-out"},
+		{"AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_VERSION, AWS_REGION", "set by Lambda: the function, version and region the mirror's tick invokes for its workers"},
+		{"AWS_ENDPOINT_URL_LAMBDA, AWS_ENDPOINT_URL", "mirror in Lambda: another endpoint for the Lambda API (tests point it at the emulator)"},
 		{"PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "in Lambda: the port of the extension that resolves ${secretsmanager:...} placeholders"},
 	} {
 		fmt.Fprintf(tw, "  %s\t%s\n", e[0], e[1])
