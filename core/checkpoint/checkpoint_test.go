@@ -448,9 +448,7 @@ func testCheckpointFailback(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestCheckpointFailbackKfake(t *testing.T) { testCheckpointFailback(t, kafkatest.Kfake(t)) }
-
-func TestCheckpointFailbackReal(t *testing.T) { testCheckpointFailback(t, kafkatest.Real(t)) }
+func TestCheckpointFailback(t *testing.T) { kafkatest.EachPair(t, testCheckpointFailback) }
 
 // Overlapping invocations (a schedule overlap, an async retry): the later
 // one fences the earlier, state never goes back, and checkpoints stay
@@ -548,9 +546,7 @@ func testCheckpointStateForgets(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestCheckpointStateForgetsKfake(t *testing.T) { testCheckpointStateForgets(t, kafkatest.Kfake(t)) }
-
-func TestCheckpointStateForgetsReal(t *testing.T) { testCheckpointStateForgets(t, kafkatest.Real(t)) }
+func TestCheckpointStateForgets(t *testing.T) { kafkatest.EachPair(t, testCheckpointStateForgets) }
 
 // Hostile or foreign records on the internal topics the checkpoint
 // function reads (offset syncs, its state, checkpoints) are skipped and
@@ -627,11 +623,7 @@ func testCheckpointWaitsForSyncs(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestCheckpointWaitsForSyncsKfake(t *testing.T) {
-	testCheckpointWaitsForSyncs(t, kafkatest.Kfake(t))
-}
-
-func TestCheckpointWaitsForSyncsReal(t *testing.T) { testCheckpointWaitsForSyncs(t, kafkatest.Real(t)) }
+func TestCheckpointWaitsForSyncs(t *testing.T) { kafkatest.EachPair(t, testCheckpointWaitsForSyncs) }
 
 // emit.checkpoints.enabled = false leaves only heartbeats (and, as in MM2,
 // no group offset sync); emit.heartbeats.enabled = false turns heartbeats

@@ -181,5 +181,4 @@ func testFailbackDrill(t *testing.T, pair kafkatest.Pair) {
 	t.Logf("%d records produced on A and B, each processed once across failover and failback", total)
 }
 
-func TestFailbackDrillKfake(t *testing.T) { testFailbackDrill(t, kafkatest.Kfake(t)) }
-func TestFailbackDrillReal(t *testing.T)  { testFailbackDrill(t, kafkatest.Real(t)) }
+func TestFailbackDrill(t *testing.T) { kafkatest.EachPair(t, testFailbackDrill) }

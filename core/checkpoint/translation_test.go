@@ -175,8 +175,7 @@ func testExactTranslation(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestExactTranslationKfake(t *testing.T) { testExactTranslation(t, kafkatest.Kfake(t)) }
-func TestExactTranslationReal(t *testing.T)  { testExactTranslation(t, kafkatest.Real(t)) }
+func TestExactTranslation(t *testing.T) { kafkatest.EachPair(t, testExactTranslation) }
 
 // aliasedAppWith is aliasedApp with settings of the test's own.
 func aliasedAppWith(t *testing.T, pair kafkatest.Pair, src, tgt string, s config.Settings, extra ...string) *invocation.Invoker {
@@ -277,8 +276,7 @@ func testForgedSyncMovesNothing(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestForgedSyncMovesNothingKfake(t *testing.T) { testForgedSyncMovesNothing(t, kafkatest.Kfake(t)) }
-func TestForgedSyncMovesNothingReal(t *testing.T)  { testForgedSyncMovesNothing(t, kafkatest.Real(t)) }
+func TestForgedSyncMovesNothing(t *testing.T) { kafkatest.EachPair(t, testForgedSyncMovesNothing) }
 
 // Group lag for failover decisions (issue 16 item 5): per group, the
 // records between its translated offsets and the remote ends, and the age
@@ -325,5 +323,4 @@ func testGroupLag(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestGroupLagKfake(t *testing.T) { testGroupLag(t, kafkatest.Kfake(t)) }
-func TestGroupLagReal(t *testing.T)  { testGroupLag(t, kafkatest.Real(t)) }
+func TestGroupLag(t *testing.T) { kafkatest.EachPair(t, testGroupLag) }

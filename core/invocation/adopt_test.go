@@ -106,6 +106,4 @@ func testAdoptFromMM2(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestAdoptFromMM2Kfake(t *testing.T) { testAdoptFromMM2(t, kafkatest.Kfake(t)) }
-
-func TestAdoptFromMM2Real(t *testing.T) { testAdoptFromMM2(t, kafkatest.Real(t)) }
+func TestAdoptFromMM2(t *testing.T) { kafkatest.EachPair(t, testAdoptFromMM2) }

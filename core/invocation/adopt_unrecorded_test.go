@@ -94,6 +94,4 @@ func testAdoptUnrecorded(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestAdoptUnrecordedKfake(t *testing.T) { testAdoptUnrecorded(t, kafkatest.Kfake(t)) }
-
-func TestAdoptUnrecordedReal(t *testing.T) { testAdoptUnrecorded(t, kafkatest.Real(t)) }
+func TestAdoptUnrecorded(t *testing.T) { kafkatest.EachPair(t, testAdoptUnrecorded) }

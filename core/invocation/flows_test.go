@@ -48,9 +48,7 @@ func testBidirectional(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestBidirectionalKfake(t *testing.T) { testBidirectional(t, kafkatest.Kfake(t)) }
-
-func TestBidirectionalReal(t *testing.T) { testBidirectional(t, kafkatest.Real(t)) }
+func TestBidirectional(t *testing.T) { kafkatest.EachPair(t, testBidirectional) }
 
 // IdentityReplicationPolicy keeps topic names.
 func testIdentity(t *testing.T, pair kafkatest.Pair) {
@@ -65,6 +63,4 @@ func testIdentity(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestIdentityKfake(t *testing.T) { testIdentity(t, kafkatest.Kfake(t)) }
-
-func TestIdentityReal(t *testing.T) { testIdentity(t, kafkatest.Real(t)) }
+func TestIdentity(t *testing.T) { kafkatest.EachPair(t, testIdentity) }

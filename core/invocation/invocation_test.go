@@ -185,9 +185,7 @@ func produceTransactions(t *testing.T, addr, topic string, parts int32, txns, pe
 	return seq
 }
 
-func TestTransactionalSourceKfake(t *testing.T) { testTransactionalSource(t, kafkatest.Kfake(t)) }
-
-func TestTransactionalSourceReal(t *testing.T) { testTransactionalSource(t, kafkatest.Real(t)) }
+func TestTransactionalSource(t *testing.T) { kafkatest.EachPair(t, testTransactionalSource) }
 
 // An idle partition's position is re-committed before the broker's offset
 // retention could expire it; nothing is copied again.
@@ -209,9 +207,7 @@ func testIdleProgressRefresh(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestIdleProgressRefreshKfake(t *testing.T) { testIdleProgressRefresh(t, kafkatest.Kfake(t)) }
-
-func TestIdleProgressRefreshReal(t *testing.T) { testIdleProgressRefresh(t, kafkatest.Real(t)) }
+func TestIdleProgressRefresh(t *testing.T) { kafkatest.EachPair(t, testIdleProgressRefresh) }
 
 // wantStopped fails unless err says that the mirror stopped the source
 // partition topic/partition for the reason kind (mirror.ErrSourceDataLost,

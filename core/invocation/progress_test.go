@@ -1,11 +1,9 @@
 package invocation
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -28,28 +26,10 @@ var hostileMetadata = []struct{ name, meta string }{
 	{"truncated", "mirrorless/v1 up=4"},
 }
 
-// syncBuffer is a bytes.Buffer for a logger shared by goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // captureDefaultLog sends the default slog logger (which the progress
 // reader logs skipped entries to) into a buffer for the test.
-func captureDefaultLog(t *testing.T) *syncBuffer {
-	buf := &syncBuffer{}
+func captureDefaultLog(t *testing.T) *kafkatest.SyncBuffer {
+	buf := &kafkatest.SyncBuffer{}
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(buf, nil)))
 	t.Cleanup(func() { slog.SetDefault(prev) })

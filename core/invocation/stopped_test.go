@@ -89,9 +89,7 @@ func testSourceDataLost(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestSourceDataLostKfake(t *testing.T) { testSourceDataLost(t, kafkatest.Kfake(t)) }
-
-func TestSourceDataLostReal(t *testing.T) { testSourceDataLost(t, kafkatest.Real(t)) }
+func TestSourceDataLost(t *testing.T) { kafkatest.EachPair(t, testSourceDataLost) }
 
 // A remote partition that already holds records without any mirrorless
 // progress (another tool wrote it, or the progress group was deleted) is
@@ -118,9 +116,7 @@ func testForeignRemoteData(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestForeignRemoteDataKfake(t *testing.T) { testForeignRemoteData(t, kafkatest.Kfake(t)) }
-
-func TestForeignRemoteDataReal(t *testing.T) { testForeignRemoteData(t, kafkatest.Real(t)) }
+func TestForeignRemoteData(t *testing.T) { kafkatest.EachPair(t, testForeignRemoteData) }
 
 // A source topic deleted and recreated under the same name is not
 // continued from the old position, even once it holds more records than
