@@ -21,7 +21,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
@@ -101,31 +100,7 @@ func TestMirrorClientReadsWhatWeWrote(t *testing.T) {
 	kafkatest.CreateTopic(t, pair.A, topic, 3, nil)
 	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 3, 0, 100)
 
-	props := strings.Join([]string{
-		"clusters = " + src + ", " + tgt,
-		src + ".bootstrap.servers = " + pair.A,
-		tgt + ".bootstrap.servers = " + pair.B,
-		src + "->" + tgt + ".enabled = true",
-		src + "->" + tgt + ".topics = " + topic,
-		src + "->" + tgt + ".groups = " + group,
-		"replication.factor = 1",
-		"offset-syncs.topic.replication.factor = 1",
-		"checkpoints.topic.replication.factor = 1",
-		"heartbeats.topic.replication.factor = 1",
-	}, "\n")
-	s := config.Settings{Properties: props, TimeBudget: time.Minute, SafetyMargin: 3 * time.Second, MaxUnits: 64,
-		BatchRecords: 9, BatchBytes: 4 << 20, TransactionTimeout: 30 * time.Second, LeaseTTL: 20 * time.Second,
-		ProgressRefresh: 24 * time.Hour, ConnectTimeout: 10 * time.Second, CheckpointIndexSyncs: 4096, LogLevel: "warn"}
-	cfg, err := s.LoadConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := invocation.New(ctx, s, cfg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := newInvoker(t, ctx, flowProps(pair, src, tgt, src+"->"+tgt+".topics = "+topic, src+"->"+tgt+".groups = "+group), 9)
 	step := func(name string, f func() error) {
 		t.Helper()
 		if err := f(); err != nil {
@@ -237,4 +212,38 @@ func TestMirrorClientReadsWhatWeWrote(t *testing.T) {
 	if hops != 1 {
 		t.Errorf("MirrorClient.replicationHops(%s) = %d, want 1", src, hops)
 	}
+}
+
+// flowProps is an MM2 properties file with one flow, src->tgt, over the
+// real pair (replication factor 1 for every topic it creates), and the
+// lines of the test's own.
+func flowProps(pair kafkatest.Pair, src, tgt string, lines ...string) string {
+	return strings.Join(append([]string{
+		"clusters = " + src + ", " + tgt,
+		src + ".bootstrap.servers = " + pair.A,
+		tgt + ".bootstrap.servers = " + pair.B,
+		src + "->" + tgt + ".enabled = true",
+		"replication.factor = 1",
+		"offset-syncs.topic.replication.factor = 1",
+		"checkpoints.topic.replication.factor = 1",
+		"heartbeats.topic.replication.factor = 1",
+	}, lines...), "\n")
+}
+
+// newInvoker runs invocations over props with the tests' settings
+// (kafkatest.Settings) and batchRecords records per transaction at most,
+// logging nothing; it is closed when the test ends.
+func newInvoker(t *testing.T, ctx context.Context, props string, batchRecords int) *invocation.Invoker {
+	t.Helper()
+	s := kafkatest.Settings(t, config.Settings{Properties: props, BatchRecords: batchRecords})
+	cfg, err := s.LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := invocation.New(ctx, s, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	return a
 }

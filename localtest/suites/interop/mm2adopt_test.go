@@ -2,8 +2,6 @@ package interop
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
@@ -137,28 +134,7 @@ func TestAdoptAfterMM2Killed(t *testing.T) {
 			}
 			waitFor("every record copied", func() bool { return remoteCount(t, pair.B, remote) >= total })
 
-			s := config.Settings{Properties: strings.Join([]string{
-				"clusters = " + src + ", " + tgt,
-				src + ".bootstrap.servers = " + pair.A,
-				tgt + ".bootstrap.servers = " + pair.B,
-				src + "->" + tgt + ".enabled = true",
-				src + "->" + tgt + ".topics = " + topic,
-				"replication.factor = 1",
-				"offset-syncs.topic.replication.factor = 1",
-				"checkpoints.topic.replication.factor = 1",
-				"heartbeats.topic.replication.factor = 1",
-			}, "\n"), TimeBudget: time.Minute, SafetyMargin: 3 * time.Second, MaxUnits: 64,
-				BatchRecords: 5000, BatchBytes: 4 << 20, TransactionTimeout: 30 * time.Second, LeaseTTL: 20 * time.Second,
-				ProgressRefresh: 24 * time.Hour, ConnectTimeout: 10 * time.Second, CheckpointIndexSyncs: 4096, LogLevel: "warn"}
-			cfg, err := s.LoadConfig()
-			if err != nil {
-				t.Fatal(err)
-			}
-			a, err := invocation.New(ctx, s, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer a.Close()
+			a := newInvoker(t, ctx, flowProps(pair, src, tgt, src+"->"+tgt+".topics = "+topic), 5000)
 			recorded := func() int {
 				plan, _ := a.Adopt(ctx, false)
 				n := 0

@@ -3,8 +3,6 @@ package interop
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/offsetsync"
@@ -55,29 +52,7 @@ func TestMM2CheckpointConnectorReadsOurSyncs(t *testing.T) {
 	kafkatest.CreateTopic(t, pair.A, topic, 1, nil)
 	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 1, 0, 500)
 
-	s := config.Settings{Properties: strings.Join([]string{
-		"clusters = " + src + ", " + tgt,
-		src + ".bootstrap.servers = " + pair.A,
-		tgt + ".bootstrap.servers = " + pair.B,
-		src + "->" + tgt + ".enabled = true",
-		src + "->" + tgt + ".topics = " + topic,
-		src + "->" + tgt + ".groups = " + prefix + ".*",
-		"replication.factor = 1",
-		"offset-syncs.topic.replication.factor = 1",
-		"checkpoints.topic.replication.factor = 1",
-		"heartbeats.topic.replication.factor = 1",
-	}, "\n"), TimeBudget: time.Minute, SafetyMargin: 3 * time.Second, MaxUnits: 64,
-		BatchRecords: 50, BatchBytes: 4 << 20, TransactionTimeout: 30 * time.Second, LeaseTTL: 20 * time.Second,
-		ProgressRefresh: 24 * time.Hour, ConnectTimeout: 10 * time.Second, CheckpointIndexSyncs: 4096, LogLevel: "warn"}
-	cfg, err := s.LoadConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := invocation.New(ctx, s, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a := newInvoker(t, ctx, flowProps(pair, src, tgt, src+"->"+tgt+".topics = "+topic, src+"->"+tgt+".groups = "+prefix+".*"), 50)
 	if _, err := a.Reconcile(ctx); err != nil {
 		t.Fatal(err)
 	}
