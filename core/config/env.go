@@ -23,12 +23,13 @@ type Settings struct {
 	// it as a parameter (MIRROR_PROPERTIES). It wins over PropertiesFile.
 	Properties string `envconfig:"PROPERTIES" desc:"inline properties (instead of a file)"`
 
-	// TimeBudget bounds an invocation outside Lambda; inside Lambda the
-	// invocation deadline does.
-	TimeBudget time.Duration `envconfig:"TIME_BUDGET" default:"50s" desc:"how long one invocation may run outside Lambda"`
+	// TimeBudget bounds an invocation, in Lambda too, where the
+	// invocation's deadline also does: the earlier of the two applies
+	// (Invoker.StopAt), and fan-out sizes its window on it.
+	TimeBudget time.Duration `envconfig:"TIME_BUDGET" default:"50s" desc:"how long one invocation may run (in Lambda the function's deadline too: the earlier applies)"`
 	// SafetyMargin is kept free before the deadline to end the last
 	// transaction and release leases.
-	SafetyMargin time.Duration `envconfig:"SAFETY_MARGIN" default:"5s" desc:"time kept before the deadline to finish cleanly"`
+	SafetyMargin time.Duration `envconfig:"SAFETY_MARGIN" default:"5s" desc:"time kept before the deadline to finish cleanly (less than MIRROR_TIME_BUDGET)"`
 	// MaxUnits caps the partitions one invocation claims.
 	MaxUnits int `envconfig:"MAX_UNITS" default:"64" desc:"partitions one invocation claims at most"`
 	// MaxConcurrency caps the mirror invocations one schedule tick runs at
@@ -66,10 +67,11 @@ type Settings struct {
 	ProgressRefresh time.Duration `envconfig:"PROGRESS_REFRESH" default:"24h" desc:"re-commit an idle partition's position this often (keep it under the broker's offsets.retention.minutes)"`
 	// ResetPolicy decides what the mirror does with a partition whose
 	// committed position no longer fits the source (data deleted before it
-	// was copied, topic recreated, position past the end): stop (the
+	// was copied, topic recreated, position past the end, source log
+	// diverged from what was copied): stop (the
 	// default: the partition stays stopped, loudly) or earliest (resume
 	// from the source's earliest offset and report exactly what was skipped).
-	ResetPolicy string `envconfig:"RESET_POLICY" default:"stop" desc:"mirror: stop or earliest, for a partition whose source data is gone or was recreated"`
+	ResetPolicy string `envconfig:"RESET_POLICY" default:"stop" desc:"mirror: stop or earliest, for a partition whose source data is gone, was recreated or diverged (unclean leader election)"`
 	// CheckpointIndexSyncs bounds the offset syncs the checkpoint function
 	// keeps per source partition. Syncs inside a linear run go first at no
 	// cost, and the newest half are never thinned otherwise, so a group

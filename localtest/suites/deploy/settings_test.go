@@ -1,0 +1,93 @@
+package deploy_test
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mirrorless/mirrorless/core/config"
+)
+
+// TestReadmeSettingsMatchConfig: the README's settings table has a row for
+// every MIRROR_* variable the programs read (config.Describe, which -h
+// prints), with the default the code uses, and no row for a variable the
+// code does not read, so a setting added, renamed or re-defaulted in
+// core/config cannot leave the README behind.
+func TestReadmeSettingsMatchConfig(t *testing.T) {
+	rows := readmeSettings(t)
+	settings := config.Describe()
+	if len(settings) < 10 || len(rows) < 10 {
+		t.Fatalf("found %d settings in core/config and %d rows in the README: a broken reader would pass anything", len(settings), len(rows))
+	}
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s.Name] = true
+		def, ok := rows[s.Name]
+		switch {
+		case !ok:
+			t.Errorf("README.md's settings table has no row for %s (default %q)", s.Name, s.Default)
+		case s.Default != "" && def != s.Default:
+			t.Errorf("README.md gives %s the default %q; core/config's is %q", s.Name, def, s.Default)
+		}
+	}
+	for name := range rows {
+		if !known[name] {
+			t.Errorf("README.md's settings table lists %s, which core/config does not read", name)
+		}
+	}
+}
+
+// readmeSettings returns the rows of the table under "### Settings
+// (environment)" in README.md: each variable with its default, the first
+// backquoted value of the default column ("" when it has none). A row of
+// two variables (`A` / `B`) with two defaults (`1` / `2`) gives each its own.
+func readmeSettings(t *testing.T) map[string]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	quoted := regexp.MustCompile("`([^`]*)`")
+	rows := map[string]string{}
+	section := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			section = line == "### Settings (environment)"
+			continue
+		}
+		if !section || !strings.HasPrefix(line, "| `MIRROR_") {
+			continue
+		}
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 {
+			t.Fatalf("README.md settings row with fewer than three columns: %s", line)
+		}
+		var names, defs []string
+		for _, m := range quoted.FindAllStringSubmatch(cells[1], -1) {
+			names = append(names, m[1])
+		}
+		for _, m := range quoted.FindAllStringSubmatch(cells[2], -1) {
+			defs = append(defs, m[1])
+		}
+		for i, n := range names {
+			switch {
+			case len(defs) == len(names):
+				rows[n] = defs[i]
+			case len(defs) > 0:
+				rows[n] = defs[0]
+			default:
+				rows[n] = ""
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
