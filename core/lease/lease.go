@@ -56,9 +56,31 @@ type Store struct {
 	Group string
 	Owner string
 	Now   func() time.Time // for tests; time.Now when nil
+	// Margin is how long a lease must still have to live for Release to
+	// write over it: the read, the write and any clock difference between
+	// invocations must fit in it. DefaultMargin when zero; it must be
+	// shorter than the leases' TTL, or nothing is ever released.
+	Margin time.Duration
 	// Logger receives a line for each entry of the group that is not a
 	// lease (slog.Default() when nil).
 	Logger *slog.Logger
+}
+
+// DefaultMargin is Store.Margin when it is zero.
+const DefaultMargin = 2 * time.Second
+
+// MarginFor is the release margin for leases of ttl: DefaultMargin, or a
+// quarter of a TTL shorter than 8 s, so that a lease of a short TTL can
+// still be released by a run that ends quickly.
+func MarginFor(ttl time.Duration) time.Duration {
+	return min(DefaultMargin, ttl/4)
+}
+
+func (s *Store) margin() time.Duration {
+	if s.Margin > 0 {
+		return s.Margin
+	}
+	return DefaultMargin
 }
 
 func (s *Store) now() time.Time {
@@ -232,7 +254,7 @@ func (s *Store) claim(ctx context.Context, current map[Unit]Lease, units []Unit,
 // not wait for them to expire. There is no compare-and-set on offsets, so
 // the write could erase a claim made since the read; it is made harmless
 // by time instead: only a lease that is ours and has at least
-// releaseMargin left is released, and the write is given up before that
+// Store.Margin left is released, and the write is given up before that
 // lease expires. No other owner claims a live lease, so none can have
 // claimed it in between (clocks agreeing within the margin). A lease
 // nearly or already expired (a stalled invocation, a zombie) is left to
@@ -249,9 +271,10 @@ func (s *Store) Release(ctx context.Context, units []Unit) error {
 	now := s.now()
 	expired := now.Add(-time.Millisecond).UnixMilli()
 	var left time.Duration // the shortest time a released lease has left
+	margin := s.margin()
 	for _, u := range units {
 		l := current[u]
-		if l.Owner != s.Owner || l.Expiry.Sub(now) < releaseMargin {
+		if l.Owner != s.Owner || l.Expiry.Sub(now) < margin {
 			continue
 		}
 		if len(os) == 0 || l.Expiry.Sub(now) < left {
@@ -262,15 +285,10 @@ func (s *Store) Release(ctx context.Context, units []Unit) error {
 	if len(os) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, left-releaseMargin/2)
+	ctx, cancel := context.WithTimeout(ctx, left-margin/2)
 	defer cancel()
 	return s.commit(ctx, os)
 }
-
-// releaseMargin is how long a lease must still have to live for Release
-// to write over it: the read, the write and any clock difference between
-// invocations must fit in it.
-const releaseMargin = 2 * time.Second
 
 func (s *Store) commit(ctx context.Context, os kadm.Offsets) error {
 	var err error

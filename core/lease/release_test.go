@@ -67,3 +67,37 @@ func TestReleaseKeepsNewerHolder(t *testing.T) {
 		t.Fatalf("after x's release the lease is %+v; want y's, which claimed after x's lease expired", l)
 	}
 }
+
+// A lease of a short TTL is still released by a run that ends quickly:
+// with a TTL of 2 s, a fixed 2 s margin left no lease ever releasable, so
+// the next run claimed nothing until the leases expired (the faults
+// suite's back-to-back runs, MIRROR_LEASE_TTL=2s, copied nothing).
+func TestReleaseShortTTL(t *testing.T) {
+	for _, tc := range []struct {
+		ttl, want time.Duration
+	}{{time.Minute, DefaultMargin}, {20 * time.Second, DefaultMargin}, {8 * time.Second, DefaultMargin}, {2 * time.Second, 500 * time.Millisecond}} {
+		if got := MarginFor(tc.ttl); got != tc.want {
+			t.Errorf("MarginFor(%v) = %v, want %v", tc.ttl, got, tc.want)
+		}
+	}
+	pair := kafkatest.Kfake(t)
+	adm := kafkatest.Admin(t, pair.B)
+	kafkatest.CreateTopic(t, pair.B, "t", 1, nil)
+	ctx := context.Background()
+	now := time.Now()
+	clock := func() time.Time { return now }
+	ttl := 2 * time.Second
+	x := &Store{Admin: adm, Group: "short-ttl", Owner: "x", Now: clock, Margin: MarginFor(ttl)}
+	y := &Store{Admin: adm, Group: "short-ttl", Owner: "y", Now: clock, Margin: MarginFor(ttl)}
+	units := []Unit{{"t", 0}}
+	if got, err := x.Claim(ctx, units, ttl); err != nil || len(got) != 1 {
+		t.Fatalf("x claims %v, %v", got, err)
+	}
+	now = now.Add(200 * time.Millisecond) // a quick run
+	if err := x.Release(ctx, units); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := y.Claim(ctx, units, ttl); err != nil || len(got) != 1 {
+		t.Fatalf("y claims %v, %v right after x released a 2 s lease with 1.8 s left; want the unit", got, err)
+	}
+}

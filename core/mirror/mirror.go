@@ -260,7 +260,8 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	// overdue first, passing over those other invocations hold, and renew
 	// them while working, so that a crashed or killed invocation frees its
 	// partitions within one TTL.
-	leases := &lease.Store{Admin: m.TargetAdmin, Group: names.LeaseGroup(m.Flow.Name()), Owner: m.Owner}
+	leases := &lease.Store{Admin: m.TargetAdmin, Group: names.LeaseGroup(m.Flow.Name()), Owner: m.Owner,
+		Margin: lease.MarginFor(m.Settings.LeaseTTL)}
 	want := make([]lease.Unit, len(cands))
 	for i, u := range cands {
 		want[i] = u.Unit
