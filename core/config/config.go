@@ -448,11 +448,17 @@ func (p *parser) checkConnectorKey(full, k string) {
 	if isConnKey(k) || hasRolePrefix(k) {
 		return // connection defaults for every cluster, checked when mapped to a client
 	}
+	hint := "check the spelling"
+	if len(p.warnings) < maxWarnings { // only a listed warning pays for the search
+		if s := nearest(k, connectorKeyNames); s != "" {
+			hint = "did you mean " + full[:len(full)-len(k)] + s + "?"
+		}
+	}
 	if strings.HasPrefix(k, "mirrorless.") {
-		p.warn("%s is not a mirrorless setting; it is ignored (check the spelling)", full)
+		p.warn("%s is not a mirrorless setting; it is ignored (%s)", full, hint)
 		return
 	}
-	p.warn("%s is not a MirrorMaker 2 setting mirrorless knows; it is ignored (check the spelling)", full)
+	p.warn("%s is not a MirrorMaker 2 setting mirrorless knows; it is ignored (%s)", full, hint)
 }
 
 func (p *parser) checkClusterKey(full, k string) {
@@ -467,7 +473,13 @@ func (p *parser) checkClusterKey(full, k string) {
 		p.warn("%s: MM2 does not read connector settings per cluster; write `{source}->{target}.%s` instead. Ignored", full, k)
 		return
 	}
-	p.warn("%s is not a MirrorMaker 2 cluster setting mirrorless knows; it is ignored (check the spelling)", full)
+	hint := "check the spelling"
+	if len(p.warnings) < maxWarnings {
+		if s := nearest(k, connKeys); s != "" {
+			hint = "did you mean " + full[:len(full)-len(k)] + s + "?"
+		}
+	}
+	p.warn("%s is not a MirrorMaker 2 cluster setting mirrorless knows; it is ignored (%s)", full, hint)
 }
 
 func unsupportedWhy(k string) string {

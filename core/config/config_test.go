@@ -202,6 +202,43 @@ func TestIdentityOneWayIsFine(t *testing.T) {
 	}
 }
 
+// TestUnknownKeySuggestion: an unknown key within two edits of one
+// mirrorless knows is warned about with that key, prefix kept; others get
+// "check the spelling".
+func TestUnknownKeySuggestion(t *testing.T) {
+	base := "clusters = A, B\nA.bootstrap.servers = a:1\nB.bootstrap.servers = b:1\nA->B.enabled = true\n"
+	for _, tc := range []struct{ line, want string }{
+		{"A->B.topcis = x", "A->B.topcis is not a MirrorMaker 2 setting mirrorless knows; it is ignored (did you mean A->B.topics?)"},
+		{"emit.checkpoint.enabled = true", "emit.checkpoint.enabled is not a MirrorMaker 2 setting mirrorless knows; it is ignored (did you mean emit.checkpoints.enabled?)"},
+		{"mirrorless.sync.topic.acl.mm2.compatible = true", "(did you mean mirrorless.sync.topic.acls.mm2.compatible?)"},
+		{"A.bootstrap.server = a:1", "A.bootstrap.server is not a MirrorMaker 2 cluster setting mirrorless knows; it is ignored (did you mean A.bootstrap.servers?)"},
+		{"wholly.unrelated.key = 1", "wholly.unrelated.key is not a MirrorMaker 2 setting mirrorless knows; it is ignored (check the spelling)"},
+		{strings.Repeat("x", 200) + "topics = 1", "(check the spelling)"},
+	} {
+		cfg, err := parse(t, base+tc.line+"\n")
+		if err != nil {
+			t.Fatalf("%s: %v", tc.line, err)
+		}
+		if !slices.ContainsFunc(cfg.Warnings, func(w string) bool { return strings.Contains(w, tc.want) }) {
+			t.Errorf("%s: no warning with %q in %q", tc.line, tc.want, cfg.Warnings)
+		}
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want int
+	}{{"", "", 0}, {"topics", "topics", 0}, {"topcis", "topics", 2}, {"topic", "topics", 1}, {"", "abc", 3}, {"kitten", "sitting", 3}} {
+		if got := editDistance(tc.a, tc.b); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
+		}
+		if got := editDistance(tc.b, tc.a); got != tc.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.b, tc.a, got, tc.want)
+		}
+	}
+}
+
 func TestWarnings(t *testing.T) {
 	cfg, err := parse(t, `
 clusters = A, B
@@ -397,7 +434,7 @@ func TestACLsAsMM2Key(t *testing.T) {
 		t.Errorf("no warning for a misspelt mirrorless key: %q", cfg.Warnings)
 	}
 	for _, w := range cfg.Warnings {
-		if strings.Contains(w, "acls.mm2.compatible") {
+		if strings.Contains(w, "acls.mm2.compatible is") { // the misspelt key's warning names it as a suggestion
 			t.Errorf("the key itself was warned about: %s", w)
 		}
 	}

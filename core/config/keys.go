@@ -1,6 +1,10 @@
 package config
 
-import "strings"
+import (
+	"maps"
+	"slices"
+	"strings"
+)
 
 // ACLsAsMM2Key, when true, makes ACL sync copy what MM2 copies: every
 // ALLOW binding but WRITE (DELETE, ALTER, ALTER_CONFIGS, CREATE and
@@ -102,14 +106,59 @@ var workerKeys = map[string]bool{
 // clusterConnKeys are the connection settings MM2 copies from a cluster
 // into its consumer, producer and admin configs.
 func isConnKey(k string) bool {
-	switch k {
-	case "bootstrap.servers", "security.protocol", "client.id", "client.dns.lookup",
-		"request.timeout.ms", "retry.backoff.ms", "reconnect.backoff.ms", "reconnect.backoff.max.ms",
-		"connections.max.idle.ms", "metadata.max.age.ms", "socket.connection.setup.timeout.ms",
-		"socket.connection.setup.timeout.max.ms", "send.buffer.bytes", "receive.buffer.bytes":
-		return true
+	return slices.Contains(connKeys, k) || strings.HasPrefix(k, "ssl.") || strings.HasPrefix(k, "sasl.")
+}
+
+// connKeys are the client keys of isConnKey but the ssl.* and sasl.* ones.
+var connKeys = []string{
+	"bootstrap.servers", "security.protocol", "client.id", "client.dns.lookup",
+	"request.timeout.ms", "retry.backoff.ms", "reconnect.backoff.ms", "reconnect.backoff.max.ms",
+	"connections.max.idle.ms", "metadata.max.age.ms", "socket.connection.setup.timeout.ms",
+	"socket.connection.setup.timeout.max.ms", "send.buffer.bytes", "receive.buffer.bytes",
+}
+
+// nearest returns the candidate within two edits of k (the fewest; the
+// first in sorted order on a tie), or "" when there is none: a warning's
+// "did you mean". Keys longer than maxSuggestLen get none, which bounds the
+// work a hostile file can cause.
+func nearest(k string, candidates []string) string {
+	if len(k) > maxSuggestLen {
+		return ""
 	}
-	return strings.HasPrefix(k, "ssl.") || strings.HasPrefix(k, "sasl.")
+	sorted := slices.Sorted(slices.Values(candidates))
+	best, bestD := "", 3
+	for _, c := range sorted {
+		if d := editDistance(k, c); d < bestD && d > 0 {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+const maxSuggestLen = 100
+
+// editDistance is the Levenshtein distance of a and b in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, sub)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 var roles = []string{"consumer.", "producer.", "admin."}
+
+// connectorKeyNames are connectorKeys' names, for nearest.
+var connectorKeyNames = slices.Collect(maps.Keys(connectorKeys))
