@@ -6,8 +6,9 @@
 //	mirror adopt [-apply]
 //
 // finds, for every remote partition MM2 copied, the source record it ends
-// with (from MM2's recorded offsets in mm2-offsets.<source>.internal) and,
-// with -apply, commits mirrorless' position after it, so that switching
+// with (from MM2's recorded offsets in mm2-offsets.<source>.internal, or,
+// when MM2 recorded none, the remote partition's last record matched on
+// the source) and, with -apply, commits mirrorless' position after it, so that switching
 // copies nothing twice. Stop MirrorMaker 2 first; and
 //
 //	mirror size
@@ -58,8 +59,9 @@ func main() {
 		}, {
 			Name: "adopt",
 			Summary: "takes over from MirrorMaker 2. For every remote partition MM2 copied, finds the source record it ends with " +
-				"(from MM2's recorded offsets in mm2-offsets.<source>.internal) and, with -apply, commits mirrorless' position " +
-				"after it, so that switching copies nothing twice. Stop MirrorMaker 2 first.",
+				"(from MM2's recorded offsets in mm2-offsets.<source>.internal; where MM2 recorded none, the remote partition's last record " +
+				"searched on the source, adopted only if it matches exactly one record) and, with -apply, commits mirrorless' position " +
+				"after it, so that switching copies nothing twice. Stop MirrorMaker 2 first (docs/migration.md).",
 			Flags: func(fs *flag.FlagSet) {
 				fs.BoolVar(&apply, "apply", false, "commit the positions found (default: only print them)")
 			},
