@@ -55,9 +55,13 @@ func Plans(w io.Writer, plans []*reconcile.Plan, dryRun bool) {
 func describe(a reconcile.Action) []string {
 	switch a.Kind {
 	case reconcile.CreateTopic, reconcile.CreateInternalTopic:
-		l := fmt.Sprintf("%d partitions, replication factor %d", a.Partitions, a.ReplicationFactor)
+		parts := fmt.Sprintf("%d partitions", a.Partitions)
+		if a.Partitions == 1 {
+			parts = "1 partition"
+		}
+		l := fmt.Sprintf("%s, replication factor %d", parts, a.ReplicationFactor)
 		if a.ReplicationFactor < 0 {
-			l = fmt.Sprintf("%d partitions, broker's default replication factor", a.Partitions)
+			l = parts + ", broker's default replication factor"
 		}
 		lines := []string{l}
 		keys := make([]string, 0, len(a.Configs))

@@ -27,6 +27,11 @@ func TestTables(t *testing.T) {
 			}, Notes: []string{"something to know"}}}, true)
 		}, []string{"flow A->B (dry run: nothing was changed)", "3 partitions, broker's default replication factor", "retention.ms = 1000",
 			"cleanup.policy: delete -> compact", "failed: denied", "note: something to know"}},
+		{"one partition", func(b *strings.Builder) {
+			Plans(b, []*reconcile.Plan{{Flow: "A->B", Actions: []reconcile.Action{
+				{Kind: reconcile.CreateInternalTopic, Topic: "heartbeats", Partitions: 1, ReplicationFactor: 3, Status: "applied"},
+			}}}, false)
+		}, []string{"1 partition, replication factor 3"}},
 		{"empty plan", func(b *strings.Builder) { Plans(b, []*reconcile.Plan{{Flow: "A->B"}}, false) },
 			[]string{"no changes: the target matches the source"}},
 		{"failover", func(b *strings.Builder) {
