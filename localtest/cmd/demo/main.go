@@ -94,12 +94,8 @@ func run(perPartition int, partitions int32, verbose bool) error {
 	if err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
-	fmt.Println("reconcile:")
-	for _, p := range rs.Plans {
-		for _, act := range p.Actions {
-			fmt.Printf("  %-22s %-32s partitions=%d rf=%d  [%s]\n", act.Kind, act.Topic, act.Partitions, act.ReplicationFactor, act.Status)
-		}
-	}
+	fmt.Println("reconcile (the table bin/reconcile prints):")
+	table.Plans(os.Stdout, rs.Plans, false)
 	fmt.Println()
 
 	ms, err := ap.Mirror(ctx, invocation.NewOwner(""))
@@ -149,6 +145,12 @@ func failover(ctx context.Context, ap *invocation.Invoker, s config.Settings, cf
 		return fmt.Errorf("failover: %w", err)
 	}
 	table.Failover(os.Stdout, plan)
+	fmt.Println(`
+RESUME AT is where demo-consumer starts on B, the copy of its next record on A: translation is exact,
+so RE-READ AT MOST is 0 (MirrorMaker 2 re-reads up to offset.lag.max records). TARGET END counts the
+mirror's transaction markers too. The checkpoint run's group offset sync already committed these
+offsets on B (in place); after a real outage, bin/checkpoint failover -group <group> -apply does it
+by hand (docs/checkpoints.md).`)
 	return nil
 }
 
