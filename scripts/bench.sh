@@ -22,8 +22,9 @@
 #   KAFKA_A_PORT      default 19292 (its controller: +1; ports below Linux's ephemeral
 #                     range 32768-60999, which a client connection may hold)
 #   KAFKA_B_PORT      default 29292
-#   KAFKA_HEAP_OPTS   default "-Xms1g -Xmx2g" (W3 puts 2,000 partitions on A and
-#                     8,000 on B)
+#   KAFKA_HEAP_OPTS   default "-Xms1g -Xmx2g" (W3 and T1 put 2,000 partitions on A
+#                     and up to 8,000 on B, idle10k 10,000 on each; each
+#                     workload's topics are deleted before the next)
 #   KAFKA_VERSION     default 4.1.1
 # The table goes to stdout (and $BENCH_OUT); progress to stderr.
 set -euo pipefail
@@ -151,15 +152,16 @@ if [[ -z ${MIRROR_TEST_A:-} || -z ${MIRROR_TEST_B:-} ]]; then
 	export KAFKA_A_PORT=${KAFKA_A_PORT:-19292}
 	export KAFKA_B_PORT=${KAFKA_B_PORT:-29292}
 	export KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms1g -Xmx2g}
-	# W3 keeps 2,000 partitions on A and up to 8,000 on B, one open file each.
-	need=12000
+	# idle10k keeps 10,000 partitions on each broker (W3 and T1: 2,000 on A
+	# and up to 8,000 on B), one open file each, plus the broker's own.
+	need=14000
 	soft=$(ulimit -Sn)
 	hard=$(ulimit -Hn)
 	if [[ $soft != unlimited ]] && ((soft < need)); then
 		if [[ $hard == unlimited ]] || ((hard >= need)); then
 			ulimit -Sn "$need"
 		else
-			log "warning: ulimit -n is $soft (hard $hard); W3 at full size needs about $need open files on B"
+			log "warning: ulimit -n is $soft (hard $hard); idle10k at full size needs about $need open files per broker"
 		fi
 	fi
 	if bash scripts/kafka-pair.sh status >/dev/null 2>&1; then

@@ -66,7 +66,8 @@ go -C localtest/bench test -race -count=1 -timeout 10m ./...
 step "broker faults, short version (localtest/suites/faults/run.sh, a Kafka pair of their own)"
 MIRROR_FAULTS_LONG=0 bash localtest/suites/faults/run.sh -run "^($broker_cases)\$" -timeout 20m
 # The comparison benchmark (make bench) at a tiny size, without MM2: keeps the
-# harness working. Every copy is verified record by record; no time is checked.
+# harness working (every workload at its smallest: W1-W3, T1 over 4 partitions,
+# idle10k over 20). Every copy is verified record by record; no time is checked.
 step "bench smoke (scripts/bench.sh's program at BENCH_SCALE=0.002, pipe and mirrorless)"
 bench_work=$(mktemp -d)
 BENCH_SCALE=0.002 go -C localtest/bench run ./compare -work "$bench_work" -methods pipe,mirrorless \

@@ -20,9 +20,13 @@
 // Every copy is then read back in full and each record compared with the
 // one generated (key, value, headers, timestamp; counts, duplicates and
 // order per partition). CPU (user+sys) and peak RSS are the copying
-// processes' own. It also measures idle mirror invocations over 1,000
-// partitions and cold starts to the first record produced (a new process,
-// and through the AWS Lambda Runtime Interface Emulator when -rie is set).
+// processes' own. T1 (issue 17: 1,000 topics x 2 partitions x 10
+// records) is copied like the others, and its first mirror invocation is
+// reported on its own (partitions written, CPU, RSS, connections opened per
+// broker). It also measures idle mirror invocations over 1,000 partitions
+// of W3 and over 10,000 (workload idle10k), and cold starts to the first
+// record produced (a new process, and through the AWS Lambda Runtime
+// Interface Emulator when -rie is set).
 //
 // Nothing here asserts on time: a copy that is incomplete or wrong is an
 // error, a slow one is a figure.
@@ -66,6 +70,8 @@ type options struct {
 	mm2Timeout     time.Duration
 	rie            string
 	idlePartitions int
+	idleBig        int
+	lambdaMB       int
 	idleRuns       int
 	coldRuns       int
 	maxInvocations int
@@ -96,8 +102,24 @@ type result struct {
 	VerifyOK    bool
 	Err         string
 	Notes       []string
-	Round       int        // 1-based round of a repeated workload
-	Syncs       syncGrowth // mirrorless: what the copy added to the offset-syncs topic
+	Round       int              // 1-based round of a repeated workload
+	Syncs       syncGrowth       // mirrorless: what the copy added to the offset-syncs topic
+	First       *firstInvocation // mirrorless: the first invocation on its own
+	MaxConns    map[string]int   // mirrorless: most TCP connections one invocation opened, per broker address
+}
+
+// gbSecondsPerGiB is the Lambda cost model of a mirrorless copy: the
+// function's memory in GB (MB/1024, as Lambda bills) times the summed wall
+// of its invocations, per GiB copied; 0 for other methods.
+func (r *result) gbSecondsPerGiB(memMB int) float64 {
+	if r.Method != "mirrorless" || r.Bytes == 0 {
+		return 0
+	}
+	var sum time.Duration
+	for _, d := range r.InvWalls {
+		sum += d
+	}
+	return float64(memMB) / 1024 * sum.Seconds() / (float64(r.Bytes) / (1 << 30))
 }
 
 func (r *result) mbps() float64 {
@@ -167,7 +189,7 @@ func main() {
 	flag.StringVar(&o.a, "a", os.Getenv("MIRROR_TEST_A"), "cluster A bootstrap server (default $MIRROR_TEST_A)")
 	flag.StringVar(&o.b, "b", os.Getenv("MIRROR_TEST_B"), "cluster B bootstrap server (default $MIRROR_TEST_B)")
 	flag.Float64Var(&o.scale, "scale", scale, "size factor: record counts of W1/W2, topic count of W3 (default $BENCH_SCALE or 1)")
-	flag.StringVar(&o.workloads, "workloads", "w1,w2,w3", "comma-separated workloads")
+	flag.StringVar(&o.workloads, "workloads", "w1,w2,w3,t1,idle10k", "comma-separated workloads: w1, w2, w3, t1 (1,000 topics x 2 partitions x 10 records), idle10k (idle invocations over 10,000 partitions; mirrorless only)")
 	flag.StringVar(&o.methods, "methods", "pipe,mirrorless,mm2,mm2-eos", "comma-separated copy methods")
 	flag.StringVar(&o.work, "work", work, "work dir: properties, logs, binaries (default $BENCH_WORK)")
 	flag.StringVar(&o.out, "out", envOr("BENCH_OUT", ""), "markdown results file (default <work>/results.md)")
@@ -179,6 +201,8 @@ func main() {
 	flag.DurationVar(&o.mm2Timeout, "mm2-timeout", 20*time.Minute, "give up on an MM2 copy after this")
 	flag.StringVar(&o.rie, "rie", os.Getenv("BENCH_RIE"), "aws-lambda-rie binary for the cold start through the emulator (default $BENCH_RIE; empty: process start only)")
 	flag.IntVar(&o.idlePartitions, "idle-partitions", 1000, "partitions of the idle-invocation measurement (taken from W3)")
+	flag.IntVar(&o.idleBig, "idle10k-partitions", 10000, "partitions of workload idle10k (times -scale; topics of 10 partitions, 1 record each, copied untimed first)")
+	flag.IntVar(&o.lambdaMB, "lambda-memory", 1024, "MB of Lambda memory for the GB-seconds per GiB of mirrorless (template.yaml's MirrorMemory default)")
 	flag.IntVar(&o.idleRuns, "idle-runs", 5, "idle invocations to measure")
 	flag.IntVar(&o.coldRuns, "cold-runs", 3, "cold starts to measure per mode (0: none)")
 	flag.IntVar(&o.repeat, "repeat", 3, "copies of W1 and W2 by the pipe and mirrorless, each round into fresh topics, alternating which goes first; the tables show each method's median round and list every round (MM2 copies once)")
@@ -224,8 +248,10 @@ func run(ctx context.Context, o *options) error {
 	wset, _ := set(o.workloads)
 	_, methods := set(o.methods)
 	for w := range wset {
-		if w != "w1" && w != "w2" && w != "w3" {
-			return fmt.Errorf("-workloads: unknown workload %q (w1, w2, w3)", w)
+		switch w {
+		case "w1", "w2", "w3", "t1", "idle10k":
+		default:
+			return fmt.Errorf("-workloads: unknown workload %q (w1, w2, w3, t1, idle10k)", w)
 		}
 	}
 	for _, m := range methods {
@@ -315,7 +341,7 @@ func run(ctx context.Context, o *options) error {
 		logf("  produced on A in %s (%.0f MB/s)", secs(took), float64(w.payloadBytes())/1e6/took.Seconds())
 		var all []*result
 		rounds := 1
-		if w.Name != "w3" {
+		if len(w.Topics) == 1 {
 			rounds = max(1, o.repeat)
 		}
 		for round := 1; round <= rounds; round++ {
@@ -363,6 +389,27 @@ func run(ctx context.Context, o *options) error {
 				logf("  idle over %d partitions: median wall %s", st.Partitions, secs(median(walls(st.Runs))))
 			}
 		}
+		if !o.keep && len(w.Topics) > 1 {
+			// Many-topic workloads are dropped once measured, so that the
+			// next does not find a broker holding them all (open files:
+			// one per partition).
+			_ = deleteTopics(ctx, admA, "A", w.Topics)
+			for _, p := range []string{"pipe", "ML", "MMA", "MME"} {
+				_ = deleteTopics(ctx, admB, "B", remoteNames(p, w))
+			}
+		}
+	}
+	if wset["idle10k"] && hasMethod(methods, "mirrorless") && o.idleRuns > 0 {
+		w := idleWorkload(o.idleBig, o.scale)
+		logf("%s", w)
+		st, err := measureIdleBig(ctx, o, admA, admB, w)
+		if err != nil {
+			logf("  idle10k: FAILED: %v", err)
+			rep.idleBigErr = err.Error()
+		} else {
+			rep.idleBig = st
+			logf("  idle over %d partitions: median wall %s", st.Partitions, secs(median(walls(st.Runs))))
+		}
 	}
 	if o.coldRuns > 0 {
 		cs, err := measureCold(ctx, o, admA, admB, o.coldRuns)
@@ -397,6 +444,9 @@ func run(ctx context.Context, o *options) error {
 	}
 	if rep.idleErr != "" {
 		failed = append(failed, "idle")
+	}
+	if rep.idleBigErr != "" {
+		failed = append(failed, "idle10k")
 	}
 	for _, c := range rep.cold {
 		if c.Err != "" {

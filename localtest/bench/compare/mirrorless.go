@@ -41,6 +41,8 @@ type invocation struct {
 	Use  usage
 	Exit int
 	Sum  mirrorSummary
+	// Conns: TCP connections opened per broker address (invokeTracked only).
+	Conns map[string]int
 }
 
 // mirrorProps is the MM2 properties text for mirrorless: source alias
@@ -65,6 +67,12 @@ func mirrorProps(o *options, alias, topics string) string {
 // invoke runs a function program once (outside Lambda: one invocation,
 // JSON summary on stdout) with the properties in MIRROR_PROPERTIES.
 func invoke(ctx context.Context, bin, props, logPath string, extraEnv ...string) (invocation, error) {
+	return invokeTracked(ctx, bin, props, logPath, nil, extraEnv...)
+}
+
+// invokeTracked is invoke that also counts the TCP connections the program
+// opens to each address of addrs (runTracked) into inv.Conns.
+func invokeTracked(ctx context.Context, bin, props, logPath string, addrs []string, extraEnv ...string) (invocation, error) {
 	var inv invocation
 	logf2, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -78,7 +86,8 @@ func invoke(ctx context.Context, bin, props, logPath string, extraEnv ...string)
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, logf2
 	t0 := time.Now()
-	rss, runErr := runSampled(cmd)
+	rss, conns, runErr := runTracked(cmd, addrs)
+	inv.Conns = conns
 	inv.Wall = time.Since(t0)
 	inv.Use = rusage(cmd)
 	inv.Use.MaxRSS = rss
@@ -136,14 +145,30 @@ func runMirrorless(ctx context.Context, o *options, admB *kadm.Client, w *worklo
 	first, stop := firstRecord(ctx, admB, targets, 50*time.Millisecond, nil)
 	defer stop()
 	var copied int64
+	var aside time.Duration // spent between invocations on the bench's own look at B, not timed
 	for {
-		inv, err := invoke(ctx, o.mirrorBin, props, logPath)
+		inv, err := invokeTracked(ctx, o.mirrorBin, props, logPath, []string{o.a, o.b})
 		r.Invocations++
 		r.CPU += inv.Use.CPU
 		r.MaxRSS = max(r.MaxRSS, inv.Use.MaxRSS)
 		r.InvWalls = append(r.InvWalls, inv.Wall)
+		for a, n := range inv.Conns {
+			if r.MaxConns == nil {
+				r.MaxConns = map[string]int{}
+			}
+			r.MaxConns[a] = max(r.MaxConns[a], n)
+		}
 		if err != nil {
 			return nil, err
+		}
+		if r.Invocations == 1 {
+			t := time.Now()
+			r.First = &firstInvocation{Wall: inv.Wall, CPU: inv.Use.CPU, MaxRSS: inv.Use.MaxRSS, Units: inv.Sum.UnitsClaimed,
+				Records: inv.Sum.Records, LagLeft: inv.Sum.LagLeft, Conns: inv.Conns, Partitions: len(targets) * int(w.Partitions)}
+			if r.First.PartitionsWritten, err = partitionsWritten(ctx, admB, targets); err != nil {
+				return nil, err
+			}
+			aside += time.Since(t)
 		}
 		for _, f := range inv.Sum.Flows {
 			if len(f.Errors) > 0 {
@@ -158,7 +183,7 @@ func runMirrorless(ctx context.Context, o *options, admB *kadm.Client, w *worklo
 			return nil, fmt.Errorf("%d records copied after %d invocations, want %d (lag_left %d)", copied, r.Invocations, w.total(), inv.Sum.LagLeft)
 		}
 	}
-	r.Wall = time.Since(t0)
+	r.Wall = time.Since(t0) - aside
 	stop()
 	if f := first(); !f.IsZero() {
 		r.Startup = f.Sub(t0)
@@ -184,6 +209,37 @@ func runMirrorless(ctx context.Context, o *options, admB *kadm.Client, w *worklo
 	return r, nil
 }
 
+// firstInvocation is the first mirror invocation of a copy: what one
+// invocation at default settings does with the whole backlog waiting.
+type firstInvocation struct {
+	Wall, CPU         time.Duration
+	MaxRSS            int64
+	Units             int   // units_claimed of its summary
+	Records, LagLeft  int64 // records copied and lag left, from its summary
+	Partitions        int   // the workload's partitions
+	PartitionsWritten int   // target partitions holding records after it (end offset above 0)
+	Conns             map[string]int
+}
+
+// partitionsWritten counts the partitions of topics whose end offset is
+// above 0.
+func partitionsWritten(ctx context.Context, adm *kadm.Client, topics []string) (int, error) {
+	ends, err := adm.ListEndOffsets(ctx, topics...)
+	if err != nil {
+		return 0, fmt.Errorf("list end offsets on B: %w", err)
+	}
+	n := 0
+	var bad error
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil {
+			bad = fmt.Errorf("end offset of %s/%d on B: %w", o.Topic, o.Partition, o.Err)
+		} else if o.Offset > 0 {
+			n++
+		}
+	})
+	return n, bad
+}
+
 // idleStats are repeated invocations with nothing to copy.
 type idleStats struct {
 	Partitions int
@@ -199,7 +255,7 @@ func measureIdle(ctx context.Context, o *options, w *workload, partitions, runs 
 	props := mirrorProps(o, "ML", strings.Join(w.Topics[:n], ","))
 	st := &idleStats{Partitions: n * int(w.Partitions)}
 	for range runs {
-		inv, err := invoke(ctx, o.mirrorBin, props, filepath.Join(o.work, "idle.log"))
+		inv, err := invokeTracked(ctx, o.mirrorBin, props, filepath.Join(o.work, "idle.log"), []string{o.a, o.b})
 		if err != nil {
 			return nil, err
 		}

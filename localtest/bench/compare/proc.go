@@ -32,8 +32,19 @@ func rusage(cmd *exec.Cmd) usage {
 // RSS (VmHWM of /proc/<pid>/status, a high-water mark of its address space
 // after exec) every 10 ms; the last sample before exit is what it returns.
 func runSampled(cmd *exec.Cmd) (maxRSS int64, err error) {
+	maxRSS, _, err = runTracked(cmd, nil)
+	return maxRSS, err
+}
+
+// runTracked is runSampled that also counts, per address of addrs, the TCP
+// connections the child opened to it (connTracker; nil for no addresses).
+func runTracked(cmd *exec.Cmd, addrs []string) (maxRSS int64, conns map[string]int, err error) {
 	if err := cmd.Start(); err != nil {
-		return 0, err
+		return 0, nil, err
+	}
+	var ct *connTracker
+	if len(addrs) > 0 {
+		ct = newConnTracker(cmd.Process.Pid, addrs)
 	}
 	stop := make(chan struct{})
 	got := make(chan int64, 1)
@@ -45,6 +56,9 @@ func runSampled(cmd *exec.Cmd) (maxRSS int64, err error) {
 			if v := vmHWM(cmd.Process.Pid); v > peak {
 				peak = v
 			}
+			if ct != nil {
+				ct.sample()
+			}
 			select {
 			case <-stop:
 				got <- peak
@@ -55,7 +69,11 @@ func runSampled(cmd *exec.Cmd) (maxRSS int64, err error) {
 	}()
 	err = cmd.Wait()
 	close(stop)
-	return <-got, err
+	maxRSS = <-got
+	if ct != nil {
+		conns = ct.counts
+	}
+	return maxRSS, conns, err
 }
 
 // vmHWM is a live process's peak RSS in bytes, or 0.
@@ -113,4 +131,105 @@ func childEnv(extra ...string) []string {
 		env = append(env, kv)
 	}
 	return append(env, extra...)
+}
+
+// connTracker counts the TCP connections a child process opens to each of
+// a set of addresses (the brokers), by sampling: every socket the child
+// holds (an inode under /proc/<pid>/fd) is looked up once in the network
+// namespace's /proc/<pid>/net/tcp and tcp6 by its inode, and a connection
+// is counted the first time its socket is seen. A socket opened and closed
+// between two samples (10 ms apart) is missed, so the counts are a lower
+// bound; the mirror keeps its connections for the whole invocation.
+type connTracker struct {
+	pid    int
+	want   map[string]string // "IP:port" in /proc's hex form -> address as given
+	seen   map[uint64]bool   // socket inodes already classified
+	counts map[string]int    // address as given -> connections seen
+}
+
+func newConnTracker(pid int, addrs []string) *connTracker {
+	t := &connTracker{pid: pid, want: map[string]string{}, seen: map[uint64]bool{}, counts: map[string]int{}}
+	for _, a := range addrs {
+		if h := procHexAddr(a); h != "" {
+			t.want[h] = a
+		}
+	}
+	return t
+}
+
+// procHexAddr is an IPv4 host:port as /proc/net/tcp prints a remote
+// address (little-endian hex address, hex port), or "" for anything else.
+func procHexAddr(hostport string) string {
+	host, port, ok := strings.Cut(hostport, ":")
+	if !ok {
+		return ""
+	}
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	ip := strings.Split(host, ".")
+	p, err := strconv.Atoi(port)
+	if len(ip) != 4 || err != nil {
+		return ""
+	}
+	var b [4]int
+	for i, s := range ip {
+		if b[i], err = strconv.Atoi(s); err != nil {
+			return ""
+		}
+	}
+	return fmt.Sprintf("%02X%02X%02X%02X:%04X", b[3], b[2], b[1], b[0], p)
+}
+
+// sample classifies the sockets the process holds that were not seen before.
+func (t *connTracker) sample() {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", t.pid))
+	if err != nil {
+		return
+	}
+	fresh := map[uint64]bool{}
+	for _, e := range ents {
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", t.pid, e.Name()))
+		if err != nil {
+			continue
+		}
+		s, ok := strings.CutPrefix(l, "socket:[")
+		if !ok {
+			continue
+		}
+		ino, err := strconv.ParseUint(strings.TrimSuffix(s, "]"), 10, 64)
+		if err == nil && !t.seen[ino] {
+			fresh[ino] = true
+		}
+	}
+	if len(fresh) == 0 {
+		return
+	}
+	for _, f := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", t.pid, f))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fs := strings.Fields(line)
+			if len(fs) < 10 {
+				continue
+			}
+			ino, err := strconv.ParseUint(fs[9], 10, 64)
+			if err != nil || !fresh[ino] {
+				continue
+			}
+			rem := fs[2]
+			if len(rem) == 37 && strings.HasPrefix(rem, "0000000000000000FFFF0000") { // IPv4-mapped in tcp6
+				rem = rem[24:]
+			}
+			if a, ok := t.want[rem]; ok {
+				t.counts[a]++
+			}
+			t.seen[ino] = true
+			delete(fresh, ino)
+		}
+	}
+	// A socket not (yet) in either table, e.g. still connecting without a
+	// peer, is looked up again at the next sample.
 }

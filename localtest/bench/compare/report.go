@@ -24,6 +24,8 @@ type report struct {
 	rounds                []*result // every round of repeated workloads
 	idle                  *idleStats
 	idleErr               string
+	idleBig               *idleStats // workload idle10k
+	idleBigErr            string
 	cold                  []coldRun
 	coldErr               string
 }
@@ -45,16 +47,17 @@ func (rp *report) markdown() string {
 		fmt.Fprintf(&b, "- %s; produced on A (lz4) in %s.\n", g.w, secs(g.took))
 	}
 	fmt.Fprintln(&b)
-	fmt.Fprintln(&b, "| workload | method | wall | first record after | MB/s | MB/s after first record | records/s | CPU user+sys | CPU-s per GiB | peak RSS | invocations | verified |")
-	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(&b, "| workload | method | wall | first record after | MB/s | MB/s after first record | records/s | CPU user+sys | CPU-s per GiB | Lambda GB-s per GiB | peak RSS | invocations | verified |")
+	fmt.Fprintln(&b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range rp.results {
 		if r.Err != "" && r.Wall == 0 {
-			fmt.Fprintf(&b, "| %s | %s | — | — | — | — | — | — | — | — | — | **failed**: %s |\n", r.Workload, r.Method, oneLine(r.Err, 200))
+			fmt.Fprintf(&b, "| %s | %s | — | — | — | — | — | — | — | — | — | — | **failed**: %s |\n", r.Workload, r.Method, oneLine(r.Err, 200))
 			continue
 		}
-		inv := "—"
+		inv, gbs := "—", "—"
 		if r.Method == "mirrorless" {
 			inv = fmt.Sprint(r.Invocations)
+			gbs = fmt.Sprintf("%.1f", r.gbSecondsPerGiB(o.lambdaMB))
 		}
 		ver := "complete, every record equal"
 		if r.Verdict.Dups > 0 && r.Err == "" {
@@ -67,11 +70,12 @@ func (rp *report) markdown() string {
 		if r.Startup > 0 {
 			startup, copyRate = secs(r.Startup), fmt.Sprintf("%.1f", r.copyMBps())
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f | %s | %.0f | %s | %.2f | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %.1f | %s | %.0f | %s | %.2f | %s | %s | %s | %s |\n",
 			r.Workload, r.Method, secs(r.Wall), startup, r.mbps(), copyRate,
-			float64(r.Records)/r.Wall.Seconds(), secs(r.CPU), r.cpuPerGiB(), mib(r.MaxRSS), inv, ver)
+			float64(r.Records)/r.Wall.Seconds(), secs(r.CPU), r.cpuPerGiB(), gbs, mib(r.MaxRSS), inv, ver)
 	}
 	fmt.Fprintln(&b)
+	fmt.Fprintf(&b, "- Lambda GB-s per GiB (mirrorless only): the Lambda cost model, memory x billed time: %d MB (template.yaml's `MirrorMemory` default; `-lambda-memory`) / 1024 x the summed wall of the invocations (each process from start to exit, outside Lambda), per GiB of key + value + headers copied.\n", o.lambdaMB)
 	fmt.Fprintln(&b, "- MB/s and records/s are over the wall time, from starting the copier (process or JVM) until B holds every record; MB is 10^6 bytes of key + value + headers. \"First record after\" is when B's end offsets first moved (polled every 50 ms), so \"MB/s after first record\" leaves out start-up (for MM2: JVM start, Connect group, task start, topic creation).")
 	fmt.Fprintln(&b, "- CPU and peak RSS are the copier's own. CPU: the pipe and each mirror invocation from wait4's rusage (mirrorless: summed over invocations); MM2 from /proc/<pid>/stat when the copy completed (all JVM threads), not counting shutdown. Peak RSS: VmHWM of /proc/<pid>/status, the pipe and each invocation sampled every 10 ms until exit (mirrorless: the largest invocation), MM2 when the copy completed. Brokers are not counted.")
 	fmt.Fprintln(&b, "- Before the first workload, B ran one transaction and one group commit (not timed), so that its __transaction_state and __consumer_offsets exist, as on any cluster that has seen either; otherwise the first transactional or group-using copier pays for creating them.")
@@ -91,18 +95,27 @@ func (rp *report) markdown() string {
 	}
 
 	rp.repeated(&b)
+	rp.trickle(&b)
 
-	if rp.idle != nil {
-		st := rp.idle
-		fmt.Fprintf(&b, "\n### Idle invocation: %d partitions, nothing to copy (%d runs)\n\n", st.Partitions, len(st.Runs))
-		fmt.Fprintln(&b, "| run | wall | `duration_ms` | CPU user+sys | peak RSS |")
-		fmt.Fprintln(&b, "|---:|---:|---:|---:|---:|")
-		for i, inv := range st.Runs {
-			fmt.Fprintf(&b, "| %d | %s | %d | %s | %s |\n", i+1, secs(inv.Wall), inv.Sum.DurationMs, secs(inv.Use.CPU), mib(inv.Use.MaxRSS))
+	for _, x := range []struct {
+		st   *idleStats
+		err  string
+		from string
+	}{{rp.idle, rp.idleErr, "W3's first topics, copied"}, {rp.idleBig, rp.idleBigErr, "workload idle10k: topics of 10 partitions, 1 record each, copied untimed"}} {
+		if st := x.st; st != nil {
+			fmt.Fprintf(&b, "\n### Idle invocation: %d partitions, nothing to copy (%d runs; %s)\n\n", st.Partitions, len(st.Runs), x.from)
+			fmt.Fprintln(&b, "| run | wall | `duration_ms` | CPU user+sys | peak RSS | connections opened |")
+			fmt.Fprintln(&b, "|---:|---:|---:|---:|---:|---|")
+			for i, inv := range st.Runs {
+				fmt.Fprintf(&b, "| %d | %s | %d | %s | %s | %s |\n", i+1, secs(inv.Wall), inv.Sum.DurationMs, secs(inv.Use.CPU), mib(inv.Use.MaxRSS), connsCell(o, inv.Conns))
+			}
+			fmt.Fprintln(&b, "\nWall is the whole process (start, connect to both clusters, plan, exit); `duration_ms` is the program's own figure after connecting.")
+		} else if x.err != "" {
+			fmt.Fprintf(&b, "\nIdle invocation (%s): **failed**: %s\n", x.from, oneLine(x.err, 300))
 		}
-		fmt.Fprintln(&b, "\nWall is the whole process (start, connect to both clusters, plan, exit); `duration_ms` is the program's own figure after connecting.")
-	} else if rp.idleErr != "" {
-		fmt.Fprintf(&b, "\nIdle invocation: **failed**: %s\n", oneLine(rp.idleErr, 300))
+	}
+	if rp.idle != nil || rp.idleBig != nil {
+		fmt.Fprintln(&b, "\n"+connsNote)
 	}
 
 	if len(rp.cold) > 0 || rp.coldErr != "" {
@@ -131,6 +144,7 @@ func (rp *report) markdown() string {
 	}
 
 	rp.targets(&b)
+	rp.targets17(&b)
 
 	fmt.Fprintln(&b, "\n### Machine")
 	fmt.Fprintln(&b)
@@ -272,6 +286,44 @@ func (rp *report) targets(b *strings.Builder) {
 	}
 }
 
+// targets17 are issue 17's targets that the bench measures, against this
+// run (the baselines of the rebuild of core/mirror).
+func (rp *report) targets17(b *strings.Builder) {
+	var rows [][3]string
+	if ml, pipe := rp.find("w3", "mirrorless"), rp.find("w3", "pipe"); ml != nil && pipe != nil {
+		r := ml.mbps() / pipe.mbps()
+		rows = append(rows, [3]string{"W3 throughput >= 0.8x the raw pipe", fmt.Sprintf("%.2fx", r), yes(r >= 0.8)})
+		c := ml.cpuPerGiB() / pipe.cpuPerGiB()
+		rows = append(rows, [3]string{"W3 CPU-s per GiB <= 1.5x the pipe's", fmt.Sprintf("%.2fx", c), yes(c <= 1.5)})
+	}
+	if t := rp.find("t1", "mirrorless"); t != nil && t.First != nil {
+		f := t.First
+		rows = append(rows,
+			[3]string{"T1: one invocation at default settings copies every partition", fmt.Sprintf("%d of %d", f.PartitionsWritten, f.Partitions), yes(f.PartitionsWritten == f.Partitions)},
+			[3]string{"T1: at most 1 CPU-s", secs(f.CPU), yes(f.CPU <= time.Second)},
+			[3]string{"T1: at most 200 MiB peak RSS", mib(f.MaxRSS), yes(f.MaxRSS <= 200<<20)})
+		most := 0
+		for _, n := range f.Conns {
+			most = max(most, n)
+		}
+		rows = append(rows, [3]string{"T1: at most 4 connections per broker per invocation", connsCell(rp.opts, f.Conns), yes(most <= 4)})
+	}
+	if rp.idleBig != nil {
+		m := median(walls(rp.idleBig.Runs))
+		rows = append(rows, [3]string{fmt.Sprintf("idle invocation over %d partitions <= 500 ms wall (median)", rp.idleBig.Partitions), ms(m), yes(m <= 500*time.Millisecond)})
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintln(b, "\n### Against issue 17's targets")
+	fmt.Fprintln(b)
+	fmt.Fprintln(b, "| target | measured | met |")
+	fmt.Fprintln(b, "|---|---|---|")
+	for _, r := range rows {
+		fmt.Fprintf(b, "| %s | %s | %s |\n", r[0], r[1], r[2])
+	}
+}
+
 func yes(ok bool) string {
 	if ok {
 		return "yes"
@@ -332,4 +384,28 @@ func memTotal() string {
 		}
 	}
 	return "unknown"
+}
+
+// connsNote says how connections are counted.
+const connsNote = "Connections opened: TCP connections the mirror process opened to each broker (A and B are one broker each; a client's bootstrap connection counts too), counted by sampling the process's sockets every 10 ms (/proc/<pid>/fd, each new socket looked up once in /proc/<pid>/net/tcp by inode): a connection opened and closed within one sample is missed, so it is a lower bound."
+
+// trickle is T1: what the first mirror invocation at default settings did
+// with 1,000 topics x 2 partitions x 10 records waiting.
+func (rp *report) trickle(b *strings.Builder) {
+	r := rp.find("t1", "mirrorless")
+	if r == nil || r.First == nil {
+		return
+	}
+	f := r.First
+	fmt.Fprintf(b, "\n### T1: one invocation at default settings over %d trickling partitions (10 records each)\n\n", f.Partitions)
+	fmt.Fprintln(b, "| partitions | written by the first invocation | units claimed | records copied | lag left | wall | CPU user+sys | peak RSS | connections opened | invocations to copy all | all of them: wall, CPU, largest peak RSS, most connections |")
+	fmt.Fprintln(b, "|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|")
+	var sum time.Duration
+	for _, d := range r.InvWalls {
+		sum += d
+	}
+	fmt.Fprintf(b, "| %d | %d | %d | %d | %d | %s | %s | %s | %s | %d | %s, %s, %s, %s |\n",
+		f.Partitions, f.PartitionsWritten, f.Units, f.Records, f.LagLeft, secs(f.Wall), secs(f.CPU), mib(f.MaxRSS), connsCell(rp.opts, f.Conns),
+		r.Invocations, secs(sum), secs(r.CPU), mib(r.MaxRSS), connsCell(rp.opts, r.MaxConns))
+	fmt.Fprintln(b, "\n\"Written by the first invocation\": target partitions whose end offset was above 0 after it. The invocations after the first ran back to back, at default settings, until nothing was left; the copy was then verified as in the main table. "+connsNote)
 }

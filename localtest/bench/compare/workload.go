@@ -95,7 +95,29 @@ func workloads(scale float64, names map[string]bool) []*workload {
 		}
 		ws = append(ws, w)
 	}
+	if names["t1"] {
+		// T1 (issue 17): many trickling partitions, 10 small records each.
+		n := max(2, int(scaled(1000)))
+		w := &workload{Name: "t1", Partitions: 2, PerPart: []int64{10, 10}, Size: 1024, Seed: 4, BaseTS: base}
+		for i := range n {
+			w.Topics = append(w.Topics, fmt.Sprintf("bench-t1-%04d", i))
+		}
+		ws = append(ws, w)
+	}
 	return ws
+}
+
+// idleWorkload is the data set of the idle measurement at scale: topics of
+// 10 partitions, one record each, about `partitions` partitions in all
+// (scaled, at least 2 topics).
+func idleWorkload(partitions int, scale float64) *workload {
+	n := max(2, int(math.Round(float64(partitions)*scale/10)))
+	w := &workload{Name: "idle10k", Partitions: 10, PerPart: split(10, 10), Size: 100, Seed: 5,
+		BaseTS: time.Now().Add(-time.Hour).UnixMilli()}
+	for i := range n {
+		w.Topics = append(w.Topics, fmt.Sprintf("bench-idle10k-%04d", i))
+	}
+	return w
 }
 
 // topicRegex selects the workload's source topics (MM2 and mirrorless
