@@ -203,6 +203,10 @@ func (m *Mirror) share() int { return max(1, m.Share) }
 // maxUnits is this flow's part of MIRROR_MAX_UNITS, at least 1.
 func (m *Mirror) maxUnits() int { return max(1, m.Settings.MaxUnits/m.share()) }
 
+// UnitsPerRun is how many units a run of this flow claims at most: its
+// share of MIRROR_MAX_UNITS. A tick sizes its fan-out with it.
+func (m *Mirror) UnitsPerRun() int { return m.maxUnits() }
+
 // maxInflight: larger budgets were slower on a CPU-bound machine and cost
 // memory (docs/benchmarks.md).
 const maxInflight = 16 << 20
