@@ -43,6 +43,38 @@ type Config struct {
 	Clusters map[string]*Cluster
 	Flows    []*Flow // enabled flows, in file order of the aliases
 	Warnings []string
+
+	props *Properties // for KeyName
+}
+
+// KeyName is the key a client setting k of a flow's cluster alias and role
+// (consumer, producer or admin) came from, as the user wrote it, so that a
+// problem with its value names the line to fix: the first key of MM2's
+// precedence the file sets ({flow}.{role}.k, {alias}.{role}.k, {alias}.k,
+// {role}.k, k; the unprefixed forms only for connection keys), else
+// {alias}.{role}.k. f may be nil.
+func (c *Config) KeyName(f *Flow, alias, role, k string) string {
+	var keys []string
+	if f != nil {
+		keys = append(keys, f.Name()+"."+role+"."+k)
+	}
+	keys = append(keys, alias+"."+role+"."+k)
+	conn := isConnKey(k) && k != "bootstrap.servers"
+	if conn {
+		keys = append(keys, alias+"."+k)
+	}
+	keys = append(keys, role+"."+k)
+	if conn {
+		keys = append(keys, k)
+	}
+	if c != nil && c.props != nil {
+		for _, key := range keys {
+			if _, ok := c.props.Get(key); ok {
+				return key
+			}
+		}
+	}
+	return alias + "." + role + "." + k
 }
 
 // Cluster is one alias of `clusters`.
@@ -250,7 +282,7 @@ const maxWarnings = 50
 // Parse validates properties as an MM2 dedicated-mode configuration.
 func Parse(props *Properties) (*Config, error) {
 	p := &parser{props: props}
-	cfg := &Config{Clusters: map[string]*Cluster{}}
+	cfg := &Config{Clusters: map[string]*Cluster{}, props: props}
 
 	rawClusters, ok := props.Get("clusters")
 	if !ok || strings.TrimSpace(rawClusters) == "" {

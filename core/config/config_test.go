@@ -495,3 +495,38 @@ func TestMM2Booleans(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyName: a client setting is named by the key that set it, the
+// highest of MM2's precedence the file holds.
+func TestKeyName(t *testing.T) {
+	cfg, err := parse(t, `clusters = A, B
+A.bootstrap.servers = a:1
+B.bootstrap.servers = b:1
+A->B.enabled = true
+security.protocol = SSL
+consumer.fetch.min.bytes = 1
+A.consumer.fetch.max.bytes = 2
+A->B.consumer.max.partition.fetch.bytes = 3
+B.client.id = x
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := cfg.Flows[0]
+	for _, tc := range []struct{ alias, role, k, want string }{
+		{"A", "consumer", "security.protocol", "security.protocol"},
+		{"A", "consumer", "fetch.min.bytes", "consumer.fetch.min.bytes"},
+		{"A", "consumer", "fetch.max.bytes", "A.consumer.fetch.max.bytes"},
+		{"A", "consumer", "max.partition.fetch.bytes", "A->B.consumer.max.partition.fetch.bytes"},
+		{"B", "admin", "client.id", "B.client.id"},
+		{"B", "producer", "linger.ms", "B.producer.linger.ms"}, // not set: the role's key
+		{"A", "consumer", "fetch.max.bytes.typo", "A.consumer.fetch.max.bytes.typo"},
+	} {
+		if got := cfg.KeyName(f, tc.alias, tc.role, tc.k); got != tc.want {
+			t.Errorf("KeyName(%s, %s, %s) = %q, want %q", tc.alias, tc.role, tc.k, got, tc.want)
+		}
+	}
+	if got := (*Config)(nil).KeyName(nil, "A", "admin", "x"); got != "A.admin.x" {
+		t.Errorf("nil config: %q", got)
+	}
+}

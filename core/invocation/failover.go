@@ -29,7 +29,7 @@ func Failover(ctx context.Context, s config.Settings, cfg *config.Config, logger
 		return nil, fmt.Errorf("%w: %d flows are enabled; choose the one to fail over with MIRROR_FLOWS (e.g. MIRROR_FLOWS=%s)", ErrInput, len(flows), flows[0].Name())
 	}
 	f := flows[0]
-	opts, _, err := kafka.Options(cfg.Clusters[f.Target].Bootstrap, f.TargetAdmin, kafka.Admin, f.Target+".admin.", logger)
+	opts, _, err := kafka.Options(cfg.Clusters[f.Target].Bootstrap, f.TargetAdmin, kafka.Admin, func(k string) string { return cfg.KeyName(f, f.Target, string(kafka.Admin), k) }, logger)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInput, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,25 +56,40 @@ func New(ctx context.Context, s config.Settings, cfg *config.Config, logger *slo
 	}
 	a := &Invoker{Config: cfg, Settings: s, Logger: logger, Flows: flows, admins: map[string]*kadm.Client{}, baseOpts: map[string][]kgo.Opt{}}
 	var problems []string
-	add := func(key, alias string, props map[string]string, role kafka.Role, prefix string) {
+	warned := map[string]bool{}
+	add := func(key string, f *config.Flow, alias string, props map[string]string, role kafka.Role) {
 		if _, ok := a.baseOpts[key]; ok {
 			return
 		}
-		opts, warns, err := kafka.Options(cfg.Clusters[alias].Bootstrap, props, role, prefix, logger)
+		// Problems and warnings name the key the user wrote, so a
+		// top-level or per-cluster key shared by several clients is
+		// reported once.
+		name := func(k string) string { return cfg.KeyName(f, alias, string(role), k) }
+		opts, warns, err := kafka.Options(cfg.Clusters[alias].Bootstrap, props, role, name, logger)
 		for _, w := range warns {
-			logger.Warn("config: " + w)
+			if !warned[w] {
+				warned[w] = true
+				logger.Warn("config: " + w)
+			}
 		}
-		if err != nil {
+		if oe, ok := errors.AsType[*kafka.OptionsError](err); ok {
+			for _, p := range oe.Problems {
+				if !slices.Contains(problems, p) {
+					problems = append(problems, p)
+				}
+			}
+			return
+		} else if err != nil {
 			problems = append(problems, err.Error())
 			return
 		}
 		a.baseOpts[key] = opts
 	}
 	for _, f := range flows {
-		add(optKey(f, "source-consumer"), f.Source, f.SourceConsumer, kafka.Consumer, f.Source+".consumer.")
-		add(optKey(f, "source-admin"), f.Source, f.SourceAdmin, kafka.Admin, f.Source+".admin.")
-		add(optKey(f, "target-producer"), f.Target, f.TargetProducer, kafka.Producer, f.Target+".producer.")
-		add(optKey(f, "target-admin"), f.Target, f.TargetAdmin, kafka.Admin, f.Target+".admin.")
+		add(optKey(f, "source-consumer"), f, f.Source, f.SourceConsumer, kafka.Consumer)
+		add(optKey(f, "source-admin"), f, f.Source, f.SourceAdmin, kafka.Admin)
+		add(optKey(f, "target-producer"), f, f.Target, f.TargetProducer, kafka.Producer)
+		add(optKey(f, "target-admin"), f, f.Target, f.TargetAdmin, kafka.Admin)
 	}
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrInput, strings.Join(problems, "; "))

@@ -28,19 +28,25 @@ const (
 	Admin    Role = "admin"
 )
 
+// KeyName gives the name a client setting's key is reported by: the key as
+// the user wrote it (config.Config.KeyName), or a prefix and the key.
+type KeyName func(k string) string
+
+// Prefix names every key as prefix+k ("A.producer." and "linger.ms").
+func Prefix(prefix string) KeyName { return func(k string) string { return prefix + k } }
+
 // Options maps MM2 client properties (already resolved for one role of
 // one cluster) to kgo options. Keys that have no franz-go equivalent are
 // returned as warnings; values that would break exactly-once, or that
-// cannot be honoured, are errors naming the key (prefixed by keyPrefix,
-// e.g. "A.producer.").
-func Options(bootstrap []string, props map[string]string, role Role, keyPrefix string, logger *slog.Logger) (opts []kgo.Opt, warnings []string, err error) {
+// cannot be honoured, are errors naming the key by name.
+func Options(bootstrap []string, props map[string]string, role Role, name KeyName, logger *slog.Logger) (opts []kgo.Opt, warnings []string, err error) {
 	opts = []kgo.Opt{kgo.SeedBrokers(bootstrap...)}
 	if logger != nil {
 		opts = append(opts, kgo.WithLogger(slogAdapter{logger}))
 	}
 	var problems []string
 	bad := func(k, format string, args ...any) {
-		problems = append(problems, keyPrefix+k+": "+fmt.Sprintf(format, args...))
+		problems = append(problems, name(k)+": "+fmt.Sprintf(format, args...))
 	}
 	ms := func(k, v string) (time.Duration, bool) {
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
@@ -96,11 +102,11 @@ func Options(bootstrap []string, props map[string]string, role Role, keyPrefix s
 			} else if o != nil {
 				opts = append(opts, o)
 			} else if !known {
-				warnings = append(warnings, fmt.Sprintf("%s%s has no franz-go equivalent and is ignored", keyPrefix, k))
+				warnings = append(warnings, name(k)+" has no franz-go equivalent and is ignored")
 			}
 		}
 	}
-	sec, w, p := securityOptions(props, keyPrefix)
+	sec, w, p := securityOptions(props, name)
 	opts, warnings, problems = append(opts, sec...), append(warnings, w...), append(problems, p...)
 	// Keys and values come from the file: no raw control or bidi
 	// character, no megabyte of it, reaches a log line or the terminal.
@@ -111,10 +117,16 @@ func Options(bootstrap []string, props map[string]string, role Role, keyPrefix s
 		problems[i] = config.Sanitize(problems[i], maxMessage)
 	}
 	if len(problems) > 0 {
-		return nil, warnings, fmt.Errorf("%s", strings.Join(problems, "; "))
+		return nil, warnings, &OptionsError{Problems: problems}
 	}
 	return opts, warnings, nil
 }
+
+// OptionsError lists every problem Options found with client settings,
+// each naming its key.
+type OptionsError struct{ Problems []string }
+
+func (e *OptionsError) Error() string { return strings.Join(e.Problems, "; ") }
 
 // maxMessage bounds one client-option warning or problem.
 const maxMessage = 1024

@@ -26,7 +26,7 @@ func TestOptionsMapping(t *testing.T) {
 		{"unknown protocol", Consumer, map[string]string{"security.protocol": "TLS"}, 0, "A.producer.security.protocol", 0},
 		{"JKS trust store", Consumer, map[string]string{"security.protocol": "SSL", "ssl.truststore.location": "/x.jks"}, 0, "A.producer.ssl.truststore.type", 0},
 	} {
-		opts, warns, err := Options([]string{"b:9092"}, tc.props, tc.role, "A.producer.", nil)
+		opts, warns, err := Options([]string{"b:9092"}, tc.props, tc.role, Prefix("A.producer."), nil)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s: error %v, want one naming %s", tc.name, err, tc.err)
@@ -45,7 +45,7 @@ func TestOptionsMapping(t *testing.T) {
 
 // Every problem is reported at once.
 func TestOptionsListsAllProblems(t *testing.T) {
-	_, _, err := Options([]string{"b:9092"}, map[string]string{"acks": "0", "linger.ms": "-3"}, Producer, "B.producer.", nil)
+	_, _, err := Options([]string{"b:9092"}, map[string]string{"acks": "0", "linger.ms": "-3"}, Producer, Prefix("B.producer."), nil)
 	if err == nil || !strings.Contains(err.Error(), "B.producer.acks") || !strings.Contains(err.Error(), "B.producer.linger.ms") {
 		t.Fatalf("error = %v", err)
 	}

@@ -38,7 +38,7 @@ func TestSigningKeyKnownAnswer(t *testing.T) {
 
 func mskFirstMessage(t *testing.T, host string) map[string]string {
 	t.Helper()
-	mech, problems := saslMechanism(map[string]string{"sasl.mechanism": "AWS_MSK_IAM", "sasl.jaas.config": "software.amazon.msk.auth.iam.IAMLoginModule required;"}, "B.")
+	mech, problems := saslMechanism(map[string]string{"sasl.mechanism": "AWS_MSK_IAM", "sasl.jaas.config": "software.amazon.msk.auth.iam.IAMLoginModule required;"}, Prefix("B."))
 	if len(problems) > 0 || mech == nil {
 		t.Fatalf("mechanism: %v", problems)
 	}
@@ -148,7 +148,7 @@ func TestMSKIAMSigningInputs(t *testing.T) {
 
 	// Without keys, the session fails with what to do.
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
-	mech, _ := saslMechanism(map[string]string{"sasl.mechanism": "AWS_MSK_IAM"}, "B.")
+	mech, _ := saslMechanism(map[string]string{"sasl.mechanism": "AWS_MSK_IAM"}, Prefix("B."))
 	if _, _, err := mech.Authenticate(context.Background(), host+":9098"); err == nil || !strings.Contains(err.Error(), "AWS_SECRET_ACCESS_KEY") {
 		t.Errorf("no keys: %v", err)
 	}

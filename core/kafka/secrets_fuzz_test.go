@@ -153,17 +153,17 @@ func printedAbout(text, secret string, secretLines map[int]bool) (out string, fo
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	for _, fl := range cfg.Flows {
 		for _, c := range []struct {
-			alias  string
-			props  map[string]string
-			role   Role
-			prefix string
+			alias string
+			props map[string]string
+			role  Role
 		}{
-			{fl.Source, fl.SourceConsumer, Consumer, fl.Source + ".consumer."},
-			{fl.Source, fl.SourceAdmin, Admin, fl.Source + ".admin."},
-			{fl.Target, fl.TargetProducer, Producer, fl.Target + ".producer."},
-			{fl.Target, fl.TargetAdmin, Admin, fl.Target + ".admin."},
+			{fl.Source, fl.SourceConsumer, Consumer},
+			{fl.Source, fl.SourceAdmin, Admin},
+			{fl.Target, fl.TargetProducer, Producer},
+			{fl.Target, fl.TargetAdmin, Admin},
 		} {
-			_, warns, err := Options(cfg.Clusters[c.alias].Bootstrap, c.props, c.role, c.prefix, logger)
+			name := func(k string) string { return cfg.KeyName(fl, c.alias, string(c.role), k) }
+			_, warns, err := Options(cfg.Clusters[c.alias].Bootstrap, c.props, c.role, name, logger)
 			printed = append(printed, warns...)
 			if err != nil {
 				printed = append(printed, err.Error())

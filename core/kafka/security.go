@@ -19,9 +19,9 @@ import (
 // securityOptions maps a client's security.protocol, ssl.* and sasl.*
 // settings, written as for the Java client, to kgo options. Problems name
 // the key, never a secret's value.
-func securityOptions(props map[string]string, keyPrefix string) (opts []kgo.Opt, warnings, problems []string) {
+func securityOptions(props map[string]string, name KeyName) (opts []kgo.Opt, warnings, problems []string) {
 	bad := func(k, format string, args ...any) {
-		problems = append(problems, keyPrefix+k+": "+fmt.Sprintf(format, args...))
+		problems = append(problems, name(k)+": "+fmt.Sprintf(format, args...))
 	}
 	protocol := strings.ToUpper(strings.TrimSpace(props["security.protocol"]))
 	if protocol == "" {
@@ -42,13 +42,13 @@ func securityOptions(props map[string]string, keyPrefix string) (opts []kgo.Opt,
 	for k := range props {
 		switch {
 		case strings.HasPrefix(k, "ssl.") && !useTLS:
-			warnings = append(warnings, fmt.Sprintf("%s%s is ignored: security.protocol is %s", keyPrefix, k, protocol))
+			warnings = append(warnings, fmt.Sprintf("%s is ignored: security.protocol is %s", name(k), protocol))
 		case strings.HasPrefix(k, "sasl.") && !useSASL:
-			warnings = append(warnings, fmt.Sprintf("%s%s is ignored: security.protocol is %s", keyPrefix, k, protocol))
+			warnings = append(warnings, fmt.Sprintf("%s is ignored: security.protocol is %s", name(k), protocol))
 		}
 	}
 	if useTLS {
-		cfg, w, p := tlsConfig(props, keyPrefix)
+		cfg, w, p := tlsConfig(props, name)
 		warnings, problems = append(warnings, w...), append(problems, p...)
 		if cfg != nil {
 			opts = append(opts, kgo.DialTLSConfig(cfg))
@@ -61,11 +61,11 @@ func securityOptions(props map[string]string, keyPrefix string) (opts []kgo.Opt,
 		// still travel in the clear.)
 		switch mech := strings.ToUpper(strings.TrimSpace(props["sasl.mechanism"])); mech {
 		case "PLAIN", "AWS_MSK_IAM":
-			warnings = append(warnings, fmt.Sprintf("%ssasl.mechanism=%s runs over security.protocol=%s: the credentials cross the network unencrypted; use SASL_SSL", keyPrefix, mech, protocol))
+			warnings = append(warnings, fmt.Sprintf("%s=%s runs over security.protocol=%s: the credentials cross the network unencrypted; use SASL_SSL", name("sasl.mechanism"), mech, protocol))
 		}
 	}
 	if useSASL {
-		m, p := saslMechanism(props, keyPrefix)
+		m, p := saslMechanism(props, name)
 		problems = append(problems, p...)
 		if m != nil {
 			opts = append(opts, kgo.SASL(m))
@@ -77,10 +77,10 @@ func securityOptions(props map[string]string, keyPrefix string) (opts []kgo.Opt,
 // tlsConfig builds the TLS settings. Certificates are always verified;
 // ssl.endpoint.identification.algorithm set to empty (as with the Java
 // client) skips only the host name check. Trust and key stores must be PEM.
-func tlsConfig(props map[string]string, keyPrefix string) (*tls.Config, []string, []string) {
+func tlsConfig(props map[string]string, name KeyName) (*tls.Config, []string, []string) {
 	var warnings, problems []string
 	bad := func(k, format string, args ...any) {
-		problems = append(problems, keyPrefix+k+": "+fmt.Sprintf(format, args...))
+		problems = append(problems, name(k)+": "+fmt.Sprintf(format, args...))
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if lo, hi, ok := tlsVersions(props, bad); ok {
@@ -141,7 +141,7 @@ func tlsConfig(props map[string]string, keyPrefix string) (*tls.Config, []string
 			"ssl.truststore.password", "ssl.keystore.password", "ssl.protocol", "ssl.enabled.protocols":
 		default:
 			if strings.HasPrefix(k, "ssl.") {
-				warnings = append(warnings, fmt.Sprintf("%s%s has no franz-go equivalent and is ignored", keyPrefix, k))
+				warnings = append(warnings, name(k)+" has no franz-go equivalent and is ignored")
 			}
 		}
 	}
@@ -223,10 +223,10 @@ func readPEMStore(props map[string]string, store, howToConvert string, bad func(
 
 // saslMechanism builds the SASL mechanism from sasl.mechanism and the
 // credentials in sasl.jaas.config.
-func saslMechanism(props map[string]string, keyPrefix string) (sasl.Mechanism, []string) {
+func saslMechanism(props map[string]string, name KeyName) (sasl.Mechanism, []string) {
 	var problems []string
 	bad := func(k, format string, args ...any) {
-		problems = append(problems, keyPrefix+k+": "+fmt.Sprintf(format, args...))
+		problems = append(problems, name(k)+": "+fmt.Sprintf(format, args...))
 	}
 	mech := strings.ToUpper(strings.TrimSpace(props["sasl.mechanism"]))
 	if mech == "" {

@@ -45,7 +45,7 @@ func (p securePair) sslProps() map[string]string {
 // realClient builds a client from props through Options, closed at the end.
 func realClient(t *testing.T, addr string, props map[string]string) *kgo.Client {
 	t.Helper()
-	opts, warnings, err := Options([]string{addr}, props, Admin, "A.", nil)
+	opts, warnings, err := Options([]string{addr}, props, Admin, Prefix("A."), nil)
 	if err != nil {
 		t.Fatalf("Options: %v", err)
 	}
@@ -209,7 +209,7 @@ func TestRealTLSVersions(t *testing.T) {
 		for k, v := range tc.props {
 			props[k] = v
 		}
-		cfg, _, problems := tlsConfig(props, "A.")
+		cfg, _, problems := tlsConfig(props, Prefix("A."))
 		if len(problems) > 0 {
 			t.Fatalf("%v: %v", tc.props, problems)
 		}

@@ -45,7 +45,7 @@ func TestJAASCredentials(t *testing.T) {
 // ping builds a client from props and pings the cluster.
 func ping(t *testing.T, addr string, props map[string]string) error {
 	t.Helper()
-	opts, _, err := Options([]string{addr}, props, Admin, "A.", nil)
+	opts, _, err := Options([]string{addr}, props, Admin, Prefix("A."), nil)
 	if err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func TestTLSVersions(t *testing.T) {
 		{map[string]string{"ssl.enabled.protocols": "TLSv1.2,SSLv3"}, 0, 0, `A.ssl.enabled.protocols: "SSLv3" is not supported`},
 		{map[string]string{"ssl.enabled.protocols": ","}, 0, 0, "A.ssl.enabled.protocols: names no TLS version"},
 	} {
-		cfg, _, problems := tlsConfig(tc.props, "A.")
+		cfg, _, problems := tlsConfig(tc.props, Prefix("A."))
 		got := strings.Join(problems, "; ")
 		if tc.problem != "" {
 			if !strings.Contains(got, tc.problem) {
@@ -213,7 +213,7 @@ func TestSASLWithoutTLSWarns(t *testing.T) {
 	} {
 		props := map[string]string{"security.protocol": tc.protocol, "sasl.mechanism": tc.mech,
 			"sasl.jaas.config": `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";`}
-		_, warnings, _ := securityOptions(props, "B.")
+		_, warnings, _ := securityOptions(props, Prefix("B."))
 		got := strings.Join(warnings, "; ")
 		want := "B.sasl.mechanism=" + tc.mech + " runs over security.protocol=SASL_PLAINTEXT: the credentials cross the network unencrypted"
 		if strings.Contains(got, want) != tc.warn {

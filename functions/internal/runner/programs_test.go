@@ -183,3 +183,36 @@ func TestProgramsBadSettings(t *testing.T) {
 		t.Errorf("GOMEMLIMIT=abc: exit %d, stdout %q, stderr %.200q: the Go runtime's behaviour changed; update docs/hardening.md and the runner", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestProgramsBadClientSettings: a client setting with a bad value exits 2
+// before any connection, naming the key as the user wrote it, once, even
+// when several clients inherit it (a per-cluster key reaches the consumer
+// and the admin client; it named A.consumer.security.protocol and
+// A.admin.security.protocol, neither of which is in the file).
+func TestProgramsBadClientSettings(t *testing.T) {
+	bin := buildPrograms(t, "v0-test")
+	addr, conns := listener(t)
+	for _, c := range []struct{ line, key, wrong string }{
+		{"A.security.protocol = SASL_SSLL", `A.security.protocol: "SASL_SSLL" is not one of`, "A.consumer.security.protocol"},
+		{"security.protocol = nope", `security.protocol: "nope" is not one of`, ".security.protocol"}, // top level: A's and B's clients
+		{"B.producer.compression.type = zstdd", `B.producer.compression.type: "zstdd" is not one of`, "B.admin."},
+		{"A->B.consumer.fetch.max.bytes = -1", `A->B.consumer.fetch.max.bytes: "-1" is not a positive number`, "A.consumer.fetch"},
+	} {
+		props := filepath.Join(t.TempDir(), "mm2.properties")
+		text := fmt.Sprintf("clusters = A, B\nA.bootstrap.servers = %s\nB.bootstrap.servers = %s\nA->B.enabled = true\n", addr, addr)
+		text += c.line + "\n"
+		if err := os.WriteFile(props, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env := []string{"PATH=" + os.Getenv("PATH"), "MIRROR_PROPERTIES_FILE=" + props, "MIRROR_CONNECT_TIMEOUT=3s"}
+		r := runProgram(t, filepath.Join(bin, "mirror"), env)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		reason := lines[len(lines)-1]
+		if r.code != 2 || strings.Count(reason, c.key) != 1 || strings.Contains(reason, c.wrong) {
+			t.Errorf("%s: exit %d, reason %q: want exit 2 naming %q once and not %q", c.line, r.code, reason, c.key, c.wrong)
+		}
+	}
+	if n := conns.Load(); n != 0 {
+		t.Errorf("%d connections to the cluster", n)
+	}
+}
