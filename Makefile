@@ -15,6 +15,9 @@ DIST        ?= dist
 # trust store): BUNDLE="mm2.properties certs/ca.pem".
 BUNDLE      ?= $(wildcard mm2.properties)
 BUNDLE_NAMES = $(sort $(notdir $(BUNDLE)))
+# nobundle: say so when nothing is bundled, since the functions' default PropertiesFile is the
+# bundled mm2.properties and a deployment without it or Properties exits 2 on every run.
+nobundle = test -n "$(BUNDLE)" || echo "note: no mm2.properties at the repository's root, so none is bundled: set the Properties parameter (Terraform: properties) when deploying, or save it there and build again (docs/deploy.md, section 2)" >&2
 # stage DIR: copy BUNDLE into DIR and fix every file's mode and time (1980-01-01 UTC, the
 # earliest a zip records), so a package's bytes depend on its contents only.
 stage = { for b in $(BUNDLE); do install -m 0644 "$$b" $(1)/ || exit 1; done && \
@@ -52,6 +55,7 @@ build:
 		(cd $(DIST)/$$f && rm -f ../$$f.zip && TZ=UTC zip -q -X -D ../$$f.zip bootstrap $(BUNDLE_NAMES)) || exit 1; \
 		printf '%-10s %s bytes (zip %s bytes)\n' $$f $$(stat -c %s $(DIST)/$$f/bootstrap) $$(stat -c %s $(DIST)/$$f.zip); \
 	done
+	@$(nobundle)
 
 ## build-<Name>Function: what `sam build` runs for each function (template.yaml's
 ##        Metadata: BuildMethod makefile), in a copy of the repository with ARTIFACTS_DIR set
@@ -60,6 +64,7 @@ build-%Function:
 	@f=$$(echo '$*' | tr A-Z a-z); test -d functions/$$f || { echo "no function $$f in functions/" >&2; exit 2; }; \
 		$(GOBUILD) -o $(ARTIFACTS_DIR)/bootstrap ./functions/$$f
 	@$(call stage,$(ARTIFACTS_DIR))
+	@$(nobundle)
 
 ## bench: mirrorless vs a raw pipe and MirrorMaker 2 on a real Kafka pair (BENCH_SCALE=0.01 for a smoke run)
 bench:
