@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -308,7 +309,16 @@ func (s Settings) SelectFlows(cfg *Config) ([]*Flow, error) {
 			for _, f := range cfg.Flows {
 				names = append(names, f.Name())
 			}
-			return nil, fmt.Errorf("MIRROR_FLOWS names %q, which is not an enabled flow (enabled: %s)", name, strings.Join(names, ", "))
+			fix := fmt.Sprintf("name one of those, or enable it in the properties file (%s.enabled = true)", name)
+			if !strings.Contains(name, "->") {
+				fix = "write a flow as source->target, e.g. A->B"
+			}
+			return nil, fmt.Errorf("MIRROR_FLOWS names %s, which is not an enabled flow (enabled: %s): %s", quoteClip(name, 64), strings.Join(names, ", "), fix)
+		}
+		if slices.Contains(out, found) {
+			// The same flow twice would run two copies of it side by side,
+			// each fencing the other's partitions.
+			return nil, fmt.Errorf("MIRROR_FLOWS names %s twice: name each flow once", quoteClip(name, 64))
 		}
 		out = append(out, found)
 	}

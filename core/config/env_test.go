@@ -100,3 +100,37 @@ func TestScheduleInterval(t *testing.T) {
 		}
 	}
 }
+
+// TestSelectFlows: MIRROR_FLOWS picks enabled flows; a flow that is not
+// enabled, a name that is not a flow and a flow named twice (which would
+// run two copies side by side, fencing each other) are refused with what
+// to do.
+func TestSelectFlows(t *testing.T) {
+	props, err := ParseProperties(strings.NewReader("clusters = A, B\nA.bootstrap.servers = a:1\nB.bootstrap.servers = b:1\nA->B.enabled = true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Parse(props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		flows   []string
+		want    int
+		wantErr string
+	}{
+		{nil, 1, ""},
+		{[]string{" A->B "}, 1, ""},
+		{[]string{"B->A"}, 0, `MIRROR_FLOWS names "B->A", which is not an enabled flow (enabled: A->B): name one of those, or enable it in the properties file (B->A.enabled = true)`},
+		{[]string{"A-B"}, 0, "write a flow as source->target"},
+		{[]string{"A->B", "A->B"}, 0, `MIRROR_FLOWS names "A->B" twice`},
+	} {
+		got, err := Settings{Flows: tc.flows}.SelectFlows(cfg)
+		switch {
+		case tc.wantErr == "" && (err != nil || len(got) != tc.want):
+			t.Errorf("%q: %d flows, %v; want %d", tc.flows, len(got), err, tc.want)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%q: error %v, want %q", tc.flows, err, tc.wantErr)
+		}
+	}
+}
