@@ -48,6 +48,11 @@ type Checkpointer struct {
 	MaxSyncs, Dense int
 	// TransactionTimeout bounds the state transaction.
 	TransactionTimeout time.Duration
+	// SafetyMargin: a run ends by its stopAt plus this, whatever the
+	// brokers do (every request, and ending the transaction).
+	SafetyMargin time.Duration
+
+	end time.Time // the run's end (Run)
 }
 
 // Result is one invocation's summary for a flow.
@@ -97,6 +102,11 @@ func (c *Checkpointer) log() *slog.Logger { return c.Logger.With("flow", c.Flow.
 func (c *Checkpointer) Run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	f := c.Flow
 	res := &Result{Flow: f.Name()}
+	// Every request is bounded by the run's end (outside Lambda ctx has
+	// no deadline), and ending the transaction too (commit).
+	c.end = stopAt.Add(c.SafetyMargin)
+	ctx, cancelRun := context.WithDeadline(ctx, c.end)
+	defer cancelRun()
 	emitCheckpoints, emitHeartbeats, syncGroups := f.EmitCheckpoints, f.EmitHeartbeats, f.SyncGroupOffsets
 
 	var need []string
@@ -628,10 +638,34 @@ func (c *Checkpointer) commit(ctx context.Context, prod *kgo.Client, records []*
 	if err := prod.BeginTransaction(); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	res := prod.ProduceSync(ctx, records...)
-	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	// Ending the transaction is not cancelled with ctx (the Lambda
+	// runtime cancels it at the deadline) but is bounded by the run's end,
+	// with at least a second for a run already past it.
+	endCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), endBy(c.end))
 	defer cancel()
-	if err := res.FirstErr(); err != nil {
+	// kgo does not fail an idempotent producer's records while their
+	// request is in flight, whatever ctx says: the wait for them is
+	// bounded by ctx here, or a target that accepts Produce and never
+	// answers holds the run without end (ProduceSync did).
+	e := kgo.AbortingFirstErrPromise(prod)
+	for _, r := range records {
+		prod.Produce(ctx, r, e.Promise())
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.Err() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		// Records the target holds keep AbortBufferedRecords waiting:
+		// half the time left goes to it, the rest to the EndTxn.
+		left, _ := endCtx.Deadline()
+		bufCtx, bufCancel := context.WithTimeout(endCtx, time.Until(left)/2)
+		_ = prod.AbortBufferedRecords(bufCtx)
+		bufCancel()
 		_ = prod.EndTransaction(endCtx, kgo.TryAbort)
 		return fmt.Errorf("write checkpoints and state: %w", err)
 	}
@@ -641,6 +675,20 @@ func (c *Checkpointer) commit(ctx context.Context, prod *kgo.Client, records []*
 		return fmt.Errorf("commit checkpoints and state: %w", err)
 	}
 	return nil
+}
+
+// endBy is when ending a transaction must be done: within 10 s and by the
+// run's end, but at least a second from now.
+func endBy(end time.Time) time.Time {
+	now := time.Now()
+	by := now.Add(10 * time.Second)
+	if !end.IsZero() && end.Before(by) {
+		by = end
+	}
+	if min := now.Add(time.Second); by.Before(min) {
+		by = min
+	}
+	return by
 }
 
 // reverseHeartbeat writes Heartbeat(target, source) into `heartbeats` on

@@ -39,6 +39,7 @@ func (a *Invoker) Checkpoint(ctx context.Context) (*CheckpointSummary, error) {
 			MaxSyncs:           a.Settings.CheckpointIndexSyncs,
 			Dense:              a.Settings.CheckpointIndexSyncs / 2,
 			TransactionTimeout: a.Settings.TransactionTimeout,
+			SafetyMargin:       a.Settings.SafetyMargin,
 		}
 		res, err := c.Run(ctx, stopAt)
 		sum.Flows = append(sum.Flows, res)
