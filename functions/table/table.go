@@ -28,11 +28,12 @@ func Plans(w io.Writer, plans []*reconcile.Plan, dryRun bool) {
 			head += " (dry run: nothing was changed)"
 		}
 		fmt.Fprintln(w, head)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		if len(p.Actions) == 0 {
 			fmt.Fprintln(w, "  no changes: the target matches the source")
+		} else {
+			fmt.Fprintln(tw, "  ACTION\tTOPIC\tCHANGE\tSTATUS")
 		}
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  ACTION\tTOPIC\tCHANGE\tSTATUS")
 		for _, a := range p.Actions {
 			lines := describe(a)
 			status := string(a.Status)

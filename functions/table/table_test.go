@@ -52,3 +52,13 @@ func TestTables(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyPlanHasNoHeader: a plan with nothing to change says so and
+// prints no column header for rows that do not exist.
+func TestEmptyPlanHasNoHeader(t *testing.T) {
+	var b strings.Builder
+	Plans(&b, []*reconcile.Plan{{Flow: "A->B"}}, true)
+	if got, want := b.String(), "flow A->B (dry run: nothing was changed)\n  no changes: the target matches the source\n\n"; got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}
