@@ -27,6 +27,7 @@ import (
 	"os"
 
 	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/fanout"
 	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/functions/internal/runner"
 	"github.com/mirrorless/mirrorless/functions/table"
@@ -55,6 +56,11 @@ func main() {
 				}
 				defer a.Close()
 				return a.SizeMirror(ctx)
+			},
+			Print: func(w io.Writer, sum any) {
+				if s, ok := sum.(fanout.Sizing); ok {
+					table.Sizing(w, s)
+				}
 			},
 		}, {
 			Name: "adopt",

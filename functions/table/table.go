@@ -14,8 +14,10 @@ import (
 	"sort"
 	"strconv"
 	"text/tabwriter"
+	"time"
 
 	"github.com/mirrorless/mirrorless/core/checkpoint"
+	"github.com/mirrorless/mirrorless/core/fanout"
 	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/core/reconcile"
 )
@@ -136,4 +138,18 @@ func Adoption(w io.Writer, s *invocation.AdoptSummary) {
 		}
 		tw.Flush()
 	}
+}
+
+// Sizing writes what `mirror size` measured and what a tick would run.
+func Sizing(w io.Writer, s fanout.Sizing) {
+	plural := func(n int64, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return strconv.FormatInt(n, 10) + " " + many
+	}
+	fmt.Fprintf(w, "backlog: %s behind on %s (transaction markers count as offsets to pass)\n",
+		plural(s.Backlog.Records, "offset", "offsets"), plural(int64(s.Backlog.Partitions), "partition", "partitions"))
+	fmt.Fprintf(w, "one tick runs %s at once, itself included (at most %d: MIRROR_MAX_CONCURRENCY), to copy it within %s at %.0f records/s each (MIRROR_FANOUT_RECORDS_PER_SECOND)\n",
+		plural(int64(s.Invocations), "invocation", "invocations"), s.Limit, time.Duration(s.WindowMs)*time.Millisecond, s.RecordsPerSecond)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/mirrorless/mirrorless/core/checkpoint"
+	"github.com/mirrorless/mirrorless/core/fanout"
 	"github.com/mirrorless/mirrorless/core/invocation"
 	"github.com/mirrorless/mirrorless/core/mirror"
 	"github.com/mirrorless/mirrorless/core/reconcile"
@@ -60,5 +61,17 @@ func TestEmptyPlanHasNoHeader(t *testing.T) {
 	Plans(&b, []*reconcile.Plan{{Flow: "A->B"}}, true)
 	if got, want := b.String(), "flow A->B (dry run: nothing was changed)\n  no changes: the target matches the source\n\n"; got != want {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestSizing: mirror size's lines for people carry the backlog, the
+// invocations a tick runs and the settings that decide them.
+func TestSizing(t *testing.T) {
+	var b strings.Builder
+	Sizing(&b, fanout.Sizing{Backlog: fanout.Backlog{Records: 3186, Partitions: 2}, Invocations: 3, Limit: 10, WindowMs: 45000, RecordsPerSecond: 50000})
+	for _, want := range []string{"3186 offsets behind on 2 partitions", "one tick runs 3 invocations at once", "at most 10: MIRROR_MAX_CONCURRENCY", "within 45s at 50000 records/s"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("%q missing from\n%s", want, b.String())
+		}
 	}
 }
