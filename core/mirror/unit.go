@@ -705,7 +705,10 @@ func (w *worker) resolveUnknown(parent context.Context, cause error, want Positi
 		return fmt.Errorf("commit outcome unknown (%v); %w", cause, err)
 	}
 	got, ok := progress[w.u.Unit]
-	if ok && got.Next == want.Next {
+	// The position must be the one this commit wrote (its metadata holds
+	// the commit time): another invocation that took the unit may have
+	// committed the same offset since.
+	if ok && got.Next == want.Next && got.metadata() == want.metadata() {
 		w.log.Info("commit had landed", "offset", got.Next)
 		w.m.addProgress(int64(records), bytes, got.Next-w.pos.Next)
 		w.pos = got
