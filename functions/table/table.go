@@ -104,6 +104,10 @@ func Failover(w io.Writer, p *checkpoint.FailoverPlan) {
 		verb = "applied"
 	}
 	fmt.Fprintf(w, "flow %s, group %s (on the target: %s): %s\n", p.Flow, p.Group, p.TargetState, verb)
+	if len(p.Partitions) == 0 {
+		fmt.Fprintln(w, "  no checkpoints for this group: is it selected by groups/groups.exclude, and has the checkpoint function run?")
+		return
+	}
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "  TOPIC\tPARTITION\tSOURCE OFFSET\tRESUME AT\tTARGET COMMITTED\tTARGET END\tRE-READ AT MOST\tACTION")
 	for _, t := range p.Partitions {
@@ -111,9 +115,6 @@ func Failover(w io.Writer, p *checkpoint.FailoverPlan) {
 			orNone(t.Current), orNone(t.End), orNone(t.ReReadMax), t.Action)
 	}
 	tw.Flush()
-	if len(p.Partitions) == 0 {
-		fmt.Fprintln(w, "  no checkpoints for this group: is it selected by groups/groups.exclude, and has the checkpoint function run?")
-	}
 }
 
 func orNone(n int64) string {

@@ -54,13 +54,19 @@ func TestTables(t *testing.T) {
 	}
 }
 
-// TestEmptyPlanHasNoHeader: a plan with nothing to change says so and
-// prints no column header for rows that do not exist.
+// TestEmptyPlanHasNoHeader: a reconcile plan with nothing to change, or a
+// failover plan with no checkpoints, says so and prints no column header
+// for rows that do not exist.
 func TestEmptyPlanHasNoHeader(t *testing.T) {
 	var b strings.Builder
 	Plans(&b, []*reconcile.Plan{{Flow: "A->B"}}, true)
 	if got, want := b.String(), "flow A->B (dry run: nothing was changed)\n  no changes: the target matches the source\n\n"; got != want {
 		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+	b.Reset()
+	Failover(&b, &checkpoint.FailoverPlan{Flow: "A->B", Group: "g", TargetState: "Dead"})
+	if got, want := b.String(), "flow A->B, group g (on the target: Dead): plan (nothing changed; add -apply to commit)\n  no checkpoints for this group: is it selected by groups/groups.exclude, and has the checkpoint function run?\n"; got != want {
+		t.Errorf("failover: got\n%q\nwant\n%q", got, want)
 	}
 }
 
