@@ -95,8 +95,7 @@ func run(perPartition int, partitions int32, verbose bool) error {
 		return fmt.Errorf("reconcile: %w", err)
 	}
 	fmt.Println("reconcile (the table bin/reconcile prints):")
-	table.Plans(os.Stdout, rs.Plans, false)
-	fmt.Println()
+	table.Plans(os.Stdout, rs.Plans, false) // ends with a blank line
 
 	ms, err := ap.Mirror(ctx, invocation.NewOwner(""))
 	if err != nil {
