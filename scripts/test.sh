@@ -67,11 +67,11 @@ step "broker faults, short version (localtest/suites/faults/run.sh, a Kafka pair
 MIRROR_FAULTS_LONG=0 bash localtest/suites/faults/run.sh -run "^($broker_cases)\$" -timeout 20m
 # The comparison benchmark (make bench) at a tiny size, without MM2: keeps the
 # harness working (every workload at its smallest: W1-W3, T1 over 4 partitions,
-# idle10k over 20). Every copy is verified record by record; no time is checked.
+# idle10k over 20, lat producing for 2 s with an invocation every second). Every copy is verified record by record; no time is checked.
 step "bench smoke (scripts/bench.sh's program at BENCH_SCALE=0.002, pipe and mirrorless)"
 bench_work=$(mktemp -d)
 BENCH_SCALE=0.002 go -C localtest/bench run ./compare -work "$bench_work" -methods pipe,mirrorless \
-	-idle-partitions 4 -idle-runs 1 -cold-runs 1 -warm-records 1200 >"$bench_work/table.md"
+	-idle-partitions 4 -idle-runs 1 -cold-runs 1 -warm-records 1200 -latency-schedule 1s >"$bench_work/table.md"
 rm -rf "$bench_work"
 [ "$started" = 1 ] && step "stopping the Kafka pair"
 exit 0

@@ -56,29 +56,31 @@ import (
 )
 
 type options struct {
-	a, b           string
-	scale          float64
-	workloads      string
-	methods        string
-	work           string
-	out            string
-	chart          string
-	results        string
-	java           string
-	mm2Lib         string
-	mm2Heap        string
-	mm2Timeout     time.Duration
-	rie            string
-	idlePartitions int
-	idleBig        int
-	lambdaMB       int
-	idleRuns       int
-	coldRuns       int
-	maxInvocations int
-	warmRecords    int
-	repeat         int
-	keep           bool
-	loadNote       string
+	a, b                             string
+	scale                            float64
+	workloads                        string
+	methods                          string
+	work                             string
+	out                              string
+	chart                            string
+	results                          string
+	java                             string
+	mm2Lib                           string
+	mm2Heap                          string
+	mm2Timeout                       time.Duration
+	rie                              string
+	idlePartitions                   int
+	idleBig                          int
+	latencyMBps                      float64
+	latencyDuration, latencySchedule time.Duration
+	lambdaMB                         int
+	idleRuns                         int
+	coldRuns                         int
+	maxInvocations                   int
+	warmRecords                      int
+	repeat                           int
+	keep                             bool
+	loadNote                         string
 
 	mirrorBin, reconcileBin string
 }
@@ -189,7 +191,7 @@ func main() {
 	flag.StringVar(&o.a, "a", os.Getenv("MIRROR_TEST_A"), "cluster A bootstrap server (default $MIRROR_TEST_A)")
 	flag.StringVar(&o.b, "b", os.Getenv("MIRROR_TEST_B"), "cluster B bootstrap server (default $MIRROR_TEST_B)")
 	flag.Float64Var(&o.scale, "scale", scale, "size factor: record counts of W1/W2, topic count of W3 (default $BENCH_SCALE or 1)")
-	flag.StringVar(&o.workloads, "workloads", "w1,w2,w3,t1,idle10k", "comma-separated workloads: w1, w2, w3, t1 (1,000 topics x 2 partitions x 10 records), idle10k (idle invocations over 10,000 partitions; mirrorless only)")
+	flag.StringVar(&o.workloads, "workloads", "w1,w2,w3,t1,idle10k,lat", "comma-separated workloads: w1, w2, w3, t1 (1,000 topics x 2 partitions x 10 records), idle10k (idle invocations over 10,000 partitions; mirrorless only), lat (end-to-end latency at a steady 1 MB/s over 100 partitions, mirror on a schedule; mirrorless only)")
 	flag.StringVar(&o.methods, "methods", "pipe,mirrorless,mm2,mm2-eos", "comma-separated copy methods")
 	flag.StringVar(&o.work, "work", work, "work dir: properties, logs, binaries (default $BENCH_WORK)")
 	flag.StringVar(&o.out, "out", envOr("BENCH_OUT", ""), "markdown results file (default <work>/results.md)")
@@ -202,6 +204,9 @@ func main() {
 	flag.StringVar(&o.rie, "rie", os.Getenv("BENCH_RIE"), "aws-lambda-rie binary for the cold start through the emulator (default $BENCH_RIE; empty: process start only)")
 	flag.IntVar(&o.idlePartitions, "idle-partitions", 1000, "partitions of the idle-invocation measurement (taken from W3)")
 	flag.IntVar(&o.idleBig, "idle10k-partitions", 10000, "partitions of workload idle10k (times -scale; topics of 10 partitions, 1 record each, copied untimed first)")
+	flag.Float64Var(&o.latencyMBps, "latency-rate", 1, "MB/s produced on A by workload lat (1 KiB records over 100 partitions)")
+	flag.DurationVar(&o.latencyDuration, "latency-duration", time.Minute, "how long workload lat produces (times -scale, at least 2 s)")
+	flag.DurationVar(&o.latencySchedule, "latency-schedule", 10*time.Second, "workload lat: a mirror invocation starts this long after the previous one started (batch mode on a schedule)")
 	flag.IntVar(&o.lambdaMB, "lambda-memory", 1024, "MB of Lambda memory for the GB-seconds per GiB of mirrorless (template.yaml's MirrorMemory default)")
 	flag.IntVar(&o.idleRuns, "idle-runs", 5, "idle invocations to measure")
 	flag.IntVar(&o.coldRuns, "cold-runs", 3, "cold starts to measure per mode (0: none)")
@@ -249,9 +254,9 @@ func run(ctx context.Context, o *options) error {
 	_, methods := set(o.methods)
 	for w := range wset {
 		switch w {
-		case "w1", "w2", "w3", "t1", "idle10k":
+		case "w1", "w2", "w3", "t1", "idle10k", "lat":
 		default:
-			return fmt.Errorf("-workloads: unknown workload %q (w1, w2, w3, t1, idle10k)", w)
+			return fmt.Errorf("-workloads: unknown workload %q (w1, w2, w3, t1, idle10k, lat)", w)
 		}
 	}
 	for _, m := range methods {
@@ -411,6 +416,17 @@ func run(ctx context.Context, o *options) error {
 			logf("  idle over %d partitions: median wall %s", st.Partitions, secs(median(walls(st.Runs))))
 		}
 	}
+	if wset["lat"] && hasMethod(methods, "mirrorless") {
+		logf("lat: %.1f MB/s over 100 partitions, mirror every %s", o.latencyMBps, o.latencySchedule)
+		st, err := measureLatency(ctx, o, admA, admB)
+		if err != nil {
+			logf("  lat: FAILED: %v", err)
+			rep.latErr = err.Error()
+		} else {
+			rep.lat = st
+			logf("  latency p50 %s, p99 %s over %d records, %d invocations", ms(st.P50), ms(st.P99), st.Seen, st.Invocations)
+		}
+	}
 	if o.coldRuns > 0 {
 		cs, err := measureCold(ctx, o, admA, admB, o.coldRuns)
 		if err != nil {
@@ -432,8 +448,10 @@ func run(ctx context.Context, o *options) error {
 	if b, err := json.MarshalIndent(rep.results, "", "  "); err == nil {
 		_ = os.WriteFile(o.results, b, 0o644)
 	}
-	if err := chart(rep.results, o.chart); err != nil {
-		return fmt.Errorf("chart: %w", err)
+	if len(rep.results) > 0 { // none when only idle10k or lat ran
+		if err := chart(rep.results, o.chart); err != nil {
+			return fmt.Errorf("chart: %w", err)
+		}
 	}
 	logf("wrote %s, %s and %s", o.out, o.chart, o.results)
 	var failed []string
@@ -447,6 +465,9 @@ func run(ctx context.Context, o *options) error {
 	}
 	if rep.idleBigErr != "" {
 		failed = append(failed, "idle10k")
+	}
+	if rep.latErr != "" {
+		failed = append(failed, "lat")
 	}
 	for _, c := range rep.cold {
 		if c.Err != "" {
