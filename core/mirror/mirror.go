@@ -108,6 +108,10 @@ var (
 	ErrSourceTruncated = errors.New("source behind the progress")   // the position is past the source's end
 	ErrSourceDiverged  = errors.New("source log diverged")          // the source replaced records copied (unclean leader election)
 	ErrForeignRecords  = errors.New("remote holds foreign records") // records in the remote partition but no progress
+	// ErrSourceRewound: the consumer returned an offset below one the open
+	// transaction had taken; the transaction is aborted, not stopped for
+	// good (the next run resumes from the committed position).
+	ErrSourceRewound = errors.New("source fetch went back")
 )
 
 // stopReason is a stopped partition's problem: its text for people, and

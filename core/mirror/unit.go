@@ -421,6 +421,16 @@ type takenStamps struct {
 // without waiting for them.
 func (t *txn) send(ctx context.Context, chunk []*kgo.Record) {
 	w := t.w
+	if first := chunk[0].Offset; first < t.next {
+		// The consumer went back (a fetch position reset under it): these
+		// records, or some, are taken already. Nothing is copied twice:
+		// the transaction is aborted and the next run resumes from the
+		// committed position.
+		w.release(sliceBytes(chunk))
+		clear(chunk)
+		t.fail(fmt.Errorf("%w: the source returned offset %d of %s/%d after the transaction had taken up to %d", ErrSourceRewound, first, w.u.SourceTopic, w.u.Partition, t.next-1))
+		return
+	}
 	t.taken += len(chunk)
 	t.next = chunk[len(chunk)-1].Offset + 1
 	t.epoch = chunk[len(chunk)-1].LeaderEpoch
