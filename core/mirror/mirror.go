@@ -604,6 +604,28 @@ func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Uni
 			w.log.Warn("partition reset", "reason", problem, "from", pos.Next, "to", pos.Next, "skipped", w.res.Skipped)
 			return nil
 		}
+		if kind == ErrSourceTruncated {
+			// The reset policy after a truncation (same topic, its end now
+			// before the position: an unclean election to a shorter
+			// replica): resume at the source's end, not its start, which
+			// would copy every retained record a second time. The records
+			// the source had at offsets end..position-1 were copied and are
+			// gone from it (the target keeps the copies); those offsets
+			// are counted as skipped, and records written to them from now
+			// on are copied. The new position is committed at once (as an
+			// anchor, fenced): left at the old one, the next run would
+			// reset again past records written in between. The next copied
+			// record gets an offset sync, so translation stays right.
+			w.pos = Position{Next: u.End, LastUpstream: -1, LastDownstream: -1, SourceID: u.SourceID, Committed: time.Now()}
+			w.res.Skipped = pos.Next - u.End
+			w.res.Reset = fmt.Sprintf("%s; offsets %d..%d were lost from the source after they were copied; resumed at the source end %d by MIRROR_RESET_POLICY=earliest", problem, u.End, pos.Next-1, u.End)
+			w.log.Warn("partition reset", "reason", problem, "from", pos.Next, "to", u.End, "skipped", w.res.Skipped)
+			if err := m.anchor(ctx, w); err != nil {
+				return err
+			}
+			u.Progress = &w.pos
+			return nil
+		}
 		// The reset policy: resume at the source's log start. The next
 		// copied record gets an offset sync (an upstream gap or rewind), so
 		// translation stays right on both sides of the jump.

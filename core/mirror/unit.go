@@ -41,7 +41,8 @@ type UnitResult struct {
 	Error        string     `json:"error,omitempty"`
 	// Reset says why and where the reset policy moved the position;
 	// Skipped counts the source offsets it skipped (deleted before they
-	// were copied), exactly the offsets named in Reset.
+	// were copied, replaced after, or lost from a truncated source after
+	// they were copied), exactly the offsets named in Reset.
 	Reset   string `json:"reset,omitempty"`
 	Skipped int64  `json:"skipped,omitempty"`
 	Timing
