@@ -99,7 +99,7 @@ func testStaleAnchor(t *testing.T, pair kafkatest.Pair) {
 	if _, _, err := prod.ProducerID(ctx); err != nil {
 		t.Fatal(err)
 	}
-	w := &worker{m: x, u: u, txnID: txnID, prod: prod, log: x.Logger}
+	w := &worker{m: x, u: u, txnID: txnID, prod: prod, log: x.Logger, end: time.Now().Add(20 * time.Second)}
 	defer func() { w.prod.Close() }()
 	bounds, err := remoteBounds(ctx, x.TargetAdmin, []*unit{u})
 	if err != nil {

@@ -301,7 +301,7 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 
 	// failures keeps each error for the caller's errors.Is; the summary
 	// gets their text.
-	workers, failures, stopped, fenced := m.start(ctx, p, claimed, log)
+	workers, failures, stopped, fenced := m.start(ctx, p, claimed, stopAt, log)
 	res.Stopped = stopped
 	res.Fenced = fenced
 	defer func() {
@@ -381,7 +381,7 @@ func (m *Mirror) renewLeases(ctx context.Context, leases *lease.Store, units []l
 // start fences every claimed unit (a fresh producer's InitProducerID bumps
 // the epoch and aborts any open transaction of an earlier holder), then
 // reads their committed positions, which are now stable.
-func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *slog.Logger) (_ []*worker, _ []error, stopped, fenced int) {
+func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, stopAt time.Time, log *slog.Logger) (_ []*worker, _ []error, stopped, fenced int) {
 	var (
 		mu      sync.Mutex
 		workers []*worker
@@ -411,7 +411,7 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 				return
 			}
 			workers = append(workers, &worker{
-				m: m, u: u, txnID: txnID, prod: prod,
+				m: m, u: u, txnID: txnID, prod: prod, end: stopAt.Add(m.Settings.SafetyMargin),
 				log:  log.With("topic", u.SourceTopic, "partition", u.Partition),
 				in:   make(chan []*kgo.Record, 4),
 				quit: make(chan struct{}),
@@ -458,6 +458,10 @@ func (m *Mirror) start(ctx context.Context, p *plan, claimed []lease.Unit, log *
 			w.prod.Close()
 			if errors.Is(err, errUnitTaken) {
 				w.log.Info("another invocation took this unit while it started; passing it over")
+				continue
+			}
+			if errors.Is(err, errNoTimeToAnchor) {
+				w.log.Debug("no time left to anchor; left for the next run")
 				continue
 			}
 			if kafka.IsFenced(err) {
@@ -545,6 +549,10 @@ func sourceEnd(ctx context.Context, adm *kadm.Client, topic string, partition in
 // errUnitTaken: while this invocation started a unit, another one fenced
 // it and committed the unit's first transaction.
 var errUnitTaken = errors.New("unit taken by another invocation")
+
+// errNoTimeToAnchor: the run's stop time came before a unit's anchor
+// began; the unit is left, unanchored, for the next run.
+var errNoTimeToAnchor = errors.New("no time left to anchor")
 
 // position decides where a fenced unit resumes, refusing to guess: a
 // committed position the source no longer has is data loss, and a remote
@@ -676,18 +684,28 @@ func (m *Mirror) position(ctx context.Context, w *worker, progress map[lease.Uni
 // same transactional id takes over; its InitProducerID also settles an
 // anchor whose outcome is unknown, and the progress read after it says
 // where the unit stands.
+//
+// Anchors run one after another, each a few round trips and a client, so
+// none begins after the run's stop time (w.end less the safety margin);
+// one that began ends its transaction, and settles it, with a context the
+// run's deadline does not cancel, bounded by the run's end (endContext).
 func (m *Mirror) anchor(ctx context.Context, w *worker) error {
+	if !time.Now().Before(w.end.Add(-m.Settings.SafetyMargin)) {
+		return errNoTimeToAnchor
+	}
 	group := ProgressGroup(m.Flow)
-	err := anchorProgress(ctx, w.prod, w.txnID, group, w.u.Unit, w.u.RemoteID, w.pos)
+	err := anchorProgress(ctx, w.prod, w.txnID, group, w.u.Unit, w.u.RemoteID, w.pos, w.end, w.endTimeout())
 	if kafka.IsFenced(err) {
 		return err
 	}
 	w.prod.Close()
 	prod, perr := m.newProducer(w.txnID)
 	if perr == nil {
-		if _, _, perr = prod.ProducerID(ctx); perr != nil {
+		ectx, cancel := endContext(ctx, w.end, w.endTimeout())
+		if _, _, perr = prod.ProducerID(ectx); perr != nil {
 			prod.Close()
 		}
+		cancel()
 	}
 	if perr != nil {
 		// The caller closes w.prod: a closed client is closed again harmlessly.

@@ -296,14 +296,27 @@ func commitProgress(ctx context.Context, prod *kgo.Client, txnID, group string, 
 // progress, and the next run would copy those records twice. In a
 // transaction, that invocation's stale epoch is refused (PRODUCER_FENCED).
 // The producer must not be used again afterwards (see kafka.EndTxn).
-func anchorProgress(ctx context.Context, prod *kgo.Client, txnID, group string, u lease.Unit, topicID [16]byte, p Position) error {
-	if err := addProgressGroup(ctx, prod, txnID, group); err != nil {
+// The transaction is ended (committed, or aborted when adding or
+// committing the offset failed) with a context ctx's deadline does not
+// cancel, bounded by end, the run's end, and by d (endContext).
+func anchorProgress(ctx context.Context, prod *kgo.Client, txnID, group string, u lease.Unit, topicID [16]byte, p Position, end time.Time, d time.Duration) error {
+	err := addProgressGroup(ctx, prod, txnID, group)
+	if err == nil {
+		err = commitProgress(ctx, prod, txnID, group, u, topicID, p)
+	}
+	if err != nil {
+		// AddOffsetsToTxn may have begun the transaction on the
+		// coordinator although its answer was lost: abort it.
+		ectx, cancel := endContext(ctx, end, d)
+		defer cancel()
+		if aerr := kafka.EndTxn(ectx, prod, txnID, false); aerr != nil && !kafka.IsFenced(err) {
+			err = errors.Join(err, fmt.Errorf("abort: %w", aerr))
+		}
 		return fmt.Errorf("anchor progress of %s: %w", u, err)
 	}
-	if err := commitProgress(ctx, prod, txnID, group, u, topicID, p); err != nil {
-		return fmt.Errorf("anchor progress of %s: %w", u, err)
-	}
-	if err := kafka.EndTxn(ctx, prod, txnID, true); err != nil {
+	ectx, cancel := endContext(ctx, end, d)
+	defer cancel()
+	if err := kafka.EndTxn(ectx, prod, txnID, true); err != nil {
 		return fmt.Errorf("anchor progress of %s: commit: %w", u, err)
 	}
 	return nil
