@@ -67,3 +67,39 @@ func TestFlowsShareTheBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A flow with nothing to do takes no part of the invocation's budgets: with
+// B->A idle, A->B claims the whole MIRROR_MAX_UNITS (and fetch budget),
+// not half of it as when the split counted every flow.
+func TestIdleFlowTakesNoShare(t *testing.T) {
+	pair, _, _ := kafkatest.KfakeClusters(t)
+	ctx := context.Background()
+	busy := kafkatest.Unique(t, "busy")
+	kafkatest.CreateTopic(t, pair.A, busy, 4, nil)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), busy, 4, 0, 20)
+	idle := kafkatest.Unique(t, "idle")
+	kafkatest.CreateTopic(t, pair.B, idle, 1, nil)
+
+	a := newApp(t, pair, config.Settings{MaxUnits: 4},
+		"A->B.topics = "+busy, "B->A.enabled = true", "B->A.topics = "+idle)
+	if _, err := a.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Flows) != 2 || a.Flows[0].Name() != "A->B" {
+		t.Fatalf("flows %v; the test needs A->B, the busy one, first", a.Flows)
+	}
+	sum, err := a.Mirror(ctx, NewOwner(""))
+	if err != nil {
+		t.Fatalf("mirror: %v", err)
+	}
+	ab, ba := sum.Flows[0], sum.Flows[1]
+	if ba.UnitsWithLag != 0 {
+		t.Fatalf("B->A has %d units with work; the test needs it idle", ba.UnitsWithLag)
+	}
+	if ab.UnitsClaimed != 4 || ab.Records != 80 || ab.LagLeft != 0 {
+		t.Fatalf("A->B claimed %d of 4 units and copied %d of 80 records (lag left %d); want all of MIRROR_MAX_UNITS with B->A idle", ab.UnitsClaimed, ab.Records, ab.LagLeft)
+	}
+	if err := kafkatest.ExactlyOnce(kafkatest.ReadAll(t, pair.B, "A."+busy), 4, 20); err != nil {
+		t.Fatal(err)
+	}
+}

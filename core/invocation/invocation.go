@@ -177,9 +177,11 @@ func (a *Invoker) Mirror(ctx context.Context, owner string) (*MirrorSummary, err
 	results := make([]*mirror.Result, len(a.Flows))
 	runErrs := make([]error, len(a.Flows))
 	var wg sync.WaitGroup
+	shares := mirror.NewShares(len(a.Flows))
 	for i, f := range a.Flows {
 		m := a.newMirror(f, owner)
 		m.Share = len(a.Flows)
+		m.Shares = shares
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

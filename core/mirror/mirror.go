@@ -49,6 +49,13 @@ type Mirror struct {
 	// item 5), and split MIRROR_MAX_UNITS and the fetch budget evenly, so
 	// that together they hold what one flow alone would.
 	Share int
+	// Shares, when set, splits those budgets only among the flows that
+	// have work this run: each run reports whether its plan has
+	// candidates, and waits for the others' reports before claiming (nil:
+	// the even split by Share).
+	Shares *Shares
+	// active is this run's split (0 until known: Share).
+	active int
 
 	// meter counts the run's progress for a person watching (nil: none);
 	// set by Run from its context.
@@ -201,8 +208,55 @@ func (m *Mirror) inflightLimit() int64 {
 	return 2 * min(int64(m.Settings.BatchBytes), maxInflight/2) / int64(m.share())
 }
 
-// share is Share, at least 1.
-func (m *Mirror) share() int { return max(1, m.Share) }
+// share is the split of this run's budgets once known (Shares), else
+// Share, at least 1.
+func (m *Mirror) share() int {
+	if m.active > 0 {
+		return m.active
+	}
+	return max(1, m.Share)
+}
+
+// Shares is what the flows of one invocation tell each other of their
+// plans, so that a flow with nothing to do takes no part of the budgets.
+type Shares struct {
+	mu       sync.Mutex
+	flows    int
+	reported int
+	busy     int
+	all      chan struct{}
+}
+
+// NewShares is for an invocation of flows flows, each reporting once.
+func NewShares(flows int) *Shares {
+	return &Shares{flows: flows, all: make(chan struct{})}
+}
+
+// report says whether this flow has work; every flow's run reports once.
+func (s *Shares) report(busy bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if busy {
+		s.busy++
+	}
+	s.reported++
+	if s.reported == s.flows {
+		close(s.all)
+	}
+}
+
+// wait is how many flows have work once all have reported, at least 1;
+// if ctx ends first, every flow is counted (the even split).
+func (s *Shares) wait(ctx context.Context) int {
+	select {
+	case <-s.all:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return max(1, s.busy)
+	case <-ctx.Done():
+		return max(1, s.flows)
+	}
+}
 
 // maxUnits is this flow's part of MIRROR_MAX_UNITS, at least 1.
 func (m *Mirror) maxUnits() int { return max(1, m.Settings.MaxUnits/m.share()) }
@@ -237,6 +291,15 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	parent := ctx
 	ctx, cancelRun := context.WithDeadline(ctx, end)
 	defer cancelRun()
+	m.active = 0
+	reported := false
+	report := func(busy bool) {
+		if m.Shares != nil && !reported {
+			reported = true
+			m.Shares.report(busy)
+		}
+	}
+	defer report(false)
 
 	p, err := makePlan(ctx, m.Flow, m.SourceAdmin, m.TargetAdmin)
 	if err != nil {
@@ -262,6 +325,12 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	}
 	if p.OffsetSyncsMissing {
 		return res, fmt.Errorf("offset-syncs topic %s does not exist on %s: run reconcile first", m.Flow.OffsetSyncsTopic(), m.Flow.Target)
+	}
+	if m.Shares != nil {
+		// The budgets are split among the flows with work only (the
+		// spread above used Share, as the tick that sized the fan-out).
+		report(true)
+		m.active = m.Shares.wait(ctx)
 	}
 
 	// Claim short leases on up to MaxUnits of the candidates, most
