@@ -6,8 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -80,55 +78,14 @@ func TestAdoptAfterMM2Killed(t *testing.T) {
 			kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 3, 0, 10_000)
 			total := int64(30_000)
 
-			work := t.TempDir()
-			props := strings.Join([]string{
-				"clusters = " + src + ", " + tgt,
-				src + ".bootstrap.servers = " + pair.A,
-				tgt + ".bootstrap.servers = " + pair.B,
-				src + "->" + tgt + ".enabled = true",
-				src + "->" + tgt + ".topics = " + topic,
-				tgt + "->" + src + ".enabled = false",
-				tgt + "->" + src + ".emit.heartbeats.enabled = false",
-				"tasks.max = 1",
-				"replication.factor = 1",
-				"checkpoints.topic.replication.factor = 1",
-				"heartbeats.topic.replication.factor = 1",
-				"offset-syncs.topic.replication.factor = 1",
-				"offset.storage.replication.factor = 1",
-				"status.storage.replication.factor = 1",
-				"config.storage.replication.factor = 1",
-				"offset.flush.interval.ms = " + strconv.Itoa(tc.flushMs),
-				"",
-			}, "\n")
-			if err := os.WriteFile(filepath.Join(work, "mm2.properties"), []byte(props), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			out, err := os.Create(filepath.Join(work, "mm2.out"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer out.Close()
-			cmd := exec.Command("java", "-Xmx512M", "-cp", filepath.Join(lib, "*"), "org.apache.kafka.connect.mirror.MirrorMaker", filepath.Join(work, "mm2.properties"))
-			cmd.Stdout, cmd.Stderr = out, out
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			killed := false
-			kill := func() {
-				if !killed {
-					killed = true
-					_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-					_ = cmd.Wait()
-				}
-			}
-			defer kill()
+			mm2 := startMM2(t, lib, pair, src, tgt,
+				src+"->"+tgt+".topics = "+topic,
+				"offset.flush.interval.ms = "+strconv.Itoa(tc.flushMs))
 			waitFor := func(what string, ok func() bool) {
 				t.Helper()
 				for deadline := time.Now().Add(3 * time.Minute); !ok(); time.Sleep(100 * time.Millisecond) {
 					if time.Now().After(deadline) {
-						tail, _ := os.ReadFile(filepath.Join(work, "mm2.out"))
-						t.Fatalf("MirrorMaker 2: %s not reached in 3 minutes; its output ends:\n%s", what, tail[max(0, len(tail)-3000):])
+						t.Fatalf("MirrorMaker 2: %s not reached in 3 minutes; its log ends:\n%s", what, mm2.tail())
 					}
 				}
 			}
@@ -148,14 +105,14 @@ func TestAdoptAfterMM2Killed(t *testing.T) {
 				return n
 			}
 			if tc.flushMs > 60_000 {
-				kill() // before any offset flush
+				mm2.kill() // before any offset flush
 			} else {
 				waitFor("an offset flush", func() bool { return recorded() == 3 })
 				// More records, and the kill mid-copy.
 				kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 3, 10_000, 20_000)
 				total = 60_000
 				waitFor("part of the new records copied", func() bool { return remoteCount(t, pair.B, remote) >= 35_000 })
-				kill()
+				mm2.kill()
 			}
 			mm2Copy := map[int32]int64{}
 			ends, err := kafkatest.Admin(t, pair.B).ListEndOffsets(ctx, remote)

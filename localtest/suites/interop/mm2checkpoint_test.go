@@ -38,6 +38,77 @@ rootLogger.level = info
 rootLogger.appenderRef.file.ref = FILE
 `
 
+// mm2Process is a MirrorMaker 2 (dedicated mode, from its Maven artifacts)
+// running in a process group of its own, logging to a file.
+type mm2Process struct {
+	cmd    *exec.Cmd
+	log    string
+	killed bool
+}
+
+// startMM2 runs MirrorMaker 2 over the flow src->tgt of the real pair
+// (tgt->src off, one task, replication factor 1 for every topic it
+// creates) with the lines of the test's own; it is killed when the test
+// ends if the test has not killed it.
+func startMM2(t *testing.T, lib string, pair kafkatest.Pair, src, tgt string, lines ...string) *mm2Process {
+	t.Helper()
+	work := t.TempDir()
+	props := strings.Join(append([]string{
+		"clusters = " + src + ", " + tgt,
+		src + ".bootstrap.servers = " + pair.A,
+		tgt + ".bootstrap.servers = " + pair.B,
+		src + "->" + tgt + ".enabled = true",
+		tgt + "->" + src + ".enabled = false",
+		tgt + "->" + src + ".emit.heartbeats.enabled = false",
+		"tasks.max = 1",
+		"replication.factor = 1",
+		"checkpoints.topic.replication.factor = 1",
+		"heartbeats.topic.replication.factor = 1",
+		"offset-syncs.topic.replication.factor = 1",
+		"offset.storage.replication.factor = 1",
+		"status.storage.replication.factor = 1",
+		"config.storage.replication.factor = 1",
+	}, append(lines, "")...), "\n")
+	if err := os.WriteFile(filepath.Join(work, "mm2.properties"), []byte(props), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l4j := filepath.Join(work, "log4j2.properties")
+	if err := os.WriteFile(l4j, []byte(mm2Log4j), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.Create(filepath.Join(work, "mm2.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	m := &mm2Process{log: filepath.Join(work, "mm2.log")}
+	m.cmd = exec.Command("java", "-Xmx512M", "-Dlog4j2.configurationFile=file:"+l4j, "-Dmm2.log="+m.log,
+		"-cp", filepath.Join(lib, "*"), "org.apache.kafka.connect.mirror.MirrorMaker", filepath.Join(work, "mm2.properties"))
+	m.cmd.Stdout, m.cmd.Stderr = out, out
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := m.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.kill)
+	return m
+}
+
+// kill ends MirrorMaker 2 with SIGKILL (no clean shutdown, no last offset
+// flush), once.
+func (m *mm2Process) kill() {
+	if !m.killed {
+		m.killed = true
+		_ = syscall.Kill(-m.cmd.Process.Pid, syscall.SIGKILL)
+		_ = m.cmd.Wait()
+	}
+}
+
+// tail is the end of MirrorMaker 2's log, for a failure message.
+func (m *mm2Process) tail() []byte {
+	b, _ := os.ReadFile(m.log)
+	return b[max(0, len(b)-3000):]
+}
+
 func TestMM2CheckpointConnectorReadsOurSyncs(t *testing.T) {
 	pair := kafkatest.Real(t)
 	if _, err := exec.LookPath("java"); err != nil {
@@ -74,63 +145,18 @@ func TestMM2CheckpointConnectorReadsOurSyncs(t *testing.T) {
 	// with mirrorless' exact checkpoints already there (never behind its
 	// own) it would write none.
 
-	work := t.TempDir()
-	props := strings.Join([]string{
-		"clusters = " + src + ", " + tgt,
-		src + ".bootstrap.servers = " + pair.A,
-		tgt + ".bootstrap.servers = " + pair.B,
-		src + "->" + tgt + ".enabled = true",
-		src + "->" + tgt + ".topics = " + topic,
-		src + "->" + tgt + ".groups = " + prefix + ".*",
-		tgt + "->" + src + ".enabled = false",
-		tgt + "->" + src + ".emit.heartbeats.enabled = false",
+	mm2 := startMM2(t, lib, pair, src, tgt,
+		src+"->"+tgt+".topics = "+topic,
+		src+"->"+tgt+".groups = "+prefix+".*",
 		"offset-syncs.topic.location = target",
 		"emit.checkpoints.interval.seconds = 1",
 		"refresh.groups.interval.seconds = 1",
-		src + ".consumer.auto.offset.reset = latest",
-		"consumer.auto.offset.reset = latest",
-		"tasks.max = 1",
-		"replication.factor = 1",
-		"checkpoints.topic.replication.factor = 1",
-		"heartbeats.topic.replication.factor = 1",
-		"offset-syncs.topic.replication.factor = 1",
-		"offset.storage.replication.factor = 1",
-		"status.storage.replication.factor = 1",
-		"config.storage.replication.factor = 1",
-		"",
-	}, "\n")
-	if err := os.WriteFile(filepath.Join(work, "mm2.properties"), []byte(props), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := os.Create(filepath.Join(work, "mm2.out"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	l4j := filepath.Join(work, "log4j2.properties")
-	if err := os.WriteFile(l4j, []byte(mm2Log4j), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(work, "mm2.out")
-	cmd := exec.Command("java", "-Xmx512M", "-Dlog4j2.configurationFile=file:"+l4j, "-Dmm2.log="+logPath+".log",
-		"-cp", filepath.Join(lib, "*"), "org.apache.kafka.connect.mirror.MirrorMaker", filepath.Join(work, "mm2.properties"))
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	}()
+		src+".consumer.auto.offset.reset = latest",
+		"consumer.auto.offset.reset = latest")
 	theirs := map[string]int64{}
 	for deadline := time.Now().Add(3 * time.Minute); len(theirs) < len(at); time.Sleep(time.Second) {
 		if time.Now().After(deadline) {
-			tail, _ := os.ReadFile(logPath + ".log")
-			if os.Getenv("MM2_KEEP_LOG") != "" {
-				_ = os.WriteFile(os.Getenv("MM2_KEEP_LOG"), tail, 0o644)
-			}
-			t.Fatalf("MirrorMaker 2 wrote checkpoints for %d of %d groups in 3 minutes (%v); its output ends:\n%s", len(theirs), len(at), theirs, tail[max(0, len(tail)-3000):])
+			t.Fatalf("MirrorMaker 2 wrote checkpoints for %d of %d groups in 3 minutes (%v); its log ends:\n%s", len(theirs), len(at), theirs, mm2.tail())
 		}
 		for _, r := range kafkatest.ReadAll(t, pair.B, src+".checkpoints.internal") {
 			if cp, err := offsetsync.DecodeCheckpoint(r.Key, r.Value); err == nil && !r.Attrs.IsTransactional() && strings.HasPrefix(cp.Group, prefix) {
@@ -138,7 +164,7 @@ func TestMM2CheckpointConnectorReadsOurSyncs(t *testing.T) {
 			}
 		}
 	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	mm2.kill()
 	if _, err := a.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
