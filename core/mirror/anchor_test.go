@@ -66,6 +66,26 @@ func (m *Mirror) testRun(t *testing.T) *Result {
 	return res
 }
 
+// testPosition is u's committed position, read back as a run reads it.
+func (m *Mirror) testPosition(t *testing.T, u lease.Unit) (Position, bool) {
+	t.Helper()
+	progress, err := readProgress(context.Background(), m.TargetAdmin, ProgressGroup(m.Flow), map[lease.Unit]bool{u: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := progress[u]
+	return p, ok
+}
+
+// stagePosition overwrites u's committed position with p, outside any
+// transaction: a test stages what the source or an earlier run left.
+func (m *Mirror) stagePosition(t *testing.T, u lease.Unit, p Position) {
+	t.Helper()
+	if err := commitProgressPlain(context.Background(), m.TargetAdmin, ProgressGroup(m.Flow), u, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Issue 18 item 1. Under auto.offset.reset=latest a partition with no
 // progress is anchored at the source end. Invocation X plans and fences
 // the unit, then is delayed before its anchor lands; meanwhile Y fences X

@@ -39,12 +39,7 @@ func testSourceDiverged(t *testing.T, pair kafkatest.Pair) {
 		t.Fatalf("copied %d records; want 30", res.Records)
 	}
 	u := lease.Unit{Topic: "A." + src, Partition: 0}
-	group := ProgressGroup(m.Flow)
-	progress, err := readProgress(ctx, m.TargetAdmin, group, map[lease.Unit]bool{u: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pos, ok := progress[u]
+	pos, ok := m.testPosition(t, u)
 	if !ok || pos.Next != 30 || !pos.HasEpoch {
 		t.Fatalf("progress %+v; want position 30 with the source leader epoch", pos)
 	}
@@ -56,15 +51,9 @@ func testSourceDiverged(t *testing.T, pair kafkatest.Pair) {
 
 	// The source now answers that the epoch of the copied records is
 	// unknown to its leader.
-	progress, err = readProgress(ctx, m.TargetAdmin, group, map[lease.Unit]bool{u: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pos = progress[u]
+	pos, _ = m.testPosition(t, u)
 	pos.Epoch += 1000
-	if err := commitProgressPlain(ctx, m.TargetAdmin, group, u, pos); err != nil {
-		t.Fatal(err)
-	}
+	m.stagePosition(t, u, pos)
 	kafkatest.ProduceSeq(t, prodA, src, 1, 40, 50)
 	for run := 0; run < 2; run++ {
 		res, err := m.Run(ctx, time.Now().Add(20*time.Second))
@@ -112,13 +101,9 @@ func TestSourceDivergedAtKnownOffset(t *testing.T) {
 	kafkatest.ProduceSeq(t, prodA, src, 1, 30, 40)
 	m := testMirror(t, pair, "epoch", "A->B.topics = "+src)
 	u := lease.Unit{Topic: "A." + src, Partition: 0}
-	group := ProgressGroup(m.Flow)
 	stage := func(next int64, epoch int32) {
 		t.Helper()
-		pos := Position{Next: next, LastUpstream: next - 1, LastDownstream: next - 1, Committed: time.Now(), Epoch: epoch, HasEpoch: true}
-		if err := commitProgressPlain(ctx, m.TargetAdmin, group, u, pos); err != nil {
-			t.Fatal(err)
-		}
+		m.stagePosition(t, u, Position{Next: next, LastUpstream: next - 1, LastDownstream: next - 1, Committed: time.Now(), Epoch: epoch, HasEpoch: true})
 	}
 	// Consistent: epoch 0 ends at 30, the position. (The remote is empty;
 	// only the position matters here.)
@@ -126,11 +111,7 @@ func TestSourceDivergedAtKnownOffset(t *testing.T) {
 	if res := m.testRun(t); res.Records != 10 || res.Stopped != 0 {
 		t.Fatalf("position 30 in epoch 0: %+v; want the 10 records of epoch 1 copied", res)
 	}
-	progress, err := readProgress(ctx, m.TargetAdmin, group, map[lease.Unit]bool{u: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p := progress[u]; p.Next != 40 || !p.HasEpoch || p.Epoch != 1 {
+	if p, _ := m.testPosition(t, u); p.Next != 40 || !p.HasEpoch || p.Epoch != 1 {
 		t.Fatalf("progress after the copy: %+v; want 40 in epoch 1", p)
 	}
 
@@ -138,7 +119,7 @@ func TestSourceDivergedAtKnownOffset(t *testing.T) {
 	// not claimed, so not checked, until it has some).
 	stage(40, 0)
 	kafkatest.ProduceSeq(t, prodA, src, 1, 40, 45)
-	_, err = m.Run(ctx, time.Now().Add(20*time.Second))
+	_, err := m.Run(ctx, time.Now().Add(20*time.Second))
 	if !errors.Is(err, ErrSourceDiverged) || !strings.Contains(err.Error(), "offsets 30..39") {
 		t.Fatalf("position 40 in epoch 0, which ends at 30: %v; want the partition stopped naming offsets 30..39", err)
 	}

@@ -30,20 +30,13 @@ func testSourceTruncatedReset(t *testing.T, pair kafkatest.Pair) {
 		t.Fatalf("copied %d records; want 30", res.Records)
 	}
 	u := lease.Unit{Topic: "A." + src, Partition: 0}
-	group := ProgressGroup(m.Flow)
-	progress, err := readProgress(ctx, m.TargetAdmin, group, map[lease.Unit]bool{u: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pos, ok := progress[u]
+	pos, ok := m.testPosition(t, u)
 	if !ok || pos.Next != 30 || pos.SourceID == "" {
 		t.Fatalf("progress %+v; want position 30 with the source topic id", pos)
 	}
 	pos.Next, pos.LastUpstream, pos.LastDownstream = 50, 49, 49
-	if err := commitProgressPlain(ctx, m.TargetAdmin, group, u, pos); err != nil {
-		t.Fatal(err)
-	}
-	_, err = m.Run(ctx, time.Now().Add(20*time.Second))
+	m.stagePosition(t, u, pos)
+	_, err := m.Run(ctx, time.Now().Add(20*time.Second))
 	if !errors.Is(err, ErrPartitionStopped) || !errors.Is(err, ErrSourceTruncated) {
 		t.Fatalf("run after the truncation: %v; want the partition stopped as truncated", err)
 	}
