@@ -93,14 +93,8 @@ func (f *lambdaFront) serve(w http.ResponseWriter, r *http.Request) {
 // fan out again although they could reach the same endpoint. Every record arrives exactly once.
 func TestFanOutThroughTheLambdaRuntime(t *testing.T) {
 	pair := tools(t)
-	topic := kafkatest.Unique(t, "fanout")
 	const parts, n = 4, 500
-	kafkatest.CreateTopic(t, pair.A, topic, parts, nil)
-	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, parts, 0, n)
-	props := kafkatest.Properties(t, pair, "A->B.topics = "+topic)
-	rec := start(t, "reconcile", 60, env(props)...)
-	rec.mustInvoke(t, "reconcile")
-	_ = rec.stop(t)
+	topic, props := reconciledTopic(t, pair, "fanout", parts, n)
 
 	// One partition per invocation and four at most: four partitions behind need four
 	// invocations, the tick and three workers.

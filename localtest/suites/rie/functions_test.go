@@ -177,14 +177,8 @@ func warmThenSigterm(t *testing.T, e *emulator) {
 // next invocations continue from there, exactly once.
 func TestDeadlineHonoured(t *testing.T) {
 	pair := tools(t)
-	topic := kafkatest.Unique(t, "deadline")
 	const parts, n = 2, 20000
-	kafkatest.CreateTopic(t, pair.A, topic, parts, nil)
-	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, parts, 0, n)
-	props := kafkatest.Properties(t, pair, "A->B.topics = "+topic)
-	rec := start(t, "reconcile", 60, env(props)...)
-	rec.mustInvoke(t, "reconcile")
-	_ = rec.stop(t)
+	topic, props := reconciledTopic(t, pair, "deadline", parts, n)
 
 	// 4 s timeout, 1 s margin, 20-record transactions: far more work than
 	// fits, so the budget, not the data, ends the invocation.
@@ -374,13 +368,7 @@ func tail(s string, n int) string {
 // does not return with an error), and the EMF lines count the error.
 func TestFailedInvocationReported(t *testing.T) {
 	pair := tools(t)
-	topic := kafkatest.Unique(t, "fail")
-	kafkatest.CreateTopic(t, pair.A, topic, 1, nil)
-	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, 1, 0, 10)
-	props := kafkatest.Properties(t, pair, "A->B.topics = "+topic)
-	rec := start(t, "reconcile", 60, env(props)...)
-	rec.mustInvoke(t, "reconcile")
-	_ = rec.stop(t)
+	topic, props := reconciledTopic(t, pair, "fail", 1, 10)
 	// Something else writes to the remote partition: the mirror refuses to
 	// copy into it.
 	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.B), "A."+topic, 1, 0, 1)
@@ -419,4 +407,19 @@ func lastMatching(s, prefix string) string {
 		}
 	}
 	return out
+}
+
+// reconciledTopic is a source topic of parts partitions holding records
+// 0..n-1 of each, the properties of a flow A->B that copies it, and its
+// remote topic created by the reconcile bootstrap in an emulator of its own.
+func reconciledTopic(t *testing.T, pair kafkatest.Pair, name string, parts int32, n int) (topic, props string) {
+	t.Helper()
+	topic = kafkatest.Unique(t, name)
+	kafkatest.CreateTopic(t, pair.A, topic, parts, nil)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), topic, parts, 0, n)
+	props = kafkatest.Properties(t, pair, "A->B.topics = "+topic)
+	rec := start(t, "reconcile", 60, env(props)...)
+	rec.mustInvoke(t, "reconcile")
+	_ = rec.stop(t)
+	return topic, props
 }
