@@ -282,7 +282,7 @@ func TestSettingsFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.TimeBudget.Seconds() != 12 || s.MaxUnits != 64 || !slices.Equal(s.Flows, []string{"A->B"}) {
+	if s.TimeBudget.Seconds() != 12 || s.MaxUnits != 4096 || s.Groups != 0 || s.Tail || !slices.Equal(s.Flows, []string{"A->B"}) {
 		t.Errorf("settings = %+v", s)
 	}
 	t.Setenv("MIRROR_TIME_BUDGET", "soon")

@@ -31,8 +31,20 @@ type Settings struct {
 	// SafetyMargin is kept free before the deadline to end the last
 	// transaction and release leases.
 	SafetyMargin time.Duration `envconfig:"SAFETY_MARGIN" default:"5s" desc:"time kept before the deadline to finish cleanly (less than MIRROR_TIME_BUDGET)"`
-	// MaxUnits caps the partitions one invocation claims.
-	MaxUnits int `envconfig:"MAX_UNITS" default:"64" desc:"partitions one invocation claims at most"`
+	// MaxUnits caps the partitions one invocation works at once: those of
+	// the work group it holds (core/mirror), each group one transactional
+	// producer whatever its partitions.
+	MaxUnits int `envconfig:"MAX_UNITS" default:"4096" desc:"partitions one invocation works at once at most"`
+	// Groups pins the number of work groups of each flow: a partition
+	// belongs to one group, and a group is copied by one transactional
+	// producer at a time. 0 lets every schedule tick set it to the
+	// invocations it runs (its fan-out); a change fences every writer of
+	// the old assignment first.
+	Groups int `envconfig:"GROUPS" default:"0" desc:"mirror: work groups per flow, each one transactional producer over its partitions (0: each tick sets it to the invocations it runs)"`
+	// Tail keeps an invocation that has caught up fetching until its
+	// budget ends, so new records are copied within about a second while
+	// it runs, at the cost of paying for the whole budget.
+	Tail bool `envconfig:"TAIL" default:"false" desc:"mirror: once caught up, keep copying new records until the budget ends (latency ~1 s, billed for the whole budget) instead of exiting"`
 	// MaxConcurrency caps the mirror invocations one schedule tick runs at
 	// once, counting itself (MirrorMaxConcurrency): the tick sizes the
 	// backlog and starts up to this many (core/fanout). 1 turns fan-out off.
@@ -109,6 +121,11 @@ const (
 // account concurrency is 1,000, shared by every function of the account.
 const MaxConcurrencyLimit = 1000
 
+// MaxGroups bounds the work groups of a flow (MIRROR_GROUPS, and what a
+// tick sets): changing the assignment fences every group's transactional
+// id up to the most ever used, one InitProducerID each.
+const MaxGroups = 1000
+
 // Reset policies (MIRROR_RESET_POLICY).
 const (
 	ResetStop     = "stop"
@@ -153,6 +170,9 @@ func (s Settings) Validate() error {
 	}
 	if s.MaxUnits < 1 {
 		problems = append(problems, "MIRROR_MAX_UNITS must be at least 1")
+	}
+	if s.Groups < 0 || s.Groups > MaxGroups {
+		problems = append(problems, fmt.Sprintf("MIRROR_GROUPS must be between 0 (set by each tick) and %d", MaxGroups))
 	}
 	if s.MaxConcurrency < 1 || s.MaxConcurrency > MaxConcurrencyLimit {
 		problems = append(problems, fmt.Sprintf("MIRROR_MAX_CONCURRENCY must be between 1 and %d", MaxConcurrencyLimit))
