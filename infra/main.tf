@@ -20,6 +20,8 @@ locals {
       extra_env = {
         MIRROR_MAX_UNITS       = tostring(var.mirror_max_units)
         MIRROR_MAX_CONCURRENCY = tostring(var.mirror_max_concurrency)
+        MIRROR_GROUPS          = tostring(var.mirror_groups)
+        MIRROR_TAIL            = var.mirror_tail
         # The tick sizes fan-out to clear the backlog within one interval (rate(...) is read as
         # its interval; for cron(...) the time budget stands in).
         MIRROR_SCHEDULE_INTERVAL = var.mirror_schedule

@@ -143,9 +143,9 @@ variable "mirror_timeout" {
 }
 
 variable "mirror_max_units" {
-  description = "Partitions one mirror invocation claims at most (MIRROR_MAX_UNITS)."
+  description = "Partitions one mirror invocation works at once at most (MIRROR_MAX_UNITS): those of the work group it holds, all written by one transactional producer. See docs/operations.md."
   type        = number
-  default     = 64
+  default     = 4096
 
   validation {
     condition     = var.mirror_max_units >= 1
@@ -161,6 +161,28 @@ variable "mirror_max_concurrency" {
   validation {
     condition     = var.mirror_max_concurrency >= 1 && var.mirror_max_concurrency <= 1000
     error_message = "mirror_max_concurrency must be between 1 and 1000."
+  }
+}
+
+variable "mirror_groups" {
+  description = "Work groups per flow (MIRROR_GROUPS): a flow's partitions are split into this many groups, each copied by one transactional producer at a time. 0 lets every tick set it to the invocations it runs; a change fences every group's transactional id. See docs/operations.md."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.mirror_groups >= 0 && var.mirror_groups <= 1000 && floor(var.mirror_groups) == var.mirror_groups
+    error_message = "mirror_groups must be a whole number between 0 (set by each tick) and 1000."
+  }
+}
+
+variable "mirror_tail" {
+  description = "\"true\": a mirror invocation that has caught up keeps copying new records until its time budget ends (MIRROR_TAIL): about 1 s of latency while it runs, billed for the whole mirror_timeout every tick even when idle. See docs/operations.md."
+  type        = string
+  default     = "false"
+
+  validation {
+    condition     = contains(["true", "false"], var.mirror_tail)
+    error_message = "mirror_tail must be true or false."
   }
 }
 

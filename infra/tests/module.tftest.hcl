@@ -57,6 +57,10 @@ run "defaults" {
     condition     = length(aws_iam_role_policy.msk_target) == 0 && length(aws_iam_role_policy.msk_source) == 0
     error_message = "no MSK IAM policy without a cluster ARN"
   }
+  assert {
+    condition     = aws_lambda_function.fn["mirror"].environment[0].variables["MIRROR_GROUPS"] == "0" && aws_lambda_function.fn["mirror"].environment[0].variables["MIRROR_TAIL"] == "false" && aws_lambda_function.fn["mirror"].environment[0].variables["MIRROR_MAX_UNITS"] == "4096"
+    error_message = "the mirror's defaults must be core/config's: MIRROR_GROUPS 0 (set by each tick), MIRROR_TAIL false, MIRROR_MAX_UNITS 4096"
+  }
 }
 
 run "schedule_disabled" {
@@ -132,4 +136,47 @@ run "bad_name" {
     name = "has spaces"
   }
   expect_failures = [var.name]
+}
+
+run "mirror_settings_reach_the_mirror_only" {
+  command = plan
+  variables {
+    mirror_groups    = 4
+    mirror_tail      = true # a bool is taken as "true"
+    mirror_max_units = 512
+  }
+  assert {
+    condition = (aws_lambda_function.fn["mirror"].environment[0].variables["MIRROR_GROUPS"] == "4"
+      && aws_lambda_function.fn["mirror"].environment[0].variables["MIRROR_TAIL"] == "true"
+    && aws_lambda_function.fn["mirror"].environment[0].variables["MIRROR_MAX_UNITS"] == "512")
+    error_message = "mirror_groups, mirror_tail and mirror_max_units must reach the mirror's MIRROR_GROUPS, MIRROR_TAIL and MIRROR_MAX_UNITS"
+  }
+  assert {
+    condition     = !contains(keys(aws_lambda_function.fn["checkpoint"].environment[0].variables), "MIRROR_TAIL") && !contains(keys(aws_lambda_function.fn["reconcile"].environment[0].variables), "MIRROR_GROUPS")
+    error_message = "only the mirror reads MIRROR_GROUPS and MIRROR_TAIL"
+  }
+}
+
+run "bad_mirror_tail" {
+  command = plan
+  variables {
+    mirror_tail = "yes"
+  }
+  expect_failures = [var.mirror_tail]
+}
+
+run "bad_mirror_groups" {
+  command = plan
+  variables {
+    mirror_groups = 1001
+  }
+  expect_failures = [var.mirror_groups]
+}
+
+run "fractional_mirror_groups" {
+  command = plan
+  variables {
+    mirror_groups = 2.5
+  }
+  expect_failures = [var.mirror_groups]
 }

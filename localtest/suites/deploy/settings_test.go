@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -90,4 +91,66 @@ func readmeSettings(t *testing.T) map[string]string {
 		t.Fatal(err)
 	}
 	return rows
+}
+
+// TestDeployedSettingsDefaults: a template parameter passed to a function
+// as a MIRROR_* variable (MIRROR_X: !Ref Param) has core/config's default
+// for that variable, and infra/ passes its variable to the same function
+// under the same name, so a default changed in core/config (MIRROR_MAX_UNITS
+// went from 64 to 4096) cannot leave the deployments on the old one.
+// Parameters whose default differs on purpose are listed with the reason.
+func TestDeployedSettingsDefaults(t *testing.T) {
+	p := load(t)
+	// Deployment choices that differ from a program run by hand.
+	differs := map[string]string{
+		"MIRROR_PROPERTIES_FILE":   "the file is bundled under /var/task",
+		"MIRROR_SCHEDULE_INTERVAL": "the schedule expression itself, rate(1 minute) read as 1m",
+	}
+	defaults := map[string]string{}
+	for _, s := range config.Describe() {
+		defaults[s.Name] = s.Default
+	}
+	params := p.Template["Parameters"].(map[string]any)
+	fns, _ := locals(p)["functions"].(map[string]any)
+	checked := 0
+	for name, v := range p.Template["Resources"].(map[string]any) {
+		r := v.(map[string]any)
+		if r["Type"] != "AWS::Serverless::Function" {
+			continue
+		}
+		fn := strings.ToLower(strings.TrimSuffix(name, "Function"))
+		env := r["Properties"].(map[string]any)["Environment"].(map[string]any)["Variables"].(map[string]any)
+		tfFn, _ := fns[fn].(map[string]any)
+		extra := fmt.Sprint(tfFn["extra_env"])
+		for key, val := range env {
+			ref, _ := val.(map[string]any)["Ref"].(string)
+			param, ok := params[ref].(map[string]any)
+			if !ok {
+				continue // not a parameter: the stack name, a Sub
+			}
+			want, known := defaults[key]
+			if !known {
+				t.Errorf("template %s sets %s, which core/config does not read", name, key)
+				continue
+			}
+			if _, skip := differs[key]; skip || want == "" {
+				continue
+			}
+			checked++
+			if got := normDefault(param["Default"]); got != want {
+				t.Errorf("template parameter %s (%s of %s) defaults to %q; core/config's default is %q", ref, key, name, got, want)
+			}
+			// Variables every function gets are in the resource's environment,
+			// the function's own in its extra_env.
+			tfVar := "var." + snake(ref)
+			common := fmt.Sprint(resources(p, "aws_lambda_function")["fn"]["environment"])
+			if !strings.Contains(extra, key+":${"+tfVar+"}") && !strings.Contains(extra, key+":${tostring("+tfVar+")}") &&
+				!strings.Contains(common, key+" = "+tfVar) {
+				t.Errorf("infra/ does not pass %s to %s's %s (template: %s)", tfVar, fn, key, ref)
+			}
+		}
+	}
+	if checked < 5 {
+		t.Fatalf("checked %d parameters passed as settings: the parse is broken", checked)
+	}
 }
