@@ -25,6 +25,9 @@
 #   KAFKA_HEAP_OPTS   default "-Xms1g -Xmx2g" (W3 and T1 put 2,000 partitions on A
 #                     and up to 8,000 on B, idle10k 10,000 on each; each
 #                     workload's topics are deleted before the next)
+#   KAFKA_BROKER_PROPS extra server.properties lines of the own pair's brokers;
+#                     log.segment.delete.delay.ms=0 is always put first (deleted
+#                     topics' files go at once: each round's topics are deleted)
 #   KAFKA_VERSION     default 4.1.1
 # The table goes to stdout (and $BENCH_OUT); progress to stderr.
 set -euo pipefail
@@ -152,6 +155,12 @@ if [[ -z ${MIRROR_TEST_A:-} || -z ${MIRROR_TEST_B:-} ]]; then
 	export KAFKA_A_PORT=${KAFKA_A_PORT:-19292}
 	export KAFKA_B_PORT=${KAFKA_B_PORT:-29292}
 	export KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms1g -Xmx2g}
+	# A deleted topic's files are removed at once rather than a minute
+	# later (the default), so that compare, which deletes each round's
+	# topics and waits for their files to go, does not wait a minute per
+	# round, nor have them removed while the next round copies. Yours,
+	# if KAFKA_BROKER_PROPS sets it too, comes later and wins.
+	export KAFKA_BROKER_PROPS="log.segment.delete.delay.ms=0${KAFKA_BROKER_PROPS:+ $KAFKA_BROKER_PROPS}"
 	# idle10k keeps 10,000 partitions on each broker (W3 and T1: 2,000 on A
 	# and up to 8,000 on B), one open file each, plus the broker's own.
 	need=14000

@@ -67,7 +67,9 @@ step "broker faults, short version (localtest/suites/faults/run.sh, a Kafka pair
 MIRROR_FAULTS_LONG=0 bash localtest/suites/faults/run.sh -run "^($broker_cases)\$" -timeout 20m
 # The comparison benchmark (make bench) at a tiny size, without MM2: keeps the
 # harness working (every workload at its smallest: W1-W3, T1 over 4 partitions,
-# idle10k over 20, lat producing for 2 s with an invocation every second). Every copy is verified record by record; no time is checked.
+# idle10k over 20, lat in batch and tail mode producing for 2 s with an invocation every second).
+# Every copy is verified record by record; no time is checked. This pair keeps deleted topics'
+# files for 60 s, longer than compare's -settle, so rounds wait for the metadata only.
 step "bench smoke (scripts/bench.sh's program at BENCH_SCALE=0.002, pipe and mirrorless)"
 bench_work=$(mktemp -d)
 BENCH_SCALE=0.002 go -C localtest/bench run ./compare -work "$bench_work" -methods pipe,mirrorless \

@@ -12,9 +12,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// latencyStats is the lat workload: end-to-end latency of a steady trickle
-// copied by scheduled mirror invocations (batch mode).
+// latencyStats is one run of the lat workload: end-to-end latency of a
+// steady trickle copied by scheduled mirror invocations, in batch or tail
+// mode.
 type latencyStats struct {
+	Mode        string // "batch" or "tail"
+	Env         []string
 	Partitions  int
 	MBps        float64 // produce rate asked for
 	Duration    time.Duration
@@ -23,23 +26,63 @@ type latencyStats struct {
 	Seen        int64 // distinct records read on B
 	Dups        int64
 	Invocations int
+	InvWalls    time.Duration // summed wall of the invocations (what Lambda bills)
+	CPU         time.Duration // summed user+sys of the invocations
 	P50, P99    time.Duration
 	Max         time.Duration
 }
 
+// gbSecondsPerGiB is the Lambda cost model of the run: memory in GB times
+// the invocations' summed wall, per GiB produced (and copied).
+func (st *latencyStats) gbSecondsPerGiB(memMB int) float64 {
+	gib := float64(st.Produced*int64(recordBytes(latencyRecord))) / (1 << 30)
+	if gib == 0 {
+		return 0
+	}
+	return float64(memMB) / 1024 * st.InvWalls.Seconds() / gib
+}
+
+// latencyRecord is the value size of the lat workload's records.
+const latencyRecord = 1024
+
+// latencyMargin is MIRROR_SAFETY_MARGIN of a tail-mode run (the default):
+// its MIRROR_TIME_BUDGET is the schedule interval plus this, so that each
+// invocation copies for one interval (the mirror stops starting work a
+// margin before the budget ends) and the next one starts when it ends.
+const latencyMargin = 5 * time.Second
+
+// latencyEnv is the mirror's environment in a mode of the lat workload:
+// none in batch mode (the defaults); in tail mode MIRROR_TAIL=true, which
+// keeps an invocation that has caught up copying until its budget ends,
+// with a budget of one schedule interval plus the margin.
+func latencyEnv(mode string, schedule time.Duration) []string {
+	if mode != "tail" {
+		return nil
+	}
+	return []string{"MIRROR_TAIL=true",
+		"MIRROR_TIME_BUDGET=" + (schedule + latencyMargin).String(),
+		"MIRROR_SAFETY_MARGIN=" + latencyMargin.String()}
+}
+
 // measureLatency produces 1 KiB records at o.latencyMBps over 100
 // partitions of one topic on A for the run's duration, each stamped with
-// the time it was handed to the producer, while the mirror runs at default
-// settings on a fixed schedule (the next invocation starts -latency-schedule
-// after the previous one started, or at once if that one ran longer). A
-// read_committed consumer on B takes each record's latency as the time it
+// the time it was handed to the producer, while the mirror runs on a fixed
+// schedule (the next invocation starts -latency-schedule after the previous
+// one started, or at once if that one ran longer), in batch mode (default
+// settings: an invocation exits once caught up) or tail mode (latencyEnv).
+// A read_committed consumer on B takes each record's latency as the time it
 // read it minus that timestamp (the mirror keeps timestamps): source append
 // to committed on the target, plus the consumer's fetch wait (at most 50 ms).
-// It ends when every record produced has been read once.
-func measureLatency(ctx context.Context, o *options, admA, admB *kadm.Client) (*latencyStats, error) {
-	const topic, parts, size = "bench-lat", 100, 1024
+// It ends when every record produced has been read once. Each mode has a
+// topic of its own (bench-lat, bench-lat-tail).
+func measureLatency(ctx context.Context, o *options, admA, admB *kadm.Client, mode string) (*latencyStats, error) {
+	const parts, size = 100, latencyRecord
+	topic := "bench-lat"
+	if mode != "batch" {
+		topic += "-" + mode
+	}
 	target := "ML." + topic
-	st := &latencyStats{Partitions: parts, MBps: o.latencyMBps, Schedule: o.latencySchedule,
+	st := &latencyStats{Mode: mode, Env: latencyEnv(mode, o.latencySchedule), Partitions: parts, MBps: o.latencyMBps, Schedule: o.latencySchedule,
 		Duration: max(2*time.Second, time.Duration(float64(o.latencyDuration)*o.scale))}
 	if err := recreateTopics(ctx, admA, "A", []string{topic}, parts); err != nil {
 		return nil, err
@@ -51,7 +94,7 @@ func measureLatency(ctx context.Context, o *options, admA, admB *kadm.Client) (*
 		}()
 	}
 	props := mirrorProps(o, "ML", topic)
-	logPath := filepath.Join(o.work, "mirrorless-lat.log")
+	logPath := filepath.Join(o.work, "mirrorless-lat-"+mode+".log")
 	if _, err := invoke(ctx, o.reconcileBin, props, logPath); err != nil {
 		return nil, fmt.Errorf("reconcile: %w", err)
 	}
@@ -127,10 +170,13 @@ func measureLatency(ctx context.Context, o *options, admA, admB *kadm.Client) (*
 			return nil, err
 		}
 		start := time.Now()
-		if _, err := invoke(ctx, o.mirrorBin, props, logPath); err != nil {
+		inv, err := invoke(ctx, o.mirrorBin, props, logPath, st.Env...)
+		if err != nil {
 			return nil, err
 		}
 		st.Invocations++
+		st.InvWalls += inv.Wall
+		st.CPU += inv.Use.CPU
 		if next = start.Add(st.Schedule); next.Before(time.Now()) {
 			next = time.Now()
 		}

@@ -24,9 +24,15 @@
 // records) is copied like the others, and its first mirror invocation is
 // reported on its own (partitions written, CPU, RSS, connections opened per
 // broker). It also measures idle mirror invocations over 1,000 partitions
-// of W3 and over 10,000 (workload idle10k), and cold starts to the first
-// record produced (a new process, and through the AWS Lambda Runtime
+// of W3 and over 10,000 (workload idle10k), end-to-end latency of a steady
+// trickle in batch and tail mode (workload lat), and cold starts to the
+// first record produced (a new process, and through the AWS Lambda Runtime
 // Interface Emulator when -rie is set).
+//
+// W1 and W2 are copied in rounds (-repeat); each round's topics are deleted
+// once it is verified, and the next waits until the brokers let go of them,
+// so that rounds compare. When the brokers run on this machine, each copy
+// also reports the CPU their JVMs spent during it.
 //
 // Nothing here asserts on time: a copy that is incomplete or wrong is an
 // error, a slow one is a figure.
@@ -79,10 +85,12 @@ type options struct {
 	maxInvocations                   int
 	warmRecords                      int
 	repeat                           int
+	settle                           time.Duration
 	keep                             bool
 	loadNote                         string
 
 	mirrorBin, reconcileBin string
+	brokers                 *brokers // the brokers' processes and disks, when on this machine
 }
 
 // result is one copy of one workload by one method.
@@ -107,7 +115,24 @@ type result struct {
 	Round       int              // 1-based round of a repeated workload
 	Syncs       syncGrowth       // mirrorless: what the copy added to the offset-syncs topic
 	First       *firstInvocation // mirrorless: the first invocation on its own
-	MaxConns    map[string]int   // mirrorless: most TCP connections one invocation opened, per broker address
+	MaxConns    map[string]int   // pipe, mirrorless: most TCP connections one process (invocation) opened, per broker address
+	Brokers     *brokerCPU       // CPU of the broker JVMs during the copy (nil: not on this machine)
+}
+
+// brokerPerGiB is the CPU-seconds per GiB copied that broker A (source)
+// or B (target) spent during the copy, and whether it was measured.
+func (r *result) brokerPerGiB(target bool) (float64, bool) {
+	if r.Brokers == nil || r.Bytes == 0 {
+		return 0, false
+	}
+	d := r.Brokers.A
+	if target {
+		d = r.Brokers.B
+	}
+	if d < 0 {
+		return 0, false
+	}
+	return d.Seconds() / (float64(r.Bytes) / (1 << 30)), true
 }
 
 // gbSecondsPerGiB is the Lambda cost model of a mirrorless copy: the
@@ -210,7 +235,8 @@ func main() {
 	flag.IntVar(&o.lambdaMB, "lambda-memory", 1024, "MB of Lambda memory for the GB-seconds per GiB of mirrorless (template.yaml's MirrorMemory default)")
 	flag.IntVar(&o.idleRuns, "idle-runs", 5, "idle invocations to measure")
 	flag.IntVar(&o.coldRuns, "cold-runs", 3, "cold starts to measure per mode (0: none)")
-	flag.IntVar(&o.repeat, "repeat", 3, "copies of W1 and W2 by the pipe and mirrorless, each round into fresh topics, alternating which goes first; the tables show each method's median round and list every round (MM2 copies once)")
+	flag.IntVar(&o.repeat, "repeat", 3, "copies of W1 and W2 by the pipe and mirrorless, each round from a fresh source topic into fresh target topics (both deleted once the round is verified), alternating which goes first; the tables show each method's median round and list every round (MM2 copies once)")
+	flag.DurationVar(&o.settle, "settle", 30*time.Second, "after deleting a round's topics, wait until the brokers have removed their files when the brokers' disks are on this machine and their log.segment.delete.delay.ms is at most this (bench.sh's pair sets it to 0); otherwise only until they are gone from the metadata")
 	flag.IntVar(&o.warmRecords, "warm-records", 600000, "records (1 KiB, 12 partitions) the pipe and mirrorless each copy, untimed, before the workloads, so the brokers' JIT is warm (0: none)")
 	flag.IntVar(&o.maxInvocations, "max-invocations", 500, "give up on a mirrorless copy after this many invocations")
 	flag.BoolVar(&o.keep, "keep", false, "keep the bench topics at the end")
@@ -302,6 +328,25 @@ func run(ctx context.Context, o *options) error {
 		return err
 	}
 	_, _ = admB.DeleteGroups(ctx, names.ProgressGroup("ML->B"), names.LeaseGroup("ML->B"), names.ProgressGroup("CS->B"), names.LeaseGroup("CS->B"), "MMA-mm2", "MME-mm2")
+	o.brokers = findBrokers(ctx, o, admA, admB)
+	for i, n := range []string{"A", "B"} {
+		if o.brokers.pid[i] != 0 {
+			logf("broker %s: pid %d (%s); log directories on this machine: %v, files deleted %s after a topic", n, o.brokers.pid[i], o.brokers.how[i], o.brokers.dirs[i], o.brokers.delay[i])
+		} else {
+			logf("broker %s: its CPU is not measured: %s", n, o.brokers.how[i])
+		}
+	}
+	rep := &report{opts: o, loadBefore: loadavg()}
+	// drop deletes topics and waits until the broker let go of them (see
+	// dropTopics); what it could not wait for goes into the report.
+	drop := func(cluster int, topics []string) error {
+		note, err := dropTopics(ctx, o, []*kadm.Client{admA, admB}[cluster], cluster, topics)
+		if note != "" {
+			logf("  %s", note)
+			rep.settleNotes = append(rep.settleNotes, note)
+		}
+		return err
+	}
 
 	took, err := warmUp(ctx, o, admB)
 	if err != nil {
@@ -332,10 +377,15 @@ func run(ctx context.Context, o *options) error {
 				return fmt.Errorf("warm-up copy with mirrorless: %w", err)
 			}
 		}
+		// Dropped at once, so the first round does not copy onto a broker
+		// holding the warm-up's gigabyte.
+		if err := dropRound(drop, ww, methods); err != nil {
+			return fmt.Errorf("delete the warm-up topics: %w", err)
+		}
 		logf("brokers warmed up by untimed copies of %d records in %s", ww.total(), secs(time.Since(t0)))
 	}
 
-	rep := &report{opts: o, started: time.Now(), loadBefore: loadavg()}
+	rep.started = time.Now()
 	for _, w := range workloads(o.scale, wset) {
 		logf("%s", w)
 		took, err := generate(ctx, o, admA, w)
@@ -375,6 +425,14 @@ func run(ctx context.Context, o *options) error {
 				r.Round = round
 				all = append(all, r)
 			}
+			// Each round's copies are verified by now: its topics go, so
+			// that every round (and the next workload) copies onto a
+			// broker holding the same, not one more round's gigabyte.
+			if len(w.Topics) == 1 && !o.keep {
+				if err := dropRound(drop, wr, order); err != nil {
+					return fmt.Errorf("delete %s round %d's topics: %w", w.Name, round, err)
+				}
+			}
 		}
 		for _, m := range methods {
 			if r := medianRound(all, m); r != nil {
@@ -398,9 +456,8 @@ func run(ctx context.Context, o *options) error {
 			// Many-topic workloads are dropped once measured, so that the
 			// next does not find a broker holding them all (open files:
 			// one per partition).
-			_ = deleteTopics(ctx, admA, "A", w.Topics)
-			for _, p := range []string{"pipe", "ML", "MMA", "MME"} {
-				_ = deleteTopics(ctx, admB, "B", remoteNames(p, w))
+			if err := dropRound(drop, w, methods); err != nil {
+				return fmt.Errorf("delete %s's topics: %w", w.Name, err)
 			}
 		}
 	}
@@ -417,14 +474,16 @@ func run(ctx context.Context, o *options) error {
 		}
 	}
 	if wset["lat"] && hasMethod(methods, "mirrorless") {
-		logf("lat: %.1f MB/s over 100 partitions, mirror every %s", o.latencyMBps, o.latencySchedule)
-		st, err := measureLatency(ctx, o, admA, admB)
-		if err != nil {
-			logf("  lat: FAILED: %v", err)
-			rep.latErr = err.Error()
-		} else {
-			rep.lat = st
-			logf("  latency p50 %s, p99 %s over %d records, %d invocations", ms(st.P50), ms(st.P99), st.Seen, st.Invocations)
+		for _, mode := range []string{"batch", "tail"} {
+			logf("lat (%s mode): %.1f MB/s over 100 partitions, mirror every %s %s", mode, o.latencyMBps, o.latencySchedule, strings.Join(latencyEnv(mode, o.latencySchedule), " "))
+			st, err := measureLatency(ctx, o, admA, admB, mode)
+			if err != nil {
+				logf("  lat (%s mode): FAILED: %v", mode, err)
+				rep.latErrs = append(rep.latErrs, mode+" mode: "+err.Error())
+				continue
+			}
+			rep.lat = append(rep.lat, st)
+			logf("  latency p50 %s, p99 %s over %d records, %d invocations (%s summed wall)", ms(st.P50), ms(st.P99), st.Seen, st.Invocations, secs(st.InvWalls))
 		}
 	}
 	if o.coldRuns > 0 {
@@ -466,7 +525,7 @@ func run(ctx context.Context, o *options) error {
 	if rep.idleBigErr != "" {
 		failed = append(failed, "idle10k")
 	}
-	if rep.latErr != "" {
+	if len(rep.latErrs) > 0 {
 		failed = append(failed, "lat")
 	}
 	for _, c := range rep.cold {
@@ -482,6 +541,22 @@ func run(ctx context.Context, o *options) error {
 		return fmt.Errorf("failed: %s (see the table)", strings.Join(failed, ", "))
 	}
 	return nil
+}
+
+// prefixes are the target topic prefixes of the copy methods.
+var prefixes = map[string]string{"pipe": "pipe", "mirrorless": "ML", "mm2": "MMA", "mm2-eos": "MME"}
+
+// dropRound deletes a copied workload's source topics on A and the target
+// topics of the given methods on B, through drop (0: A, 1: B).
+func dropRound(drop func(int, []string) error, w *workload, methods []string) error {
+	var targets []string
+	for _, m := range methods {
+		targets = append(targets, remoteNames(prefixes[m], w)...)
+	}
+	if err := drop(1, targets); err != nil {
+		return err
+	}
+	return drop(0, w.Topics)
 }
 
 func hasMethod(ms []string, m string) bool {
@@ -518,12 +593,14 @@ func runPipeChild(ctx context.Context, o *options, self string, admB *kadm.Clien
 	var stdout strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, logFile
 	t0 := time.Now()
+	cpu0 := o.brokers.sample()
 	first, stop := firstRecord(ctx, admB, targets, 50*time.Millisecond, nil)
 	defer stop()
-	rss, err := runSampled(cmd)
+	rss, conns, err := runTracked(cmd, []string{o.a, o.b})
 	r.Wall = time.Since(t0)
+	r.Brokers = o.brokers.since(cpu0)
 	stop()
-	r.CPU, r.MaxRSS = rusage(cmd).CPU, rss
+	r.CPU, r.MaxRSS, r.MaxConns = rusage(cmd).CPU, rss, conns
 	if f := first(); !f.IsZero() {
 		r.Startup = f.Sub(t0)
 	}

@@ -142,6 +142,7 @@ func runMirrorless(ctx context.Context, o *options, admB *kadm.Client, w *worklo
 	logf("  reconcile created %d remote topics in %s", len(targets), secs(rec.Wall))
 
 	t0 := time.Now()
+	cpu0 := o.brokers.sample()
 	first, stop := firstRecord(ctx, admB, targets, 50*time.Millisecond, nil)
 	defer stop()
 	var copied int64
@@ -184,6 +185,7 @@ func runMirrorless(ctx context.Context, o *options, admB *kadm.Client, w *worklo
 		}
 	}
 	r.Wall = time.Since(t0) - aside
+	r.Brokers = o.brokers.since(cpu0)
 	stop()
 	if f := first(); !f.IsZero() {
 		r.Startup = f.Sub(t0)

@@ -89,6 +89,7 @@ func runMM2(ctx context.Context, o *options, admB *kadm.Client, w *workload, eos
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	t0 := time.Now()
+	cpu0 := o.brokers.sample()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start MirrorMaker: %w", err)
 	}
@@ -134,6 +135,7 @@ func runMM2(ctx context.Context, o *options, admB *kadm.Client, w *workload, eos
 		return nil, err
 	}
 	r.Wall = time.Since(t0)
+	r.Brokers = o.brokers.since(cpu0)
 	end, err := procUsage(cmd.Process.Pid)
 	if err != nil {
 		return nil, fmt.Errorf("read MirrorMaker's usage: %w", err)

@@ -28,16 +28,11 @@ func rusage(cmd *exec.Cmd) usage {
 	return usage{CPU: st.UserTime() + st.SystemTime()}
 }
 
-// runSampled starts cmd and waits for it, sampling the child's own peak
+// runTracked starts cmd and waits for it, sampling the child's own peak
 // RSS (VmHWM of /proc/<pid>/status, a high-water mark of its address space
 // after exec) every 10 ms; the last sample before exit is what it returns.
-func runSampled(cmd *exec.Cmd) (maxRSS int64, err error) {
-	maxRSS, _, err = runTracked(cmd, nil)
-	return maxRSS, err
-}
-
-// runTracked is runSampled that also counts, per address of addrs, the TCP
-// connections the child opened to it (connTracker; nil for no addresses).
+// It also counts, per address of addrs, the TCP connections the child
+// opened to it (connTracker; nil for no addresses).
 func runTracked(cmd *exec.Cmd, addrs []string) (maxRSS int64, conns map[string]int, err error) {
 	if err := cmd.Start(); err != nil {
 		return 0, nil, err

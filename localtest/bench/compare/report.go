@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,8 +27,9 @@ type report struct {
 	idleErr               string
 	idleBig               *idleStats // workload idle10k
 	idleBigErr            string
-	lat                   *latencyStats // workload lat
-	latErr                string
+	lat                   []*latencyStats // workload lat: batch mode, tail mode
+	latErrs               []string
+	settleNotes           []string // deleted topics whose files the bench could not wait for
 	cold                  []coldRun
 	coldErr               string
 }
@@ -79,7 +81,7 @@ func (rp *report) markdown() string {
 	fmt.Fprintln(&b)
 	fmt.Fprintf(&b, "- Lambda GB-s per GiB (mirrorless only): the Lambda cost model, memory x billed time: %d MB (template.yaml's `MirrorMemory` default; `-lambda-memory`) / 1024 x the summed wall of the invocations (each process from start to exit, outside Lambda), per GiB of key + value + headers copied.\n", o.lambdaMB)
 	fmt.Fprintln(&b, "- MB/s and records/s are over the wall time, from starting the copier (process or JVM) until B holds every record; MB is 10^6 bytes of key + value + headers. \"First record after\" is when B's end offsets first moved (polled every 50 ms), so \"MB/s after first record\" leaves out start-up (for MM2: JVM start, Connect group, task start, topic creation).")
-	fmt.Fprintln(&b, "- CPU and peak RSS are the copier's own. CPU: the pipe and each mirror invocation from wait4's rusage (mirrorless: summed over invocations); MM2 from /proc/<pid>/stat when the copy completed (all JVM threads), not counting shutdown. Peak RSS: VmHWM of /proc/<pid>/status, the pipe and each invocation sampled every 10 ms until exit (mirrorless: the largest invocation), MM2 when the copy completed. Brokers are not counted.")
+	fmt.Fprintln(&b, "- CPU and peak RSS are the copier's own. CPU: the pipe and each mirror invocation from wait4's rusage (mirrorless: summed over invocations); MM2 from /proc/<pid>/stat when the copy completed (all JVM threads), not counting shutdown. Peak RSS: VmHWM of /proc/<pid>/status, the pipe and each invocation sampled every 10 ms until exit (mirrorless: the largest invocation), MM2 when the copy completed. The brokers' CPU is in its own table below.")
 	fmt.Fprintln(&b, "- Before the first workload, B ran one transaction and one group commit (not timed), so that its __transaction_state and __consumer_offsets exist, as on any cluster that has seen either; otherwise the first transactional or group-using copier pays for creating them.")
 	fmt.Fprintln(&b, "- Verified: every target record read back (read_committed) and compared with the generated source record: key, value, both headers in order, timestamp; per partition no record missing, and for the exactly-once copies none duplicated or reordered.")
 	for _, r := range rp.results {
@@ -97,6 +99,7 @@ func (rp *report) markdown() string {
 	}
 
 	rp.repeated(&b)
+	rp.brokerTable(&b)
 	rp.trickle(&b)
 
 	for _, x := range []struct {
@@ -116,15 +119,7 @@ func (rp *report) markdown() string {
 			fmt.Fprintf(&b, "\nIdle invocation (%s): **failed**: %s\n", x.from, oneLine(x.err, 300))
 		}
 	}
-	if st := rp.lat; st != nil {
-		fmt.Fprintf(&b, "\n### End-to-end latency: %.1f MB/s over %d partitions, batch mode, an invocation every %s\n\n", st.MBps, st.Partitions, st.Schedule)
-		fmt.Fprintln(&b, "| produced for | records | invocations | p50 | p99 | max |")
-		fmt.Fprintln(&b, "|---:|---:|---:|---:|---:|---:|")
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s |\n", secs(st.Duration), st.Seen, st.Invocations, ms(st.P50), ms(st.P99), ms(st.Max))
-		fmt.Fprintln(&b, "\nLatency: from handing the record to the producer on A (its timestamp, which the mirror keeps) until a read_committed consumer on B (fetch wait 50 ms) read it. The mirror runs at default settings, each invocation starting the schedule interval after the previous one started. Every record was read once.")
-	} else if rp.latErr != "" {
-		fmt.Fprintf(&b, "\nEnd-to-end latency: **failed**: %s\n", oneLine(rp.latErr, 300))
-	}
+	rp.latency(&b)
 	if rp.idle != nil || rp.idleBig != nil {
 		fmt.Fprintln(&b, "\n"+connsNote)
 	}
@@ -156,6 +151,18 @@ func (rp *report) markdown() string {
 
 	rp.targets(&b)
 	rp.targets17(&b)
+
+	if len(rp.settleNotes) > 0 {
+		fmt.Fprintln(&b, "\n### Deleted topics not waited for")
+		fmt.Fprintln(&b)
+		said := map[string]bool{}
+		for _, n := range rp.settleNotes {
+			if !said[n] {
+				said[n] = true
+				fmt.Fprintf(&b, "- %s.\n", n)
+			}
+		}
+	}
 
 	fmt.Fprintln(&b, "\n### Machine")
 	fmt.Fprintln(&b)
@@ -211,28 +218,156 @@ func (rp *report) repeated(b *strings.Builder) {
 		}
 		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", k.w, k.round, first[k], cell(p), cell(m), ratio)
 	}
-	fmt.Fprintln(b, "\nEach round copies the same records from a fresh source topic into fresh target topics; the main table and the targets use each method's median round by MB/s. Round 1 runs every method in the order given; later rounds only the pipe and mirrorless, the first of the two alternating.")
+	fmt.Fprintln(b)
+	var seen []string
+	for _, k := range keys {
+		if slices.Contains(seen, k.w) {
+			continue
+		}
+		seen = append(seen, k.w)
+		ps := rp.roundPairs(k.w)
+		if len(ps) == 0 {
+			continue
+		}
+		var each []string
+		for _, p := range ps {
+			each = append(each, fmt.Sprintf("%.2fx", p.ratio()))
+		}
+		rs := ratios(ps)
+		fast := fastestPipe(ps)
+		var which []string
+		for _, p := range fast {
+			which = append(which, fmt.Sprintf("round %d, pipe %.1f MB/s", p.round, p.pipe.mbps()))
+		}
+		fmt.Fprintf(b, "- %s, mirrorless / pipe round by round: %s; median %.2fx, spread %.2fx-%.2fx; in the pipe's fastest %d of %d rounds (%s): %.2fx.\n",
+			k.w, strings.Join(each, ", "), median(rs), slices.Min(rs), slices.Max(rs), len(fast), len(ps), strings.Join(which, "; "), median(ratios(fast)))
+	}
+	fmt.Fprintln(b, "\nEach round copies the same records from a fresh source topic into fresh target topics, and once it is verified (unless -keep), its source and target topics are deleted and the bench waits until the brokers have let go of them (gone from the metadata, and their files gone from disk when the brokers' log directories are on this machine), so every round copies onto brokers holding the same data. The main table and issue 6's targets use each method's median round by MB/s; the ratios above are mirrorless against the pipe in the same round. \"The pipe's fastest rounds\": the third of the rounds (at least one) in which the pipe had the highest MB/s, the machine's quiet moments, where the ratio is lowest (issue 17: W1 >= 0.9x there). Round 1 runs every method in the order given; later rounds only the pipe and mirrorless, the first of the two alternating.")
+}
+
+// roundPair is one round of a repeated workload in which both the pipe and
+// mirrorless copied successfully.
+type roundPair struct {
+	round    int
+	pipe, ml *result
+}
+
+func (p roundPair) ratio() float64 { return p.ml.mbps() / p.pipe.mbps() }
+
+// roundPairs are the rounds of workload w in which both copies succeeded,
+// in round order.
+func (rp *report) roundPairs(w string) []roundPair {
+	by := map[int]*roundPair{}
+	for _, r := range rp.rounds {
+		if r.Workload != w || r.Err != "" {
+			continue
+		}
+		if by[r.Round] == nil {
+			by[r.Round] = &roundPair{round: r.Round}
+		}
+		switch r.Method {
+		case "pipe":
+			by[r.Round].pipe = r
+		case "mirrorless":
+			by[r.Round].ml = r
+		}
+	}
+	var out []roundPair
+	for _, p := range by {
+		if p.pipe != nil && p.ml != nil {
+			out = append(out, *p)
+		}
+	}
+	slices.SortFunc(out, func(a, b roundPair) int { return a.round - b.round })
+	return out
+}
+
+// fastestPipe are the pairs in which the pipe ran fastest: the third of
+// them (rounded up: 1 of 3, 2 of 5) with the highest pipe MB/s.
+func fastestPipe(ps []roundPair) []roundPair {
+	s := slices.Clone(ps)
+	slices.SortStableFunc(s, func(a, b roundPair) int { return cmp.Compare(b.pipe.mbps(), a.pipe.mbps()) })
+	return s[:(len(s)+2)/3]
+}
+
+func ratios(ps []roundPair) []float64 {
+	out := make([]float64, len(ps))
+	for i, p := range ps {
+		out[i] = p.ratio()
+	}
+	return out
 }
 
 // roundRatios are mirrorless / pipe throughput of each round of workload w
 // in which both copies succeeded.
-func (rp *report) roundRatios(w string) []float64 {
-	by := map[int]map[string]*result{}
-	for _, r := range rp.rounds {
-		if r.Workload == w && r.Err == "" {
-			if by[r.Round] == nil {
-				by[r.Round] = map[string]*result{}
-			}
-			by[r.Round][r.Method] = r
+func (rp *report) roundRatios(w string) []float64 { return ratios(rp.roundPairs(w)) }
+
+// copies are every copy of the run, workload by workload, every round of
+// the repeated ones.
+func (rp *report) copies() []*result {
+	var out []*result
+	var done []string
+	for _, r := range rp.results {
+		if slices.Contains(done, r.Workload) {
+			continue
 		}
-	}
-	var out []float64
-	for _, m := range by {
-		if p, ml := m["pipe"], m["mirrorless"]; p != nil && ml != nil {
-			out = append(out, ml.mbps()/p.mbps())
+		done = append(done, r.Workload)
+		n := len(out)
+		for _, x := range rp.rounds {
+			if x.Workload == r.Workload {
+				out = append(out, x)
+			}
+		}
+		if len(out) > n {
+			continue
+		}
+		for _, x := range rp.results {
+			if x.Workload == r.Workload {
+				out = append(out, x)
+			}
 		}
 	}
 	return out
+}
+
+// brokerTable is the brokers' CPU and the connections of every copy.
+func (rp *report) brokerTable(b *strings.Builder) {
+	cs := rp.copies()
+	measured := false
+	for _, r := range cs {
+		measured = measured || r.Brokers != nil || r.MaxConns != nil
+	}
+	if !measured {
+		return
+	}
+	fmt.Fprintln(b, "\n### Brokers and connections, every copy")
+	fmt.Fprintln(b)
+	fmt.Fprintln(b, "| workload | round | method | copier CPU-s per GiB | target broker (B) CPU-s per GiB | source broker (A) CPU-s per GiB | copier + both brokers CPU-s per GiB | most connections per process (A, B) |")
+	fmt.Fprintln(b, "|---|---:|---|---:|---:|---:|---:|---|")
+	for _, r := range cs {
+		if r.Err != "" && r.Wall == 0 {
+			continue
+		}
+		round := "—"
+		if r.Round > 0 {
+			round = fmt.Sprint(r.Round)
+		}
+		tgt, okB := r.brokerPerGiB(true)
+		src, okA := r.brokerPerGiB(false)
+		cell := func(v float64, ok bool) string {
+			if !ok {
+				return "—"
+			}
+			return fmt.Sprintf("%.2f", v)
+		}
+		total := "—"
+		if okA && okB {
+			total = fmt.Sprintf("%.2f", r.cpuPerGiB()+tgt+src)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %.2f | %s | %s | %s | %s |\n", r.Workload, round, r.Method, r.cpuPerGiB(), cell(tgt, okB), cell(src, okA), total, connsCell(rp.opts, r.MaxConns))
+	}
+	fmt.Fprintln(b, "\n- Broker CPU: user+sys of each broker's JVM (all threads, /proc/<pid>/stat utime+stime) from the start of the copier until the copy was complete (the same window as the wall time), per GiB copied. On this machine the brokers share the cores with the copier, so their CPU is copy time too. It includes the bench's own look at B during the copy (end offsets every 50 ms; for MM2, reading the last records back), and for MM2 its start-up (internal topics, Connect group). The pid comes from scripts/kafka-pair.sh's pid file ($KAFKA_PAIR_DIR/<A or B>/pid) when that process holds the listening socket, else from the process that does; \"—\" when the broker is not a process on this machine that this user can read.")
+	fmt.Fprintln(b, "- Most connections per process: the pipe's one process; for mirrorless the invocation that opened the most, per broker (issue 17's target: at most 4 per broker per invocation). MM2's are not counted. "+connsNote)
 }
 
 // targets compares W1 with issue 6's targets.
@@ -307,6 +442,15 @@ func (rp *report) targets17(b *strings.Builder) {
 		c := ml.cpuPerGiB() / pipe.cpuPerGiB()
 		rows = append(rows, [3]string{"W3 CPU-s per GiB <= 1.5x the pipe's", fmt.Sprintf("%.2fx", c), yes(c <= 1.5)})
 	}
+	if ps := rp.roundPairs("w1"); len(ps) > 0 {
+		fast := fastestPipe(ps)
+		r := median(ratios(fast))
+		var which []string
+		for _, p := range fast {
+			which = append(which, fmt.Sprint(p.round))
+		}
+		rows = append(rows, [3]string{fmt.Sprintf("W1 throughput >= 0.9x the raw pipe in the pipe's fastest rounds (%d of %d: round %s; median of their ratios)", len(fast), len(ps), strings.Join(which, ", ")), fmt.Sprintf("%.2fx", r), yes(r >= 0.9)})
+	}
 	if t := rp.find("t1", "mirrorless"); t != nil && t.First != nil {
 		f := t.First
 		rows = append(rows,
@@ -317,14 +461,41 @@ func (rp *report) targets17(b *strings.Builder) {
 		for _, n := range f.Conns {
 			most = max(most, n)
 		}
-		rows = append(rows, [3]string{"T1: at most 4 connections per broker per invocation", connsCell(rp.opts, f.Conns), yes(most <= 4)})
+		rows = append(rows, [3]string{"T1: at most 4 connections per broker per invocation (the first invocation)", connsCell(rp.opts, f.Conns), yes(most <= 4)})
+	}
+	for _, w := range []string{"t1", "w1", "w3"} {
+		// The most any invocation of the workload opened, over every round.
+		var peak map[string]int
+		n := 0
+		for _, r := range rp.copies() {
+			if r.Workload != w || r.Method != "mirrorless" || r.Err != "" || r.MaxConns == nil {
+				continue
+			}
+			n += r.Invocations
+			if peak == nil {
+				peak = map[string]int{}
+			}
+			for a, c := range r.MaxConns {
+				peak[a] = max(peak[a], c)
+			}
+		}
+		if peak == nil {
+			continue
+		}
+		most := 0
+		for _, c := range peak {
+			most = max(most, c)
+		}
+		rows = append(rows, [3]string{fmt.Sprintf("%s: at most 4 connections per broker per invocation (the most of its %d invocations)", strings.ToUpper(w), n), connsCell(rp.opts, peak), yes(most <= 4)})
 	}
 	if rp.idleBig != nil {
 		m := median(walls(rp.idleBig.Runs))
 		rows = append(rows, [3]string{fmt.Sprintf("idle invocation over %d partitions <= 500 ms wall (median)", rp.idleBig.Partitions), ms(m), yes(m <= 500*time.Millisecond)})
 	}
-	if st := rp.lat; st != nil {
-		rows = append(rows, [3]string{fmt.Sprintf("batch mode: p99 end-to-end latency <= the schedule interval + 5 s (%s)", st.Schedule+5*time.Second), ms(st.P99), yes(st.P99 <= st.Schedule+5*time.Second)})
+	for _, st := range rp.lat {
+		if st.Mode == "batch" {
+			rows = append(rows, [3]string{fmt.Sprintf("batch mode: p99 end-to-end latency <= the schedule interval + 5 s (%s)", st.Schedule+5*time.Second), ms(st.P99), yes(st.P99 <= st.Schedule+5*time.Second)})
+		}
 	}
 	if len(rows) == 0 {
 		return
@@ -422,4 +593,27 @@ func (rp *report) trickle(b *strings.Builder) {
 		f.Partitions, f.PartitionsWritten, f.Units, f.Records, f.LagLeft, secs(f.Wall), secs(f.CPU), mib(f.MaxRSS), connsCell(rp.opts, f.Conns),
 		r.Invocations, secs(sum), secs(r.CPU), mib(r.MaxRSS), connsCell(rp.opts, r.MaxConns))
 	fmt.Fprintln(b, "\n\"Written by the first invocation\": target partitions whose end offset was above 0 after it. The invocations after the first ran back to back, at default settings, until nothing was left; the copy was then verified as in the main table. "+connsNote)
+}
+
+// latency is the lat workload's table: batch mode and tail mode.
+func (rp *report) latency(b *strings.Builder) {
+	if len(rp.lat) == 0 && len(rp.latErrs) == 0 {
+		return
+	}
+	o := rp.opts
+	fmt.Fprintf(b, "\n### End-to-end latency: %.1f MB/s over 100 partitions, an invocation every %s\n\n", o.latencyMBps, o.latencySchedule)
+	fmt.Fprintln(b, "| mode | mirror settings | produced for | records | invocations | p50 | p99 | max | invocations' wall (summed) | CPU user+sys | Lambda GB-s per GiB |")
+	fmt.Fprintln(b, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, st := range rp.lat {
+		env := "defaults"
+		if len(st.Env) > 0 {
+			env = "`" + strings.Join(st.Env, " ") + "`"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %d | %d | %s | %s | %s | %s | %s | %.1f |\n", st.Mode, env, secs(st.Duration), st.Seen, st.Invocations,
+			ms(st.P50), ms(st.P99), ms(st.Max), secs(st.InvWalls), secs(st.CPU), st.gbSecondsPerGiB(o.lambdaMB))
+	}
+	for _, e := range rp.latErrs {
+		fmt.Fprintf(b, "| **failed** | %s | | | | | | | | | |\n", oneLine(e, 300))
+	}
+	fmt.Fprintf(b, "\nLatency: from handing the record to the producer on A (its timestamp, which the mirror keeps) until a read_committed consumer on B (fetch wait 50 ms) read it; every record was read once. Each invocation starts the schedule interval after the previous one started, or when it ends if it ran longer. Batch mode: default settings, an invocation exits once caught up. Tail mode: `MIRROR_TAIL=true` keeps an invocation that has caught up copying until its budget ends; the budget is the interval plus the safety margin (the mirror stops starting work a margin before the budget's end), so one invocation covers each interval and the next starts when it ends. Lambda GB-s per GiB: %d MB / 1024 x the invocations' summed wall, per GiB produced (key + value + headers): what each mode costs for this trickle.\n", o.lambdaMB)
 }

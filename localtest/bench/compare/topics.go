@@ -65,7 +65,10 @@ func deleteTopics(ctx context.Context, adm *kadm.Client, cluster string, names [
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		td, err := adm.ListTopics(ctx)
+		// kadm answers listings from the client's metadata cache, where a
+		// deleted topic stays for MetadataMinAge (5 s); asking for the
+		// authorized operations too makes it send the request.
+		td, err := adm.ListTopics(kadm.WithAuthorizedOps(ctx))
 		left := 0
 		if err == nil {
 			for _, n := range present {
