@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -106,3 +107,22 @@ func TestFastestPipe(t *testing.T) {
 }
 
 func secondsDur(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// Batch mode runs at the defaults; tail mode sets MIRROR_TAIL and a budget
+// of one interval plus the margin unless -latency-tail-budget says another.
+func TestLatencyEnv(t *testing.T) {
+	t.Parallel()
+	o := &options{latencySchedule: 10 * time.Second}
+	if got := latencyEnv("batch", o); got != nil {
+		t.Errorf("batch: %v, want none", got)
+	}
+	want := "[MIRROR_TAIL=true MIRROR_TIME_BUDGET=15s MIRROR_SAFETY_MARGIN=5s]"
+	if got := fmt.Sprint(latencyEnv("tail", o)); got != want {
+		t.Errorf("tail: %s, want %s", got, want)
+	}
+	o.latencyTailBudget = time.Minute
+	want = "[MIRROR_TAIL=true MIRROR_TIME_BUDGET=1m0s MIRROR_SAFETY_MARGIN=5s]"
+	if got := fmt.Sprint(latencyEnv("tail", o)); got != want {
+		t.Errorf("tail, budget 1m: %s, want %s", got, want)
+	}
+}

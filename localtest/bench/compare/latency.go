@@ -45,22 +45,28 @@ func (st *latencyStats) gbSecondsPerGiB(memMB int) float64 {
 // latencyRecord is the value size of the lat workload's records.
 const latencyRecord = 1024
 
-// latencyMargin is MIRROR_SAFETY_MARGIN of a tail-mode run (the default):
-// its MIRROR_TIME_BUDGET is the schedule interval plus this, so that each
-// invocation copies for one interval (the mirror stops starting work a
-// margin before the budget ends) and the next one starts when it ends.
+// latencyMargin is MIRROR_SAFETY_MARGIN of a tail-mode run (the default).
 const latencyMargin = 5 * time.Second
 
 // latencyEnv is the mirror's environment in a mode of the lat workload:
 // none in batch mode (the defaults); in tail mode MIRROR_TAIL=true, which
 // keeps an invocation that has caught up copying until its budget ends,
-// with a budget of one schedule interval plus the margin.
-func latencyEnv(mode string, schedule time.Duration) []string {
+// less the margin. The budget is -latency-tail-budget, by default the
+// schedule interval plus the margin: each invocation copies for one
+// interval and the next starts when it ends, no gap between them. A budget
+// of the interval itself is a deployment whose timeout is its interval
+// (docs/operations.md): records arriving in the last margin of each
+// interval wait for the next invocation.
+func latencyEnv(mode string, o *options) []string {
 	if mode != "tail" {
 		return nil
 	}
+	budget := o.latencyTailBudget
+	if budget <= 0 {
+		budget = o.latencySchedule + latencyMargin
+	}
 	return []string{"MIRROR_TAIL=true",
-		"MIRROR_TIME_BUDGET=" + (schedule + latencyMargin).String(),
+		"MIRROR_TIME_BUDGET=" + budget.String(),
 		"MIRROR_SAFETY_MARGIN=" + latencyMargin.String()}
 }
 
@@ -82,7 +88,7 @@ func measureLatency(ctx context.Context, o *options, admA, admB *kadm.Client, mo
 		topic += "-" + mode
 	}
 	target := "ML." + topic
-	st := &latencyStats{Mode: mode, Env: latencyEnv(mode, o.latencySchedule), Partitions: parts, MBps: o.latencyMBps, Schedule: o.latencySchedule,
+	st := &latencyStats{Mode: mode, Env: latencyEnv(mode, o), Partitions: parts, MBps: o.latencyMBps, Schedule: o.latencySchedule,
 		Duration: max(2*time.Second, time.Duration(float64(o.latencyDuration)*o.scale))}
 	if err := recreateTopics(ctx, admA, "A", []string{topic}, parts); err != nil {
 		return nil, err

@@ -79,6 +79,7 @@ type options struct {
 	idleBig                          int
 	latencyMBps                      float64
 	latencyDuration, latencySchedule time.Duration
+	latencyTailBudget                time.Duration
 	lambdaMB                         int
 	idleRuns                         int
 	coldRuns                         int
@@ -232,6 +233,7 @@ func main() {
 	flag.Float64Var(&o.latencyMBps, "latency-rate", 1, "MB/s produced on A by workload lat (1 KiB records over 100 partitions)")
 	flag.DurationVar(&o.latencyDuration, "latency-duration", time.Minute, "how long workload lat produces (times -scale, at least 2 s)")
 	flag.DurationVar(&o.latencySchedule, "latency-schedule", 10*time.Second, "workload lat: a mirror invocation starts this long after the previous one started (batch mode on a schedule)")
+	flag.DurationVar(&o.latencyTailBudget, "latency-tail-budget", 0, "workload lat, tail mode: MIRROR_TIME_BUDGET of the invocations (0: the schedule interval plus the 5 s safety margin, so they copy back to back; the interval itself models a deployment whose timeout is its interval, with a 5 s gap each interval)")
 	flag.IntVar(&o.lambdaMB, "lambda-memory", 1024, "MB of Lambda memory for the GB-seconds per GiB of mirrorless (template.yaml's MirrorMemory default)")
 	flag.IntVar(&o.idleRuns, "idle-runs", 5, "idle invocations to measure")
 	flag.IntVar(&o.coldRuns, "cold-runs", 3, "cold starts to measure per mode (0: none)")
@@ -244,6 +246,10 @@ func main() {
 	flag.Parse()
 	if o.a == "" || o.b == "" {
 		fmt.Fprintln(os.Stderr, "compare: -a and -b (or MIRROR_TEST_A and MIRROR_TEST_B) are required; scripts/bench.sh starts a pair")
+		os.Exit(2)
+	}
+	if o.latencyTailBudget != 0 && o.latencyTailBudget <= latencyMargin {
+		fmt.Fprintf(os.Stderr, "compare: -latency-tail-budget %s must be 0 or more than the %s safety margin\n", o.latencyTailBudget, latencyMargin)
 		os.Exit(2)
 	}
 	if o.out == "" {
@@ -475,7 +481,7 @@ func run(ctx context.Context, o *options) error {
 	}
 	if wset["lat"] && hasMethod(methods, "mirrorless") {
 		for _, mode := range []string{"batch", "tail"} {
-			logf("lat (%s mode): %.1f MB/s over 100 partitions, mirror every %s %s", mode, o.latencyMBps, o.latencySchedule, strings.Join(latencyEnv(mode, o.latencySchedule), " "))
+			logf("lat (%s mode): %.1f MB/s over 100 partitions, mirror every %s %s", mode, o.latencyMBps, o.latencySchedule, strings.Join(latencyEnv(mode, o), " "))
 			st, err := measureLatency(ctx, o, admA, admB, mode)
 			if err != nil {
 				logf("  lat (%s mode): FAILED: %v", mode, err)
