@@ -3,6 +3,7 @@ package invocation
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,7 +35,11 @@ func TestUnknownCommitOutcome(t *testing.T) {
 			d.Delay = 2500 * time.Millisecond
 			// Armed while the first EndTxn is handled, it takes the next
 			// one the connection reads: the second transaction's.
-			b.ControlKey(int16(kmsg.EndTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
+			b.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+				if !groupTxn(req) {
+					b.KeepControl() // the work-group assignment's
+					return nil, nil, false
+				}
 				d.Drop(int16(kmsg.EndTxn), 1)
 				return nil, nil, false
 			})
@@ -42,8 +47,8 @@ func TestUnknownCommitOutcome(t *testing.T) {
 		{"lost", func(b *kfake.Cluster, _ *kafkatest.ResponseDropper) {
 			// Held past the client's end timeout, then dropped unprocessed.
 			var n atomic.Int32
-			b.ControlKey(int16(kmsg.EndTxn), func(kmsg.Request) (kmsg.Response, error, bool) {
-				if n.Add(1) != 2 {
+			b.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+				if !groupTxn(req) || n.Add(1) != 2 {
 					b.KeepControl()
 					return nil, nil, false
 				}
@@ -86,4 +91,11 @@ func TestUnknownCommitOutcome(t *testing.T) {
 			}
 		})
 	}
+}
+
+// groupTxn: req ends a transaction of a work group's producer (not one of
+// the assignment's).
+func groupTxn(req kmsg.Request) bool {
+	r, ok := req.(*kmsg.EndTxnRequest)
+	return ok && strings.Contains(r.TransactionalID, ".~group.")
 }

@@ -39,6 +39,11 @@ type Invoker struct {
 	Settings config.Settings
 	Logger   *slog.Logger
 	Flows    []*config.Flow
+	// Groups is the number of work groups the schedule's tick decided
+	// (its fan-out) for the mirror runs of this invocation: each flow's
+	// assignment is changed to it first. 0: copy under the current one
+	// (a fan-out worker; see mirror.Mirror.Groups).
+	Groups int
 
 	admins   map[string]*kadm.Client // per "alias/role-set" key
 	baseOpts map[string][]kgo.Opt
@@ -182,6 +187,7 @@ func (a *Invoker) Mirror(ctx context.Context, owner string) (*MirrorSummary, err
 		m := a.newMirror(f, owner)
 		m.Share = len(a.Flows)
 		m.Shares = shares
+		m.Groups = a.Groups
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -48,11 +48,14 @@ type TxnOffset struct {
 	Metadata  string
 }
 
-// TxnOffsetCommit commits o for group in the producer's open transaction.
-// The group must be in the transaction already (AddOffsetsToTxn), unless
-// the broker adds it on this request itself (Kafka 4's transaction
-// version 2).
-func TxnOffsetCommit(ctx context.Context, prod *kgo.Client, txnID, group string, o TxnOffset) error {
+// TxnOffsetCommit commits os for group in the producer's open transaction,
+// in one request. The group must be in the transaction already
+// (AddOffsetsToTxn), unless the broker adds it on this request itself
+// (Kafka 4's transaction version 2).
+func TxnOffsetCommit(ctx context.Context, prod *kgo.Client, txnID, group string, os ...TxnOffset) error {
+	if len(os) == 0 {
+		return nil
+	}
 	id, epoch, err := prod.ProducerID(ctx)
 	if err != nil {
 		return fmt.Errorf("load producer id: %w", err)
@@ -63,17 +66,25 @@ func TxnOffsetCommit(ctx context.Context, prod *kgo.Client, txnID, group string,
 	req.ProducerID = id
 	req.ProducerEpoch = epoch
 	req.Generation = -1
-	rt := kmsg.NewTxnOffsetCommitRequestTopic()
-	rt.Topic = o.Topic
-	rt.TopicID = o.TopicID
-	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
-	rp.Partition = o.Partition
-	rp.Offset = o.Offset
-	rp.LeaderEpoch = -1
-	meta := o.Metadata
-	rp.Metadata = &meta
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	byTopic := map[string]int{}
+	for _, o := range os {
+		i, ok := byTopic[o.Topic]
+		if !ok {
+			rt := kmsg.NewTxnOffsetCommitRequestTopic()
+			rt.Topic = o.Topic
+			rt.TopicID = o.TopicID
+			i = len(req.Topics)
+			byTopic[o.Topic] = i
+			req.Topics = append(req.Topics, rt)
+		}
+		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		rp.Partition = o.Partition
+		rp.Offset = o.Offset
+		rp.LeaderEpoch = -1
+		meta := o.Metadata
+		rp.Metadata = &meta
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+	}
 	return whileCoordinatorBusy(ctx, func() error {
 		resp, err := req.RequestWith(ctx, prod)
 		if err != nil {
@@ -82,12 +93,51 @@ func TxnOffsetCommit(ctx context.Context, prod *kgo.Client, txnID, group string,
 		for _, t := range resp.Topics {
 			for _, pp := range t.Partitions {
 				if err := kerr.ErrorForCode(pp.ErrorCode); err != nil {
-					return err
+					return fmt.Errorf("%s/%d: %w", t.Topic, pp.Partition, err)
 				}
 			}
 		}
 		return nil
 	})
+}
+
+// Fence bumps the producer epoch of each transactional id, as a new
+// producer's InitProducerID does, and so aborts any transaction open under
+// it: whoever held one of them can no longer write or commit. It uses cl
+// for raw requests (any client of the cluster: kgo sends each to the id's
+// transaction coordinator), up to 32 at once, and returns the first
+// failure. timeoutMs is the transaction timeout registered for ids never
+// seen before.
+func Fence(ctx context.Context, cl *kgo.Client, txnIDs []string, timeoutMs int32) error {
+	sem := make(chan struct{}, 32)
+	errs := make(chan error, len(txnIDs))
+	for _, id := range txnIDs {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			req := kmsg.NewPtrInitProducerIDRequest()
+			req.TransactionalID = &id
+			req.TransactionTimeoutMillis = timeoutMs
+			req.ProducerID, req.ProducerEpoch = -1, -1
+			errs <- whileCoordinatorBusy(ctx, func() error {
+				resp, err := req.RequestWith(ctx, cl)
+				if err != nil {
+					return err
+				}
+				if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+					return fmt.Errorf("fence %s: %w", id, err)
+				}
+				return nil
+			})
+		}()
+	}
+	var first error
+	for range txnIDs {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // whileCoordinatorBusy issues a transaction-coordinator request again, with

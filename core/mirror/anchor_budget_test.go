@@ -11,14 +11,16 @@ import (
 	"github.com/mirrorless/mirrorless/core/kafkatest"
 )
 
-// Anchors (auto.offset.reset=latest, partitions with no progress) run one
-// after another, each a few round trips and a client. A first run over
-// many partitions with a small budget must stop anchoring at its stop
-// time, leave the rest to later runs, and leave no anchor's transaction
-// open: the review found anchors begun past the stop time cut off by the
-// run's deadline, their errors failing the run and their offsets-only
-// transactions left Ongoing. kfake's target answers each AddOffsetsToTxn
-// 150 ms late, so the 24 anchors take longer than the run's 1 s.
+// Anchors (auto.offset.reset=latest, partitions with no progress) are one
+// transaction per work group, and the groups run one after another, each
+// a few round trips and a client. A first run over many groups with a
+// small budget must stop anchoring at its stop time, leave the rest to
+// later runs, and leave no anchor's transaction open: the review found
+// anchors begun past the stop time cut off by the run's deadline, their
+// errors failing the run and their offsets-only transactions left
+// Ongoing. kfake's target answers each AddOffsetsToTxn 150 ms late, and
+// MIRROR_GROUPS=24 puts each partition in a group of its own, so the 24
+// anchors take longer than the run's 1 s.
 func TestAnchorsStopAtStopTime(t *testing.T) {
 	const (
 		parts  = 24
@@ -33,6 +35,7 @@ func TestAnchorsStopAtStopTime(t *testing.T) {
 	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), src, parts, 0, 2)
 	m := testMirror(t, pair, "anchors", "A->B.topics = "+src, "A->B.consumer.auto.offset.reset = latest")
 	m.Settings.SafetyMargin = margin
+	m.Settings.Groups = parts
 
 	var slow, delayed atomic.Bool
 	slow.Store(true)

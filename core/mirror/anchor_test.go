@@ -13,7 +13,6 @@ import (
 	"github.com/mirrorless/mirrorless/core/kafka"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/lease"
-	"github.com/mirrorless/mirrorless/core/names"
 	"github.com/mirrorless/mirrorless/core/reconcile"
 )
 
@@ -111,19 +110,22 @@ func testStaleAnchor(t *testing.T, pair kafkatest.Pair) {
 	if u == nil || u.End != 100 || u.Progress != nil {
 		t.Fatalf("plan: %+v; want the unit at end 100 with no progress", u)
 	}
-	txnID := names.UnitTransactionalID(x.Flow.Name(), u.SourceTopic, u.Partition)
-	prod, err := x.newProducer(txnID)
+	a, err := x.settle(ctx, 1, p.OffsetSyncsID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := prod.ProducerID(ctx); err != nil {
+	g := &groupRun{m: x, id: 0, assign: a, txnID: x.groupTxnID(0), log: x.Logger, stopAt: time.Now().Add(20 * time.Second), end: time.Now().Add(25 * time.Second)}
+	if err := g.initProducer(ctx); err != nil {
 		t.Fatal(err)
 	}
-	w := &worker{m: x, u: u, txnID: txnID, prod: prod, log: x.Logger, end: time.Now().Add(20 * time.Second)}
-	defer func() { w.prod.Close() }()
+	defer func() { g.prod.Close() }()
+	l := &lane{u: u, log: x.Logger}
 	bounds, err := remoteBounds(ctx, x.TargetAdmin, []*unit{u})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if anchor, err := g.position(ctx, l, map[lease.Unit]Position{}, bounds[u.Unit]); err != nil || !anchor {
+		t.Fatalf("x's position: anchor %v, err %v; want an anchor at 100", anchor, err)
 	}
 
 	// Y anchors at 100; Z copies the 50 records that arrive next.
@@ -138,7 +140,7 @@ func testStaleAnchor(t *testing.T, pair kafkatest.Pair) {
 	}
 
 	// X's anchor lands now.
-	err = x.position(ctx, w, map[lease.Unit]Position{}, bounds[u.Unit])
+	_, _, err = g.anchor(ctx, []*lane{l})
 	if !kafka.IsFenced(err) {
 		t.Errorf("x's stale anchor: %v; want it fenced", err)
 	}

@@ -10,8 +10,8 @@ import (
 )
 
 // more decides whether an open transaction takes more fetched records:
-// only while the source is known to hold more, within the batch limits,
-// and within a third of the transaction timeout.
+// only while some lane's source is known to hold more, within the batch
+// limits, and within a third of the transaction timeout.
 func TestMoreEndsTransactions(t *testing.T) {
 	recs := func(from, n int64) []*kgo.Record {
 		out := make([]*kgo.Record, n)
@@ -20,13 +20,19 @@ func TestMoreEndsTransactions(t *testing.T) {
 		}
 		return out
 	}
-	newWorker := func(end int64) *worker {
-		w := &worker{
-			m: &Mirror{Settings: config.Settings{BatchRecords: 1000, BatchBytes: 1 << 20, TransactionTimeout: 30 * time.Second}},
-			u: &unit{End: end}, in: make(chan []*kgo.Record, 1), inflight: newBudget(1 << 20),
+	newGroup := func(end int64, stopAt time.Time) (*groupRun, *lane) {
+		l := &lane{u: &unit{End: end}, pos: Position{Next: 10}}
+		g := &groupRun{
+			m:     &Mirror{Settings: config.Settings{BatchRecords: 1000, BatchBytes: 1 << 20, TransactionTimeout: 30 * time.Second}},
+			lanes: []*lane{l}, in: make(chan chunk, 1), inflight: newBudget(1 << 20), stopAt: stopAt,
 		}
-		w.in <- recs(10, 5)
-		return w
+		g.in <- chunk{l: l, recs: recs(10, 5)}
+		return g, l
+	}
+	newTxn := func(g *groupRun, l *lane, age time.Duration, taken int, bytes int64) *txn {
+		t := &txn{g: g, began: time.Now().Add(-age), taken: taken, bytes: bytes, lanes: map[*lane]*laneTxn{}}
+		t.lane(l)
+		return t
 	}
 	stopAt := time.Now().Add(time.Minute)
 	for _, c := range []struct {
@@ -35,31 +41,31 @@ func TestMoreEndsTransactions(t *testing.T) {
 		age   time.Duration // how long the transaction has been open
 		taken int           // records the transaction has taken
 		bytes int64         // and their bytes
-		want  int           // records more returns
+		want  int           // records more brings
 	}{
 		{"source holds more", 100, 0, 10, 0, 5},
 		{"planned end reached", 10, 0, 10, 0, 0},
 		{"record limit reached", 100, 0, 1000, 0, 0},
-		{"record limit nearly reached", 100, 0, 998, 0, 2},
 		{"byte limit reached", 100, 0, 10, 1 << 20, 0},
 		{"open a third of the transaction timeout", 100, 10*time.Second + time.Millisecond, 10, 0, 0},
 	} {
-		w := newWorker(c.end)
-		tx := &txn{w: w, began: time.Now().Add(-c.age), next: 10, taken: c.taken, bytes: c.bytes}
-		if got := w.more(tx, stopAt); len(got) != c.want {
-			t.Errorf("%s: more took %d records, want %d", c.name, len(got), c.want)
+		g, l := newGroup(c.end, stopAt)
+		tx := newTxn(g, l, c.age, c.taken, c.bytes)
+		more := g.more(tx)
+		if got := len(l.rest); more != (c.want > 0) || got != c.want {
+			t.Errorf("%s: more = %v with %d records held, want %d", c.name, more, got, c.want)
 		}
 	}
-	// Past stopAt nothing is taken either.
-	w := newWorker(100)
-	if got := w.more(&txn{w: w, began: time.Now(), next: 10}, time.Now().Add(-time.Millisecond)); got != nil {
-		t.Errorf("past stopAt: more took %d records", len(got))
+	// Past the stop time nothing is taken either.
+	g, l := newGroup(100, time.Now().Add(-time.Millisecond))
+	if g.more(newTxn(g, l, 0, 10, 0)) {
+		t.Errorf("past the stop time: more took %d records", len(l.rest))
 	}
 	// Nothing fetched while the source holds more: it waits, then commits.
-	w = newWorker(100)
-	<-w.in
+	g, l = newGroup(100, stopAt)
+	<-g.in
 	began := time.Now()
-	if got := w.more(&txn{w: w, began: time.Now(), next: 10}, stopAt); got != nil || time.Since(began) < moreWait {
-		t.Errorf("nothing fetched: more took %d records after %v, want none after %v", len(got), time.Since(began), moreWait)
+	if more := g.more(newTxn(g, l, 0, 10, 0)); more || time.Since(began) < moreWait {
+		t.Errorf("nothing fetched: more = %v after %v, want false after %v", more, time.Since(began), moreWait)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/core/lease"
+	"github.com/mirrorless/mirrorless/core/names"
 )
 
 // unit is one (flow, source topic, partition) with what the planner knows
@@ -78,8 +79,10 @@ type plan struct {
 	// it) does not exist yet: reconcile creates them.
 	Waiting []string
 	// OffsetSyncsMissing is set when the flow's offset-syncs topic does
-	// not exist on the target.
+	// not exist on the target; OffsetSyncsID is its topic id otherwise
+	// (the assignment entry is kept under it).
 	OffsetSyncsMissing bool
+	OffsetSyncsID      [16]byte
 }
 
 // makePlan lists the flow's source partitions, their offsets and their
@@ -108,6 +111,8 @@ func makePlan(ctx context.Context, f *config.Flow, src, tgt *kadm.Client) (*plan
 	}
 	if d, ok := remote[f.OffsetSyncsTopic()]; !ok || d.Err != nil {
 		p.OffsetSyncsMissing = true
+	} else {
+		p.OffsetSyncsID = d.ID
 	}
 	if len(selected) == 0 {
 		return p, nil
@@ -192,6 +197,76 @@ func (p *plan) lagLeft(startFrom string) int64 {
 		n += u.lag(startFrom)
 	}
 	return n
+}
+
+// groupWork is one work group's units with work, in claiming order.
+type groupWork struct {
+	id    int
+	units []*unit
+}
+
+// groups splits units (in claiming order) into their work groups under k
+// groups. A lone invocation takes the groups most overdue first (by their
+// most overdue unit); the invocations of a fanned-out tick, started at the
+// same moment, each start at their own group (the one with index i at
+// group i mod k) and go round from there, so that they do not all reach
+// for the same leases.
+func groups(units []*unit, k, index int, fanned bool) []groupWork {
+	at := map[int]int{}
+	var out []groupWork
+	for _, u := range units {
+		g := groupOf(u.SourceTopic, u.Partition, k)
+		i, ok := at[g]
+		if !ok {
+			i = len(out)
+			at[g] = i
+			out = append(out, groupWork{id: g})
+		}
+		out[i].units = append(out[i].units, u)
+	}
+	if fanned {
+		start := index % k
+		sort.SliceStable(out, func(i, j int) bool {
+			return (out[i].id-start+k)%k < (out[j].id-start+k)%k
+		})
+	}
+	return out
+}
+
+// groupUnits is every unit of work group g under k groups, in claiming
+// order: what a tailing run holds.
+func (p *plan) groupUnits(g, k int, startFrom string, refresh time.Duration) []*unit {
+	var out []*unit
+	for _, u := range p.candidatesAll(startFrom, refresh) {
+		if groupOf(u.SourceTopic, u.Partition, k) == g {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// candidatesAll is every unit, those that need work first.
+func (p *plan) candidatesAll(startFrom string, refresh time.Duration) []*unit {
+	out := p.candidates(startFrom, refresh)
+	for _, u := range p.Units {
+		if !u.needsWork(startFrom, refresh) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// legacyTxnIDs are the per-partition transactional ids the mirror used
+// before work groups, for the units that have a position (a writer of
+// that version may be holding them): the first assignment fences them.
+func (p *plan) legacyTxnIDs(flow string) []string {
+	var out []string
+	for _, u := range p.Units {
+		if u.Progress != nil {
+			out = append(out, names.UnitTransactionalID(flow, u.SourceTopic, u.Partition))
+		}
+	}
+	return out
 }
 
 func (p *plan) find(lu lease.Unit) *unit {

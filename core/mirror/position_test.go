@@ -35,15 +35,16 @@ func testUnitTakenWhileStarting(t *testing.T, pair kafkatest.Pair) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &worker{m: m, u: u, log: discard}
-	if err := m.position(ctx, w, map[lease.Unit]Position{}, bounds[u.Unit]); !errors.Is(err, ErrPartitionStopped) {
+	g := &groupRun{m: m, log: discard}
+	l := &lane{u: u, log: discard}
+	if _, err := g.position(ctx, l, map[lease.Unit]Position{}, bounds[u.Unit]); !errors.Is(err, ErrPartitionStopped) {
 		t.Fatalf("records and no progress: %v, want the partition stopped", err)
 	}
 	pos := Position{Next: 5, LastUpstream: 4, LastDownstream: 4, SourceID: "id", Committed: time.Now()}
 	if err := commitProgressPlain(ctx, adm, ProgressGroup(flow), u.Unit, pos); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.position(ctx, w, map[lease.Unit]Position{}, bounds[u.Unit]); !errors.Is(err, errUnitTaken) {
+	if _, err := g.position(ctx, l, map[lease.Unit]Position{}, bounds[u.Unit]); !errors.Is(err, errUnitTaken) {
 		t.Fatalf("progress committed after it was read: %v, want the unit passed over", err)
 	}
 }
@@ -67,14 +68,14 @@ func testPositionPastPlannedEnd(t *testing.T, pair kafkatest.Pair) {
 		stopped bool
 	}{{15, false}, {25, true}} {
 		u := &unit{Unit: lease.Unit{Topic: "A." + src, Partition: 0}, SourceTopic: src, SourceID: "id", End: 10}
-		w := &worker{m: m, u: u, log: discard}
+		g, l := &groupRun{m: m, log: discard}, &lane{u: u, log: discard}
 		progress := map[lease.Unit]Position{u.Unit: {Next: c.next, LastUpstream: c.next - 1, LastDownstream: c.next - 1, SourceID: "id", Committed: time.Now()}}
-		err := m.position(ctx, w, progress, [2]int64{})
+		_, err := g.position(ctx, l, progress, [2]int64{})
 		switch {
 		case c.stopped && !errors.Is(err, ErrPartitionStopped):
 			t.Errorf("position %d past the source's end 20: %v, want the partition stopped", c.next, err)
-		case !c.stopped && (err != nil || u.End != 20 || w.pos.Next != c.next):
-			t.Errorf("position %d, planned end 10, source end 20: err %v, end %d, next %d; want it accepted with end 20", c.next, err, u.End, w.pos.Next)
+		case !c.stopped && (err != nil || u.End != 20 || l.pos.Next != c.next):
+			t.Errorf("position %d, planned end 10, source end 20: err %v, end %d, next %d; want it accepted with end 20", c.next, err, u.End, l.pos.Next)
 		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/mirrorless/mirrorless/core/kafkatest"
 	"github.com/mirrorless/mirrorless/core/lease"
-	"github.com/mirrorless/mirrorless/core/names"
 )
 
 // A commit of unknown outcome is resolved from the committed position, and
@@ -31,23 +30,25 @@ func TestResolveUnknownNeedsOurPosition(t *testing.T) {
 
 	m := testMirror(t, pair, "this", "A->B.topics = "+src)
 	u := &unit{Unit: lease.Unit{Topic: "A." + src, Partition: 0}, SourceTopic: src}
-	txnID := names.UnitTransactionalID(m.Flow.Name(), src, 0)
-	prod, err := m.newProducer(txnID)
+	prod, err := m.newProducer(m.groupTxnID(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &worker{m: m, u: u, txnID: txnID, prod: prod, log: slog.Default(), end: time.Now().Add(20 * time.Second),
-		pos: Position{Next: 0, LastUpstream: -1, LastDownstream: -1}}
-	defer func() { w.prod.Close() }()
+	g := &groupRun{m: m, txnID: m.groupTxnID(0), prod: prod, log: slog.Default(), end: time.Now().Add(20 * time.Second)}
+	defer func() { g.prod.Close() }()
+	l := &lane{u: u, pos: Position{Next: 0, LastUpstream: -1, LastDownstream: -1}, log: slog.Default()}
+	tx := &txn{g: g, lanes: map[*lane]*laneTxn{}}
+	lt := tx.lane(l)
+	lt.records, lt.bytes, tx.records, tx.bytes = 30, 300, 30, 300
 	want := Position{Next: 30, LastUpstream: 29, LastDownstream: 29, Committed: time.Now().Add(-time.Hour)}
-	err = w.resolveUnknown(context.Background(), errors.New("commit response lost"), want, 30, 300)
+	err = g.resolveUnknown(context.Background(), errors.New("commit response lost"), tx, map[*lane]Position{l: want})
 	if !errors.Is(err, errStopUnit) {
-		t.Fatalf("resolve: %v; want the unit stopped", err)
+		t.Fatalf("resolve: %v; want the group stopped", err)
 	}
-	if w.res.Records != 0 || w.res.Transactions != 0 {
-		t.Fatalf("counted %d records in %d transactions as this invocation's; the position committed is the other invocation's", w.res.Records, w.res.Transactions)
+	if l.res.Records != 0 || l.res.Transactions != 0 {
+		t.Fatalf("counted %d records in %d transactions as this invocation's; the position committed is the other invocation's", l.res.Records, l.res.Transactions)
 	}
-	if w.pos.Next != 0 {
-		t.Fatalf("position moved to %d on another invocation's commit", w.pos.Next)
+	if l.pos.Next != 0 {
+		t.Fatalf("position moved to %d on another invocation's commit", l.pos.Next)
 	}
 }

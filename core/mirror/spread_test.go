@@ -2,55 +2,75 @@ package mirror
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/mirrorless/mirrorless/core/lease"
 )
 
-// The invocations of one tick, each given the candidates in its own
-// (shuffled) order, prefer disjoint partitions: with two partitions per
-// invocation, the first two of indexes 0, 1 and 2 are six different
-// partitions, the least recently committed (never committed first) at
-// index 0; an index past the list wraps round.
-func TestSpread(t *testing.T) {
+// Partitions split into work groups by topic and partition, the same way
+// for every invocation; a topic's partitions go round the groups, so a
+// busy topic spreads over all of them.
+func TestGroupOf(t *testing.T) {
 	t.Parallel()
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var all []*unit
-	for i := range 6 {
-		u := &unit{Unit: lease.Unit{Topic: "A.t", Partition: int32(i)}, SourceTopic: "t"}
-		if i >= 2 { // partitions 0 and 1 were never committed
-			u.Progress = &Position{Committed: base.Add(time.Duration(10-i) * time.Minute)}
+	for _, k := range []int{1, 2, 3, 10} {
+		seen := map[int]int{}
+		for p := range int32(3 * k) {
+			g := groupOf("orders", p, k)
+			if g < 0 || g >= k {
+				t.Fatalf("groupOf(orders, %d, %d) = %d", p, k, g)
+			}
+			if again := groupOf("orders", p, k); again != g {
+				t.Fatalf("groupOf is not stable: %d then %d", g, again)
+			}
+			seen[g]++
 		}
-		all = append(all, u)
+		for g := range k {
+			if seen[g] != 3 {
+				t.Errorf("k=%d: group %d holds %d of orders' %d partitions, want 3", k, g, seen[g], 3*k)
+			}
+		}
 	}
-	names := func(us []*unit) []string {
+}
+
+// The invocations of one fanned-out tick each start at their own group
+// and go round from there; a lone invocation keeps the claiming order (the
+// group of the most overdue unit first).
+func TestGroupsOrder(t *testing.T) {
+	t.Parallel()
+	const k = 4
+	var units []*unit
+	for p := range int32(8) {
+		units = append(units, &unit{Unit: lease.Unit{Topic: "A.t", Partition: p}, SourceTopic: "t"})
+	}
+	ids := func(ws []groupWork) []string {
 		var out []string
-		for _, u := range us {
-			out = append(out, fmt.Sprint(u.Partition))
+		for _, w := range ws {
+			out = append(out, fmt.Sprint(w.id))
+			for _, u := range w.units {
+				if groupOf(u.SourceTopic, u.Partition, k) != w.id {
+					t.Errorf("partition %d in group %d, belongs to %d", u.Partition, w.id, groupOf(u.SourceTopic, u.Partition, k))
+				}
+			}
+			if len(w.units) != 2 {
+				t.Errorf("group %d has %d units, want 2", w.id, len(w.units))
+			}
 		}
 		return out
 	}
-	var prefs [][]string
-	for index := range 3 {
-		in := slices.Clone(all)
-		rand.Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
-		got := spread(in, index, 2)
-		if len(got) != len(all) {
-			t.Fatalf("index %d: %d candidates, want %d", index, len(got), len(all))
+	first := groupOf("t", 0, k)
+	lone := ids(groups(units, k, 0, false))
+	if len(lone) != k || lone[0] != fmt.Sprint(first) {
+		t.Errorf("lone invocation: groups %v, want %d groups starting with partition 0's (%d)", lone, k, first)
+	}
+	for index := range 6 {
+		got := ids(groups(units, k, index, true))
+		want := []string{}
+		for i := range k {
+			want = append(want, fmt.Sprint((index+i)%k))
 		}
-		prefs = append(prefs, names(got[:2]))
-	}
-	want := [][]string{{"0", "1"}, {"5", "4"}, {"3", "2"}}
-	if !slices.EqualFunc(prefs, want, slices.Equal) {
-		t.Errorf("first two preferred by indexes 0, 1, 2: %v, want %v", prefs, want)
-	}
-	if got := names(spread(all, 3, 2)[:2]); !slices.Equal(got, want[0]) {
-		t.Errorf("index 3 (past the list) prefers %v, want %v", got, want[0])
-	}
-	if got := spread(nil, 4, 2); len(got) != 0 {
-		t.Errorf("no candidates: %v", got)
+		if !slices.Equal(got, want) {
+			t.Errorf("index %d: groups %v, want %v", index, got, want)
+		}
 	}
 }

@@ -96,12 +96,15 @@ type PartitionLag struct {
 // (caught up ones too, so a partition's lag is seen going to zero) and of
 // every other unit that has lag. Idle partitions nobody worked on are left
 // out: per-partition metrics are paid per partition.
-func partitionLags(p *plan, workers []*worker, startFrom string) []PartitionLag {
+func partitionLags(p *plan, lanes []*lane, startFrom string) []PartitionLag {
 	var out []PartitionLag
 	worked := map[lease.Unit]bool{}
-	for _, w := range workers {
-		worked[w.u.Unit] = true
-		out = append(out, PartitionLag{w.u.SourceTopic, w.u.Partition, max(0, w.u.End-w.pos.Next), w.pos.Next, w.u.End})
+	for _, l := range lanes {
+		if l.res.Status == "" {
+			continue // passed over at start
+		}
+		worked[l.u.Unit] = true
+		out = append(out, PartitionLag{l.u.SourceTopic, l.u.Partition, max(0, l.u.End-l.pos.Next), l.pos.Next, l.u.End})
 	}
 	for _, u := range p.Units {
 		if l := u.lag(startFrom); !worked[u.Unit] && l > 0 {

@@ -24,13 +24,31 @@ func ProgressGroup(flow string) string { return Prefix + flow + ".progress" }
 // LeaseGroup is the flow's lease group on the target.
 func LeaseGroup(flow string) string { return Prefix + flow + ".leases" }
 
-// UnitTransactionalID is the transactional id of the mirror's producer for
-// one unit. Deriving it from the unit is the fencing: whoever initialises
+// UnitTransactionalID is the transactional id the mirror's producer for
+// one unit had before work groups (issue 17); the first assignment fences
+// them. Deriving it from the unit is the fencing: whoever initialises
 // it last bumps the producer epoch and aborts the previous holder's open
 // transaction, so a stale invocation can never commit.
 func UnitTransactionalID(flow, sourceTopic string, partition int32) string {
 	return Prefix + flow + "." + sourceTopic + "." + strconv.Itoa(int(partition))
 }
+
+// GroupTransactionalID is the transactional id of the mirror's producer
+// for work group g of a flow: every writer of the group's partitions uses
+// it, so whoever initialises it last fences the previous holder. The ~
+// cannot appear in a topic name, so it never meets a UnitTransactionalID.
+func GroupTransactionalID(flow string, g int) string {
+	return Prefix + flow + ".~group." + strconv.Itoa(g)
+}
+
+// AssignTransactionalID is the transactional id under which a flow's
+// assignment of partitions to work groups is changed: two invocations
+// changing it fence each other.
+func AssignTransactionalID(flow string) string { return Prefix + flow + ".~assign" }
+
+// AssignmentGroup holds a flow's assignment of partitions to work groups
+// on the target.
+func AssignmentGroup(flow string) string { return Prefix + flow + ".assignment" }
 
 // CheckpointTransactionalID is the checkpoint function's producer id for a
 // flow: a second invocation fences the first.

@@ -143,6 +143,11 @@ func tick(iv *invoker) runner.Invoke {
 		} else if a.Settings.FanoutIndex >= 0 {
 			ctx = fanout.WithIndex(ctx, a.Settings.FanoutIndex)
 		}
+		if sizing != nil {
+			// The tick's fan-out is the flows' number of work groups: each
+			// invocation copies one at a time (core/mirror).
+			a.Groups = sizing.Invocations
+		}
 		sum, err := a.Mirror(ctx, owner)
 		if sum != nil {
 			sum.Fanout = sizing

@@ -56,6 +56,9 @@ func fanOut(run EnvRunner, size Sizer) Runner {
 		}
 		n, note := size(ctx)
 		if n <= 1 {
+			if os.Getenv("MIRROR_GROUPS") == "" {
+				return run(ctx, fn, "MIRROR_GROUPS=1")
+			}
 			return run(ctx, fn)
 		}
 		outs := make([]Outcome, n)
@@ -64,7 +67,13 @@ func fanOut(run EnvRunner, size Sizer) Runner {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				outs[i] = run(ctx, fn, fmt.Sprintf("MIRROR_FANOUT_INDEX=%d", i))
+				env := []string{fmt.Sprintf("MIRROR_FANOUT_INDEX=%d", i)}
+				if os.Getenv("MIRROR_GROUPS") == "" {
+					// The tick's fan-out is the flows' number of work
+					// groups, as the Lambda tick sets it.
+					env = append(env, fmt.Sprintf("MIRROR_GROUPS=%d", n))
+				}
+				outs[i] = run(ctx, fn, env...)
 			}()
 		}
 		wg.Wait()

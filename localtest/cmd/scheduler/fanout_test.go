@@ -50,8 +50,8 @@ func TestFanOutRunsProcessesAtOnce(t *testing.T) {
 	if peak.Load() != 3 || calls.Load() != 3 {
 		t.Fatalf("%d processes, at most %d at once; want 3 at once", calls.Load(), peak.Load())
 	}
-	if len(indexes) != 3 || !indexes["MIRROR_FANOUT_INDEX=0"] || !indexes["MIRROR_FANOUT_INDEX=2"] {
-		t.Errorf("processes' environment %v, want MIRROR_FANOUT_INDEX 0, 1 and 2", indexes)
+	if len(indexes) != 4 || !indexes["MIRROR_FANOUT_INDEX=0"] || !indexes["MIRROR_FANOUT_INDEX=2"] || !indexes["MIRROR_GROUPS=3"] {
+		t.Errorf("processes' environment %v, want MIRROR_FANOUT_INDEX 0, 1 and 2, and MIRROR_GROUPS=3 (the tick's work groups)", indexes)
 	}
 	if o.Invocations != 3 || o.Note == "" {
 		t.Errorf("outcome %+v: want 3 invocations and the sizer's note", o)
