@@ -136,6 +136,10 @@ type Event struct {
 	Parent string `json:"parent,omitempty"`
 	// Index is this worker's number, 1..Invocations-1.
 	Index int `json:"index"`
+	// Groups is the number of work groups the tick set (its
+	// Invocations): the worker copies only once the flows' assignment
+	// says so.
+	Groups int `json:"groups,omitempty"`
 }
 
 // EventSource marks fan-out events.
@@ -145,9 +149,10 @@ const EventSource = "mirrorless.fanout"
 // the scheduled tick (depth 0) does.
 const MaxDepth = 0
 
-// WorkerEvent is the payload of the index-th worker started by parent.
-func WorkerEvent(parent string, index int) []byte {
-	b, _ := json.Marshal(Event{Source: EventSource, Worker: true, Depth: 1, Parent: parent, Index: index})
+// WorkerEvent is the payload of the index-th worker started by parent,
+// which set groups work groups.
+func WorkerEvent(parent string, index, groups int) []byte {
+	b, _ := json.Marshal(Event{Source: EventSource, Worker: true, Depth: 1, Parent: parent, Index: index, Groups: groups})
 	return b
 }
 
@@ -198,9 +203,21 @@ func IndexFrom(ctx context.Context) (int, bool) {
 // WorkerIndex is the index a worker event carries (0 and false for any
 // other payload).
 func WorkerIndex(payload []byte) (int, bool) {
+	e, ok := worker(payload)
+	return e.Index, ok
+}
+
+// WorkerGroups is the number of work groups a worker event carries (0
+// for any other payload, or an event from before work groups).
+func WorkerGroups(payload []byte) int {
+	e, _ := worker(payload)
+	return max(0, e.Groups)
+}
+
+func worker(payload []byte) (Event, bool) {
 	var e Event
 	if json.Unmarshal(payload, &e) != nil || !e.Worker || e.Source != EventSource || e.Index < 1 {
-		return 0, false
+		return Event{}, false
 	}
-	return e.Index, true
+	return e, true
 }

@@ -67,7 +67,7 @@ func TestMayFanOut(t *testing.T) {
 		{`{"source":"mirrorless.scheduler","function":"mirror"}`, true, false},
 		{`{"source":"aws.events","detail-type":"Scheduled Event"}`, true, false},
 		{`"just a string"`, true, false},
-		{string(WorkerEvent("req-1", 3)), false, false},
+		{string(WorkerEvent("req-1", 3, 4)), false, false},
 		{`{"source":"mirrorless.fanout"}`, false, false},
 		{`{"worker":true}`, false, false},
 		{`{"depth":1}`, false, false},
@@ -87,7 +87,7 @@ func TestMayFanOut(t *testing.T) {
 func TestWorkerEventNeverFansOut(t *testing.T) {
 	t.Parallel()
 	for i := 1; i < 100; i++ {
-		if ok, err := MayFanOut(WorkerEvent("p", i)); ok || err != nil {
+		if ok, err := MayFanOut(WorkerEvent("p", i, i+1)); ok || err != nil {
 			t.Fatalf("worker event %d: may fan out %v, err %v", i, ok, err)
 		}
 	}
@@ -106,7 +106,7 @@ func TestIndex(t *testing.T) {
 		want    int
 		ok      bool
 	}{
-		{string(WorkerEvent("tick", 2)), 2, true},
+		{string(WorkerEvent("tick", 2, 3)), 2, true},
 		{`{"source":"mirrorless.scheduler","function":"mirror"}`, 0, false},
 		{`{"source":"mirrorless.fanout","worker":true,"index":0}`, 0, false},
 		{`{"worker":true,"index":4}`, 0, false},

@@ -44,6 +44,9 @@ type Invoker struct {
 	// assignment is changed to it first. 0: copy under the current one
 	// (a fan-out worker; see mirror.Mirror.Groups).
 	Groups int
+	// Worker: a fan-out worker, which waits for the tick's assignment of
+	// Groups groups instead of changing it.
+	Worker bool
 
 	admins   map[string]*kadm.Client // per "alias/role-set" key
 	baseOpts map[string][]kgo.Opt
@@ -187,7 +190,7 @@ func (a *Invoker) Mirror(ctx context.Context, owner string) (*MirrorSummary, err
 		m := a.newMirror(f, owner)
 		m.Share = len(a.Flows)
 		m.Shares = shares
-		m.Groups = a.Groups
+		m.Groups, m.Worker = a.Groups, a.Worker
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -295,3 +295,31 @@ func (m *Mirror) initProducer(ctx context.Context, txnID string) (*kgo.Client, e
 	}
 	return prod, nil
 }
+
+// awaitAssignment waits, until the stop time and at most awaitMax, for a
+// ready assignment of want groups (0: any), as a fan-out worker does while
+// its tick settles it.
+func (m *Mirror) awaitAssignment(ctx context.Context, want int, stopAt time.Time) (Assignment, error) {
+	until := time.Now().Add(awaitMax)
+	if stopAt.Before(until) {
+		until = stopAt
+	}
+	for {
+		a, ok, err := m.readAssignment(ctx)
+		if err != nil {
+			return a, err
+		}
+		if ok && a.Ready && (want == 0 || a.Groups == want) {
+			return a, nil
+		}
+		if !time.Now().Before(until) {
+			return a, fmt.Errorf("%w: the tick's assignment of %d work groups is not ready (now %d, ready %v)", errReassigned, want, a.Groups, a.Ready)
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return a, err
+		}
+	}
+}
+
+// awaitMax bounds how long a worker waits for its tick's assignment.
+const awaitMax = 15 * time.Second

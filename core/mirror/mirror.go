@@ -61,6 +61,10 @@ type Mirror struct {
 	// worker), or one group when there is none. MIRROR_GROUPS, when set,
 	// wins.
 	Groups int
+	// Worker: the run is a fan-out worker of a tick, which changes the
+	// assignment to Groups; the worker waits for that instead of
+	// changing it (two changers would fence each other's groups).
+	Worker bool
 
 	// meter counts the run's progress for a person watching (nil: none);
 	// set by Run from its context.
@@ -308,7 +312,12 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		report(true)
 		m.active = m.Shares.wait(ctx)
 	}
-	a, err := m.settle(ctx, m.wantGroups(), p.OffsetSyncsID, p.legacyTxnIDs(m.Flow.Name()))
+	var a Assignment
+	if m.Worker {
+		a, err = m.awaitAssignment(ctx, m.wantGroups(), stopAt)
+	} else {
+		a, err = m.settle(ctx, m.wantGroups(), p.OffsetSyncsID, p.legacyTxnIDs(m.Flow.Name()))
+	}
 	if errors.Is(err, errReassigned) {
 		log.Info("work groups being reassigned by another invocation; copying nothing this run", "err", err)
 		return res, nil

@@ -90,7 +90,7 @@ func (iv *invoker) start(ctx context.Context, parent string, n int, log *slog.Lo
 			in := &lambda.InvokeInput{
 				FunctionName:   aws.String(iv.function),
 				InvocationType: types.InvocationTypeEvent,
-				Payload:        fanout.WorkerEvent(parent, i),
+				Payload:        fanout.WorkerEvent(parent, i, n+1),
 			}
 			if iv.qualifier != "" {
 				in.Qualifier = aws.String(iv.qualifier)
@@ -147,6 +147,11 @@ func tick(iv *invoker) runner.Invoke {
 			// The tick's fan-out is the flows' number of work groups: each
 			// invocation copies one at a time (core/mirror).
 			a.Groups = sizing.Invocations
+		}
+		if g := fanout.WorkerGroups(runner.Event(ctx)); g > 0 {
+			// A worker copies under the tick's assignment once it is
+			// ready, and never changes it.
+			a.Groups, a.Worker = g, true
 		}
 		sum, err := a.Mirror(ctx, owner)
 		if sum != nil {

@@ -97,10 +97,12 @@ func TestFanOutThroughTheLambdaRuntime(t *testing.T) {
 	topic, props := reconciledTopic(t, pair, "fanout", parts, n)
 
 	// One partition per invocation and four at most: four partitions behind need four
-	// invocations, the tick and three workers.
+	// invocations, the tick and three workers, and four work groups. Transactions of 10
+	// records keep the tick from copying every group, one after another, before the workers
+	// have started.
 	var front *lambdaFront
 	lambdaEnv := func() []string {
-		return env(props, "MIRROR_MAX_UNITS=1", "MIRROR_MAX_CONCURRENCY=4", "MIRROR_SCHEDULE_INTERVAL=rate(1 minute)",
+		return env(props, "MIRROR_MAX_UNITS=1", "MIRROR_MAX_CONCURRENCY=4", "MIRROR_BATCH_RECORDS=10", "MIRROR_SCHEDULE_INTERVAL=rate(1 minute)",
 			"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKIDFAKEFANOUT", "AWS_SECRET_ACCESS_KEY=fake-secret-fanout",
 			"AWS_ENDPOINT_URL_LAMBDA="+front.srv.URL)
 	}
