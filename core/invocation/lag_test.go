@@ -9,8 +9,8 @@ import (
 )
 
 // The flow's lag in seconds is the age of the oldest record not copied
-// yet: with one of two partitions left to a later run (MIRROR_MAX_UNITS=1)
-// it is the age of that partition's first record; once both are copied it
+// yet: with one of two partitions left to a later run (MIRROR_MAX_UNITS=1
+// in a single work group, MIRROR_GROUPS=1) it is the age of that partition's first record; once both are copied it
 // is 0.
 func TestLagSeconds(t *testing.T) { kafkatest.EachPair(t, testLagSeconds) }
 
@@ -22,7 +22,7 @@ func testLagSeconds(t *testing.T, pair kafkatest.Pair) {
 	// Every partition's first record carries this timestamp (kafkatest.Record).
 	first := kafkatest.Record(topic, 0, 0).Timestamp
 
-	a := newApp(t, pair, config.Settings{MaxUnits: 1}, "A->B.topics = "+topic)
+	a := newApp(t, pair, config.Settings{MaxUnits: 1, Groups: 1}, "A->B.topics = "+topic)
 	before := time.Since(first).Seconds()
 	sum := reconcileAndMirror(t, a)
 	after := time.Since(first).Seconds()

@@ -276,52 +276,6 @@ func addProgressGroup(ctx context.Context, prod *kgo.Client, txnID, group string
 	return nil
 }
 
-// commitProgress writes the unit's new position into the open
-// transaction. The group must be in the transaction already
-// (addProgressGroup), unless the target adds it on this request
-// (offsetsAddedImplicitly).
-func commitProgress(ctx context.Context, prod *kgo.Client, txnID, group string, u lease.Unit, topicID [16]byte, p Position) error {
-	o := kafka.TxnOffset{Topic: u.Topic, TopicID: topicID, Partition: u.Partition, Offset: p.Next, Metadata: p.metadata()}
-	if err := kafka.TxnOffsetCommit(ctx, prod, txnID, group, o); err != nil {
-		return fmt.Errorf("commit progress in transaction: %w", err)
-	}
-	return nil
-}
-
-// anchorProgress commits a unit's first position, where it has no
-// progress yet under auto.offset.reset=latest, in a transaction of the
-// unit's producer holding only that offset. A plain OffsetCommit would not
-// be fenced: an invocation delayed between fencing and its anchor could
-// land it after newer invocations anchored and copied, rewinding the
-// progress, and the next run would copy those records twice. In a
-// transaction, that invocation's stale epoch is refused (PRODUCER_FENCED).
-// The producer must not be used again afterwards (see kafka.EndTxn).
-// The transaction is ended (committed, or aborted when adding or
-// committing the offset failed) with a context ctx's deadline does not
-// cancel, bounded by end, the run's end, and by d (endContext).
-func anchorProgress(ctx context.Context, prod *kgo.Client, txnID, group string, u lease.Unit, topicID [16]byte, p Position, end time.Time, d time.Duration) error {
-	err := addProgressGroup(ctx, prod, txnID, group)
-	if err == nil {
-		err = commitProgress(ctx, prod, txnID, group, u, topicID, p)
-	}
-	if err != nil {
-		// AddOffsetsToTxn may have begun the transaction on the
-		// coordinator although its answer was lost: abort it.
-		ectx, cancel := endContext(ctx, end, d)
-		defer cancel()
-		if aerr := kafka.EndTxn(ectx, prod, txnID, false); aerr != nil && !kafka.IsFenced(err) {
-			err = errors.Join(err, fmt.Errorf("abort: %w", aerr))
-		}
-		return fmt.Errorf("anchor progress of %s: %w", u, err)
-	}
-	ectx, cancel := endContext(ctx, end, d)
-	defer cancel()
-	if err := kafka.EndTxn(ectx, prod, txnID, true); err != nil {
-		return fmt.Errorf("anchor progress of %s: commit: %w", u, err)
-	}
-	return nil
-}
-
 // commitProgressPlain writes a position outside any transaction, where no
 // fencing protects it: for mirror adopt, an operator's one-off command
 // run while nothing else copies the flow, and for tests.
