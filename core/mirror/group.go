@@ -42,7 +42,7 @@ type UnitResult struct {
 	To           int64      `json:"to"`
 	Records      int64      `json:"records"`
 	Bytes        int64      `json:"bytes"`
-	Transactions int        `json:"transactions"`
+	Transactions int        `json:"transactions"` // the work group's transactions that held the partition
 	Status       UnitStatus `json:"status"`
 	Error        string     `json:"error,omitempty"`
 	// Reset says why and where the reset policy moved the position;

@@ -347,8 +347,9 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		if !time.Now().Before(stopAt) || ctx.Err() != nil {
 			break
 		}
-		gl, err := m.runGroup(ctx, parent, p, a, w, stopAt, w.id == tailGroup, leases, log)
+		gl, txns, err := m.runGroup(ctx, parent, p, a, w, stopAt, w.id == tailGroup, leases, log)
 		lanes = append(lanes, gl...)
+		res.Transactions += txns
 		if errors.Is(err, errReassigned) {
 			log.Info("work groups reassigned by another invocation; this run stops copying", "err", err)
 			break
@@ -372,7 +373,6 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		res.Detail = append(res.Detail, r)
 		res.Records += r.Records
 		res.Bytes += r.Bytes
-		res.Transactions += r.Transactions
 		res.Timing.merge(r.Timing)
 		if r.Reset != "" {
 			res.Resets++
@@ -406,17 +406,18 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 // runGroup claims and copies one work group: leases on its partitions
 // with work (at most this flow's share of MIRROR_MAX_UNITS), its producer,
 // and transactions until its lanes are caught up (or, tailing, until the
-// stop time). It returns the lanes it worked, each with its result, and
-// an error that is the group's, not one partition's.
-func (m *Mirror) runGroup(ctx, parent context.Context, p *plan, a Assignment, w groupWork, stopAt time.Time, tail bool, leases *lease.Store, log *slog.Logger) ([]*lane, error) {
+// stop time). It returns the lanes it worked, each with its result, the
+// transactions it committed, and an error that is the group's, not one
+// partition's.
+func (m *Mirror) runGroup(ctx, parent context.Context, p *plan, a Assignment, w groupWork, stopAt time.Time, tail bool, leases *lease.Store, log *slog.Logger) (_ []*lane, txns int, _ error) {
 	end := stopAt.Add(m.Settings.SafetyMargin)
 	glog := log.With("group", w.id)
 	claimed, release, err := m.claim(ctx, parent, leases, w.units, m.maxUnits(), end, glog)
 	if err != nil {
-		return nil, fmt.Errorf("work group %d: %w", w.id, err)
+		return nil, 0, fmt.Errorf("work group %d: %w", w.id, err)
 	}
 	if len(claimed) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	defer release()
 	g := &groupRun{m: m, id: w.id, assign: a, txnID: m.groupTxnID(w.id), log: glog, stopAt: stopAt, end: end, tail: tail}
@@ -428,7 +429,7 @@ func (m *Mirror) runGroup(ctx, parent context.Context, p *plan, a Assignment, w 
 	ready, left, err := g.start(ctx, p, claimed)
 	switch {
 	case errors.Is(err, errReassigned):
-		return nil, err
+		return nil, 0, err
 	case kafka.IsFenced(err):
 		glog.Warn("fenced: another invocation took this work group while it started", "err", err)
 		var fenced []*lane
@@ -440,9 +441,9 @@ func (m *Mirror) runGroup(ctx, parent context.Context, p *plan, a Assignment, w 
 			l.stop(err)
 			fenced = append(fenced, l)
 		}
-		return fenced, nil
+		return fenced, 0, nil
 	case err != nil:
-		return nil, fmt.Errorf("work group %d: %w", w.id, err)
+		return nil, 0, fmt.Errorf("work group %d: %w", w.id, err)
 	}
 	for _, l := range left {
 		if l.res.Status == UnitFailed {
@@ -450,5 +451,5 @@ func (m *Mirror) runGroup(ctx, parent context.Context, p *plan, a Assignment, w 
 		}
 	}
 	g.copy(parent, ready)
-	return append(ready, left...), nil
+	return append(ready, left...), g.txns, nil
 }
