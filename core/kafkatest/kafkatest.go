@@ -233,11 +233,21 @@ func ReadAll(t testing.TB, addr, topic string) []*kgo.Record {
 // returns its path. Extra lines are appended.
 func Properties(t testing.TB, p Pair, extra ...string) string {
 	t.Helper()
+	return PropertiesFor(t, p, "A", "B", extra...)
+}
+
+// PropertiesFor is Properties with the cluster aliases source (for p.A)
+// and target (for p.B): the flow source->target. A test on the shared
+// real pair that changes a flow's work groups (its assignment, one per
+// flow on the target) takes aliases of its own, so that tests of other
+// packages copying A->B at the same time are not fenced by it.
+func PropertiesFor(t testing.TB, p Pair, source, target string, extra ...string) string {
+	t.Helper()
 	lines := []string{
-		"clusters = A, B",
-		"A.bootstrap.servers = " + p.A,
-		"B.bootstrap.servers = " + p.B,
-		"A->B.enabled = true",
+		"clusters = " + source + ", " + target,
+		source + ".bootstrap.servers = " + p.A,
+		target + ".bootstrap.servers = " + p.B,
+		source + "->" + target + ".enabled = true",
 		"replication.factor = 1",
 		"offset-syncs.topic.replication.factor = 1",
 		"checkpoints.topic.replication.factor = 1",

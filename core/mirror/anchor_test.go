@@ -20,7 +20,14 @@ import (
 // properties, after reconciling it (remote topics, offset-syncs topic).
 func testMirror(t *testing.T, pair kafkatest.Pair, owner string, extra ...string) *Mirror {
 	t.Helper()
-	path := kafkatest.Properties(t, pair, extra...)
+	return flowMirror(t, pair, "A", "B", owner, extra...)
+}
+
+// flowMirror is testMirror for the flow source->target, the aliases of
+// the pair's clusters A and B (kafkatest.PropertiesFor).
+func flowMirror(t *testing.T, pair kafkatest.Pair, source, target, owner string, extra ...string) *Mirror {
+	t.Helper()
+	path := kafkatest.PropertiesFor(t, pair, source, target, extra...)
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -32,12 +39,12 @@ func testMirror(t *testing.T, pair kafkatest.Pair, owner string, extra ...string
 	}
 	var f *config.Flow
 	for _, fl := range cfg.Flows {
-		if fl.Name() == "A->B" {
+		if fl.Name() == source+"->"+target {
 			f = fl
 		}
 	}
 	if f == nil {
-		t.Fatal("no flow A->B")
+		t.Fatalf("no flow %s->%s", source, target)
 	}
 	src, tgt := kafkatest.Admin(t, pair.A), kafkatest.Admin(t, pair.B)
 	ctx := context.Background()
