@@ -392,11 +392,12 @@ func testZombie(t *testing.T, pair kafkatest.Pair, changeK bool) {
 	if changeK != (a.Gen > z.assign.Gen) {
 		t.Errorf("assignment generation %d, the zombie's %d; want it changed: %v", a.Gen, z.assign.Gen, changeK)
 	}
-	if changeK {
-		for _, d := range res.Detail {
-			if g := groupOf(src, d.Partition, a.Groups); g == z.g.id {
-				t.Errorf("partition %d is in the zombie's group %d under %d groups; the test wants other groups only", d.Partition, g, a.Groups)
-			}
+	for _, d := range res.Detail {
+		if want := groupOf(src, d.Partition, a.Groups); d.Group != want {
+			t.Errorf("partition %d: the result says group %d; it is in group %d of %d", d.Partition, d.Group, want, a.Groups)
+		}
+		if changeK && d.Group == z.g.id {
+			t.Errorf("partition %d is in the zombie's group %d under %d groups; the test wants other groups only", d.Partition, d.Group, a.Groups)
 		}
 	}
 

@@ -37,7 +37,7 @@ const (
 type UnitResult struct {
 	Topic        string     `json:"topic"`
 	Partition    int32      `json:"partition"`
-	Group        int        `json:"group"`
+	Group        int        `json:"group"` // its work group under the run's assignment
 	From         int64      `json:"from"`
 	To           int64      `json:"to"`
 	Records      int64      `json:"records"`

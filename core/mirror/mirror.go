@@ -370,6 +370,7 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		lagLeft += max(0, l.u.End-l.pos.Next) - l.u.lag(startFrom)
 		r := l.res
 		r.Topic, r.Partition = l.u.SourceTopic, l.u.Partition
+		r.Group = groupOf(l.u.SourceTopic, l.u.Partition, a.Groups)
 		res.Detail = append(res.Detail, r)
 		res.Records += r.Records
 		res.Bytes += r.Bytes
