@@ -56,6 +56,20 @@ type Assignment struct {
 	Used    int
 	Ready   bool
 	Written time.Time
+	// Refreshed is when the entry was last written again unchanged, so
+	// that the broker's offset retention never expires it (zero: never).
+	Refreshed time.Time
+	// Legacy: the per-partition transactional ids of the version before
+	// work groups are fenced (by the first change, before its "ready").
+	Legacy bool
+}
+
+// same: a and b are one assignment (a writer planned under a copies
+// only while the current one is the same). The time it was written
+// tells apart two generations of the same number, should the entry be
+// lost and begun again.
+func (a Assignment) same(b Assignment) bool {
+	return a.Gen == b.Gen && a.Groups == b.Groups && a.Written.Equal(b.Written)
 }
 
 const assignMetaPrefix = "mirrorless/assign/v1"
@@ -65,7 +79,14 @@ func (a Assignment) metadata() string {
 	if a.Ready {
 		state = "ready"
 	}
-	return fmt.Sprintf("%s k=%d used=%d state=%s t=%d", assignMetaPrefix, a.Groups, a.Used, state, a.Written.UnixMilli())
+	m := fmt.Sprintf("%s k=%d used=%d state=%s t=%d", assignMetaPrefix, a.Groups, a.Used, state, a.Written.UnixMilli())
+	if !a.Refreshed.IsZero() {
+		m += fmt.Sprintf(" r=%d", a.Refreshed.UnixMilli())
+	}
+	if a.Legacy {
+		m += " legacy=fenced"
+	}
+	return m
 }
 
 // parseAssignment reads an assignment entry; anything that is not what
@@ -101,9 +122,18 @@ func parseAssignment(offset int64, meta string) (Assignment, error) {
 				err = errors.New("not pending or ready")
 			}
 			a.Ready = v == "ready"
-		case "t":
+		case "t", "r":
 			n, err = strconv.ParseInt(v, 10, 64)
-			a.Written = time.UnixMilli(n)
+			if k == "t" {
+				a.Written = time.UnixMilli(n)
+			} else {
+				a.Refreshed = time.UnixMilli(n)
+			}
+		case "legacy":
+			if v != "fenced" {
+				err = errors.New("not fenced")
+			}
+			a.Legacy = true
 		}
 		if err != nil {
 			return a, fmt.Errorf("assignment entry %s: %s=%s is not valid (%v)", clip(meta), k, clip(v), err)
@@ -200,6 +230,9 @@ func (m *Mirror) settle(ctx context.Context, want int, topicID [16]byte, legacyU
 	}
 	fits := func(a Assignment, ok bool) bool { return ok && a.Ready && (want == 0 || a.Groups == want) }
 	if fits(cur, ok) {
+		if time.Since(later(cur.Written, cur.Refreshed)) > m.Settings.ProgressRefresh {
+			m.refreshAssignment(ctx, cur, topicID)
+		}
 		return cur, nil
 	}
 	if want == 0 {
@@ -218,7 +251,25 @@ func (m *Mirror) settle(ctx context.Context, want int, topicID [16]byte, legacyU
 	if cur, ok, err = m.readAssignment(ctx); err != nil || fits(cur, ok) {
 		return cur, err
 	}
-	next := Assignment{Groups: want, Gen: cur.Gen + 1, Used: max(cur.Used, cur.Groups, want), Written: time.Now()}
+	next := Assignment{Groups: want, Gen: cur.Gen + 1, Used: max(cur.Used, cur.Groups, want), Written: nowMilli(), Legacy: cur.Legacy}
+	var legacy []string
+	if !ok {
+		// No entry: never written, or lost (its offset expired, the
+		// offset-syncs topic or the group deleted). Which group ids may
+		// have writers is then asked of the target: every transactional id
+		// of this flow it knows (Kafka keeps one for
+		// transactional.id.expiration.ms, 7 days by default, after its last
+		// use), and, before the first ready assignment, those of the
+		// version before.
+		used, found, err := m.knownTxnIDs(ctx)
+		if err != nil {
+			return cur, fmt.Errorf("change the work-group assignment: %w", err)
+		}
+		next.Used = max(next.Used, used)
+		legacy = append(legacyUnits, found...)
+	} else if !cur.Legacy {
+		legacy = legacyUnits
+	}
 	write := func(a Assignment) error {
 		err := m.writeAssignment(ctx, prod, txnID, a, topicID)
 		prod.Close() // an EndTxn leaves the producer unusable (kafka.EndTxn)
@@ -234,14 +285,12 @@ func (m *Mirror) settle(ctx context.Context, want int, topicID [16]byte, legacyU
 	for g := range next.Used {
 		ids = append(ids, names.GroupTransactionalID(m.Flow.Name(), g))
 	}
-	if !ok {
-		ids = append(ids, legacyUnits...)
-	}
+	ids = append(ids, legacy...)
 	t0 := time.Now()
 	if err := kafka.Fence(ctx, prod, ids, int32(m.Settings.TransactionTimeout.Milliseconds())); err != nil {
 		return cur, fmt.Errorf("change the work-group assignment to %d groups: fence the writers of the old one: %w (the next tick tries again)", want, err)
 	}
-	next.Ready, next.Written = true, time.Now()
+	next.Ready, next.Written, next.Legacy = true, nowMilli(), true
 	if err := write(next); err != nil {
 		return m.settledBy(ctx, cur, err)
 	}
@@ -334,3 +383,55 @@ func (m *Mirror) awaitAssignment(ctx context.Context, want int, stopAt time.Time
 
 // awaitMax bounds how long a worker waits for its tick's assignment.
 const awaitMax = 15 * time.Second
+
+// refreshAssignment writes the current assignment again, unchanged but
+// for its refresh time, so that the broker's offset retention
+// (offsets.retention.minutes) never expires it: a lost entry makes the
+// next change fence more ids than it otherwise would. A failure is only
+// logged; the next tick tries again.
+func (m *Mirror) refreshAssignment(ctx context.Context, a Assignment, topicID [16]byte) {
+	txnID := names.AssignTransactionalID(m.Flow.Name())
+	prod, err := m.initProducer(ctx, txnID)
+	if err == nil {
+		// Read again under the id: a change may have begun meanwhile.
+		var cur Assignment
+		var ok bool
+		if cur, ok, err = m.readAssignment(ctx); err == nil && ok && cur.same(a) && cur.Ready {
+			cur.Refreshed = nowMilli()
+			err = m.writeAssignment(ctx, prod, txnID, cur, topicID)
+		}
+		prod.Close()
+	}
+	if err != nil {
+		m.Logger.Warn("refresh the work-group assignment", "flow", m.Flow.Name(), "err", err)
+	}
+}
+
+// knownTxnIDs lists the transactional ids the target knows for this
+// flow's mirror: used is one more than the highest work group's number
+// (0: none), legacy the per-partition ids of the version before work
+// groups.
+func (m *Mirror) knownTxnIDs(ctx context.Context) (used int, legacy []string, err error) {
+	listed, err := m.TargetAdmin.ListTransactions(ctx, nil, nil)
+	if err != nil && len(listed) == 0 {
+		return 0, nil, fmt.Errorf("list the target's transactional ids: %w", err)
+	}
+	flow := m.Flow.Name()
+	groupPrefix := strings.TrimSuffix(names.GroupTransactionalID(flow, 0), "0")
+	for id := range listed {
+		switch rest, isGroup := strings.CutPrefix(id, groupPrefix); {
+		case isGroup:
+			if g, err := strconv.Atoi(rest); err == nil && g >= 0 && g < maxGroups {
+				used = max(used, g+1)
+			}
+		case id == names.AssignTransactionalID(flow) || id == names.CheckpointTransactionalID(flow):
+		case strings.HasPrefix(id, names.Prefix+flow+"."):
+			legacy = append(legacy, id)
+		}
+	}
+	return used, legacy, nil
+}
+
+// nowMilli is the time now as an entry keeps it (milliseconds), so that
+// an assignment written compares equal to itself read back.
+func nowMilli() time.Time { return time.UnixMilli(time.Now().UnixMilli()) }

@@ -32,6 +32,22 @@ func (m *Mirror) claim(ctx, parent context.Context, leases *lease.Store, units [
 	for i, u := range units {
 		want[i] = u.Unit
 	}
+	// Another invocation holding some of the group's partitions holds
+	// the group: both initialising the group's id would fence each
+	// other's transactions, copying little. The group is passed over.
+	// (Invocations that claim at the same moment do not see each other
+	// here: they take disjoint partitions and fencing sorts them out.)
+	current, err := leases.Read(ctx)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	now := time.Now()
+	for _, u := range want {
+		if current[u].HeldByOther(m.Owner, now) {
+			log.Info("another invocation holds part of this work group; passing it over", "partition", u)
+			return nil, func() {}, nil
+		}
+	}
 	ttl := m.Settings.LeaseTTL
 	claimed, err := leases.Take(ctx, want, n, ttl)
 	if err != nil || len(claimed) == 0 {
@@ -148,7 +164,7 @@ func (g *groupRun) initProducer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !ok || !a.Ready || a.Gen != g.assign.Gen {
+	if !ok || !a.Ready || !a.same(g.assign) {
 		return fmt.Errorf("%w (generation %d, now %d)", errReassigned, g.assign.Gen, a.Gen)
 	}
 	return nil
@@ -304,7 +320,11 @@ func (g *groupRun) position(ctx context.Context, l *lane, progress map[lease.Uni
 		// The reset policy: resume at the source's log start. The next
 		// copied record gets an offset sync (an upstream gap or rewind), so
 		// translation stays right on both sides of the jump.
+		// The last copied record is of the old history (a recreated topic,
+		// deleted data): forgotten, so that no sync or position of the new
+		// one names it (a position with up past its offset is refused).
 		l.pos.Next = u.LogStart
+		l.pos.LastUpstream, l.pos.LastDownstream = -1, -1
 		l.res.Reset = fmt.Sprintf("%s; reset to offset %d by MIRROR_RESET_POLICY=earliest", problem, u.LogStart)
 		if pos.Next < u.LogStart && (pos.SourceID == "" || pos.SourceID == u.SourceID) {
 			l.res.Skipped = u.LogStart - pos.Next
@@ -418,11 +438,12 @@ func (m *Mirror) newProducer(txnID string) (*kgo.Client, error) {
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.MaxBufferedRecords(m.Settings.BatchRecords + 1000),
 		kgo.ProducerLinger(0),
-		// A group produces to many partitions, up to five requests in
-		// flight per broker, each holding an encoded copy of its batches:
-		// 256 KiB batches instead of 1 MB bound that. The user's
-		// batch.size still wins.
-		kgo.ProducerBatchMaxBytes(256 << 10),
+		// Batches up to kgo's default 1,000,012 bytes, Kafka's default
+		// max.message.bytes: a smaller cap refuses any record larger than
+		// it on the client (a 256 KiB cap stopped partitions holding 300
+		// KiB records, which the broker and MM2 accept). Memory stays
+		// bounded by the fetch budget: only records fetched and not yet
+		// acknowledged are encoded. The user's batch.size still wins.
 		// Uncompressed unless the user's producer compression.type says
 		// otherwise, as MM2's Java producer writes (its default is none),
 		// rather than kgo's snappy, whose encoder was a third of the

@@ -277,13 +277,19 @@ type zombie struct {
 }
 
 func startZombie(t *testing.T, x *Mirror, remote string, parts []int32, held int) *zombie {
+	return startZombieIn(t, x, remote, parts, held, 1, 0)
+}
+
+// startZombieIn is startZombie for a writer of group gid under k groups
+// (parts must all be in it).
+func startZombieIn(t *testing.T, x *Mirror, remote string, parts []int32, held, k, gid int) *zombie {
 	t.Helper()
 	ctx := context.Background()
 	p, err := makePlan(ctx, x.Flow, x.SourceAdmin, x.TargetAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := x.settle(ctx, 1, p.OffsetSyncsID, nil)
+	a, err := x.settle(ctx, k, p.OffsetSyncsID, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +302,7 @@ func startZombie(t *testing.T, x *Mirror, remote string, parts []int32, held int
 	if err != nil || len(claimed) != len(units) {
 		t.Fatalf("zombie's leases: took %v of %v: %v", claimed, units, err)
 	}
-	g := &groupRun{m: x, id: 0, assign: a, txnID: x.groupTxnID(0), log: x.Logger, stopAt: time.Now().Add(time.Minute), end: time.Now().Add(time.Minute)}
+	g := &groupRun{m: x, id: gid, assign: a, txnID: x.groupTxnID(gid), log: x.Logger, stopAt: time.Now().Add(time.Minute), end: time.Now().Add(time.Minute)}
 	if err := g.initProducer(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -435,3 +441,67 @@ func TestZombieSameAssignment(t *testing.T) {
 func TestZombieAfterReassignment(t *testing.T) {
 	kafkatest.EachPair(t, func(t *testing.T, p kafkatest.Pair) { testZombie(t, p, true) })
 }
+
+// The assignment entry can be lost (its offset expired after
+// offsets.retention.minutes without a change, the offset-syncs topic or
+// the group deleted). A writer of group 2 under three groups, paused with
+// an open transaction, must still be fenced when the next change begins
+// the entry again with one group: the change asks the target which group
+// ids it knows and fences them all, not only group 0. Before, the new
+// entry fenced ids below its own K only, and the zombie's commit landed
+// (50 records copied twice per partition).
+func testZombieAfterLostAssignment(t *testing.T, pair kafkatest.Pair) {
+	const partitions, records, held, k = 6, 100, 50, 3
+	src := kafkatest.Unique(t, "lost")
+	kafkatest.CreateTopic(t, pair.A, src, partitions, nil)
+	sa, ta := uniqueFlow()
+	props := []string{sa + "->" + ta + ".topics = " + src}
+	remote := sa + "." + src
+	var parts []int32
+	for p := range int32(partitions) {
+		if groupOf(src, p, k) == 2 {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
+		t.Fatal("no partition in group 2")
+	}
+	prodA := kafkatest.Producer(t, pair.A)
+	var recs []*kgo.Record
+	for i := range records {
+		for _, p := range parts {
+			recs = append(recs, kafkatest.Record(src, p, i))
+		}
+	}
+	if err := prodA.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	x := flowMirror(t, pair, sa, ta, "zombie", props...)
+	x.Settings.LeaseTTL = 2 * time.Second
+	z := startZombieIn(t, x, remote, parts, held, k, 2)
+
+	// The entry is lost.
+	resp, err := x.TargetAdmin.DeleteGroups(context.Background(), names.AssignmentGroup(x.Flow.Name()))
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := flowMirror(t, pair, sa, ta, "newer", props...)
+	y.Settings.LeaseTTL = 2 * time.Second
+	y.Groups = 1
+	if res := y.testRun(t); res.Records != int64(records*len(parts)) || res.Groups != 1 {
+		t.Errorf("newer run copied %d records under %d groups; want %d under 1", res.Records, res.Groups, records*len(parts))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := kafka.Commit(ctx, z.g.prod); !kafka.IsFenced(err) {
+		t.Errorf("the zombie's commit: %v; want it fenced", err)
+	}
+	if err := seqCheck(kafkatest.ReadAll(t, pair.B, remote), parts, records); err != nil {
+		t.Errorf("target %s: %v", remote, err)
+	}
+}
+
+func TestZombieAfterLostAssignment(t *testing.T) { kafkatest.EachPair(t, testZombieAfterLostAssignment) }

@@ -188,6 +188,7 @@ func (g *groupRun) copy(parent context.Context, lanes []*lane) {
 			}
 		}
 	}()
+	rewinds := 0
 	for {
 		var active []*lane
 		for _, l := range lanes {
@@ -206,6 +207,13 @@ func (g *groupRun) copy(parent context.Context, lanes []*lane) {
 			le.l.stop(le.err)
 			continue
 		}
+		if errors.Is(err, ErrSourceRewound) && rewinds < maxRewinds {
+			// The consumer went back under a transaction, which was
+			// aborted: a new consumer resumes from the committed positions.
+			rewinds++
+			g.log.Warn("source fetch went back; transaction aborted, resuming from the committed positions", "err", err)
+			continue
+		}
 		if err != nil {
 			for _, l := range active {
 				if !l.stopped && !(l.fetchErr == nil && l.pos.Next >= l.u.End && !l.dirty && !g.tail) {
@@ -216,6 +224,10 @@ func (g *groupRun) copy(parent context.Context, lanes []*lane) {
 		return
 	}
 }
+
+// maxRewinds bounds the consumers a group run starts again after the
+// source fetch went back under a transaction.
+const maxRewinds = 3
 
 // laneError is a transaction's failure caused by one lane's partition.
 type laneError struct {
@@ -343,9 +355,12 @@ func (g *groupRun) absorb(c chunk) {
 	} else {
 		c.l.rest = append(c.l.rest, c.recs...)
 	}
-	if last := c.recs[len(c.recs)-1].Offset + 1; last > c.l.u.End {
-		// The source has more than planned (tail mode, or records that
-		// arrived since): the lane's end moves with what it sees.
+	if last := c.recs[len(c.recs)-1].Offset + 1; g.tail && last > c.l.u.End {
+		// Tailing, the lane's end moves with what it sees. Otherwise the
+		// end stays where it was planned: records fetched past it are
+		// copied with the rest, but a group written to all the time is
+		// still caught up once it reaches the plan, and the run moves on
+		// to the other groups.
 		c.l.u.End = last
 	}
 }

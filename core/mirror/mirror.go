@@ -84,7 +84,7 @@ type Result struct {
 	Bytes        int64  `json:"bytes"`
 	Transactions int    `json:"transactions"`
 	LagLeft      int64  `json:"lag_left"`
-	Fenced       int    `json:"fenced"`
+	Fenced       int    `json:"fenced"` // work groups whose run another invocation fenced
 	// Resets counts partitions moved by MIRROR_RESET_POLICY, Skipped the
 	// source offsets they skipped (each unit's detail names them).
 	Resets  int   `json:"resets,omitempty"`
@@ -362,6 +362,7 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 	// Lag left: what each worked lane did not reach, plus the planned lag
 	// of the units nobody here worked on.
 	lagLeft := p.lagLeft(startFrom)
+	fencedGroups := map[int]bool{}
 	for _, l := range lanes {
 		if l.res.Status == "" {
 			continue // passed over at start
@@ -381,7 +382,12 @@ func (m *Mirror) run(ctx context.Context, stopAt time.Time) (*Result, error) {
 		}
 		switch r.Status {
 		case UnitFenced:
-			res.Fenced++
+			// Counted once per work group: one fence stops all of a
+			// group's partitions.
+			if !fencedGroups[r.Group] {
+				fencedGroups[r.Group] = true
+				res.Fenced++
+			}
 		case UnitFailed:
 			failures = append(failures, &UnitError{Topic: r.Topic, Partition: r.Partition, Err: l.err})
 			if errors.Is(l.err, ErrPartitionStopped) {
