@@ -504,4 +504,6 @@ func testZombieAfterLostAssignment(t *testing.T, pair kafkatest.Pair) {
 	}
 }
 
-func TestZombieAfterLostAssignment(t *testing.T) { kafkatest.EachPair(t, testZombieAfterLostAssignment) }
+func TestZombieAfterLostAssignment(t *testing.T) {
+	kafkatest.EachPair(t, testZombieAfterLostAssignment)
+}
