@@ -60,8 +60,12 @@ export CI=true # real-Kafka tests fail, never skip, when the pair is unreachable
 # The fault suite's cases that kill and freeze brokers run in step 4; the
 # soak runs from scripts/soak.sh only.
 broker_cases='TestTargetBrokerKilledMidTransaction|TestSourceBrokerKilledMidFetch|TestBrokerFrozen'
+# One package at a time (-p 1): the packages' real-Kafka tests mostly copy the
+# flow A->B, and since issue 17 every copy of a flow shares its work groups'
+# transactional ids (mirrorless.A->B.~group.<g>), so two packages copying at
+# once fence each other's transactions (safe, but their counts go wrong).
 step "go test -race (real Kafka at $MIRROR_TEST_A and $MIRROR_TEST_B)"
-go test -race -count=1 -timeout 30m -skip "^($broker_cases|TestSoak)\$" ./... "$@"
+go test -race -count=1 -p 1 -timeout 30m -skip "^($broker_cases|TestSoak)\$" ./... "$@"
 go -C localtest/bench test -race -count=1 -timeout 10m ./...
 step "broker faults, short version (localtest/suites/faults/run.sh, a Kafka pair of their own)"
 MIRROR_FAULTS_LONG=0 bash localtest/suites/faults/run.sh -run "^($broker_cases)\$" -timeout 20m
