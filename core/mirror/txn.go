@@ -389,14 +389,19 @@ func (t *txn) send(ctx context.Context, l *lane, chunk []*kgo.Record) {
 		lt.bytes += n
 		up := r.Offset
 		t.wg.Add(1)
-		g.prod.Produce(ctx, &kgo.Record{
+		// The fetched record is produced as it is, its source-side fields
+		// cleared (an allocation per record saved): the same partition
+		// number, key, value, headers and timestamp.
+		*r = kgo.Record{
 			Topic:     remote,
 			Partition: l.u.Partition,
 			Key:       r.Key,
 			Value:     r.Value,
 			Headers:   r.Headers,
 			Timestamp: r.Timestamp,
-		}, func(out *kgo.Record, err error) {
+			Context:   ctx,
+		}
+		g.prod.Produce(ctx, r, func(out *kgo.Record, err error) {
 			defer t.wg.Done()
 			if err != nil {
 				t.fail(err, l)

@@ -98,14 +98,18 @@ func TestSigkillEachProgram(t *testing.T) {
 // Concurrent invocations of each function: three mirrors, two checkpoints
 // and two reconciles started together with the same event (a schedule
 // overlap, or Lambda delivering the same event twice), repeatedly, while
-// producing. Leases share the work, fencing keeps overlaps safe: every run
+// producing. Leases share the work (a work group each), fencing keeps
+// overlaps safe: every run
 // exits 0, some unit or checkpoint run is fenced (rounds go on, up to 4x,
 // until one is: overlaps are likely, not certain), and every record is
 // there exactly once.
 func TestConcurrentSameEvent(t *testing.T) {
 	pair := kafkatest.Real(t)
 	s := newScenario(t, pair, 2, 4)
-	environ := s.env("MIRROR_MAX_UNITS=3", "MIRROR_TIME_BUDGET=6s")
+	// Three work groups, so that three mirrors have a group each to take:
+	// with one, the group's holder copies and the others pass it over
+	// (issue 17), and the spread below would be asserted of nothing.
+	environ := s.env("MIRROR_MAX_UNITS=3", "MIRROR_TIME_BUDGET=6s", "MIRROR_GROUPS=3")
 	// The first deployment's reconcile; until it ran, checkpoint rightly
 	// exits 1 ("waiting for reconcile").
 	mustInvoke(t, "reconcile", environ)
