@@ -365,16 +365,7 @@ func testZombie(t *testing.T, pair kafkatest.Pair, changeK bool) {
 			parts = append(parts, p)
 		}
 	}
-	prodA := kafkatest.Producer(t, pair.A)
-	var recs []*kgo.Record
-	for i := range records {
-		for _, p := range parts {
-			recs = append(recs, kafkatest.Record(src, p, i))
-		}
-	}
-	if err := prodA.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	produceParts(t, pair, src, parts, records)
 
 	x := flowMirror(t, pair, sa, ta, "zombie", props...)
 	x.Settings.LeaseTTL = 2 * time.Second // MIRROR_LEASE_TTL
@@ -466,16 +457,7 @@ func testZombieAfterLostAssignment(t *testing.T, pair kafkatest.Pair) {
 	if len(parts) == 0 {
 		t.Fatal("no partition in group 2")
 	}
-	prodA := kafkatest.Producer(t, pair.A)
-	var recs []*kgo.Record
-	for i := range records {
-		for _, p := range parts {
-			recs = append(recs, kafkatest.Record(src, p, i))
-		}
-	}
-	if err := prodA.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	produceParts(t, pair, src, parts, records)
 	x := flowMirror(t, pair, sa, ta, "zombie", props...)
 	x.Settings.LeaseTTL = 2 * time.Second
 	z := startZombieIn(t, x, remote, parts, held, k, 2)
@@ -506,4 +488,19 @@ func testZombieAfterLostAssignment(t *testing.T, pair kafkatest.Pair) {
 
 func TestZombieAfterLostAssignment(t *testing.T) {
 	kafkatest.EachPair(t, testZombieAfterLostAssignment)
+}
+
+// produceParts writes records 0..records-1 (kafkatest.Record) to each of
+// parts of the source topic src.
+func produceParts(t *testing.T, pair kafkatest.Pair, src string, parts []int32, records int) {
+	t.Helper()
+	var recs []*kgo.Record
+	for i := range records {
+		for _, p := range parts {
+			recs = append(recs, kafkatest.Record(src, p, i))
+		}
+	}
+	if err := kafkatest.Producer(t, pair.A).ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
 }
