@@ -436,19 +436,11 @@ func (m *Mirror) runGroup(ctx, parent context.Context, p *plan, a Assignment, w 
 	ready, left, err := g.start(ctx, p, claimed)
 	switch {
 	case errors.Is(err, errReassigned):
-		return nil, 0, err
+		// Reported as such for the claimed partitions (the run stops).
+		return m.stoppedLanes(p, claimed, err, glog), 0, err
 	case kafka.IsFenced(err):
 		glog.Warn("fenced: another invocation took this work group while it started", "err", err)
-		var fenced []*lane
-		for _, lu := range claimed {
-			u := p.find(lu)
-			l := &lane{u: u, log: glog}
-			l.pos.Next = max(u.LogStart, u.End-u.lag(m.Flow.StartFrom))
-			l.res.From, l.res.To = l.pos.Next, l.pos.Next
-			l.stop(err)
-			fenced = append(fenced, l)
-		}
-		return fenced, 0, nil
+		return m.stoppedLanes(p, claimed, err, glog), 0, nil
 	case err != nil:
 		return nil, 0, fmt.Errorf("work group %d: %w", w.id, err)
 	}
@@ -459,4 +451,20 @@ func (m *Mirror) runGroup(ctx, parent context.Context, p *plan, a Assignment, w 
 	}
 	g.copy(parent, ready)
 	return append(ready, left...), g.txns, nil
+}
+
+// stoppedLanes are the claimed partitions of a group run that stopped
+// before it copied (fenced or reassigned while it started), each at its
+// planned position with err as its status.
+func (m *Mirror) stoppedLanes(p *plan, claimed []lease.Unit, err error, log *slog.Logger) []*lane {
+	var out []*lane
+	for _, lu := range claimed {
+		u := p.find(lu)
+		l := &lane{u: u, log: log}
+		l.pos.Next = max(u.LogStart, u.End-u.lag(m.Flow.StartFrom))
+		l.res.From, l.res.To = l.pos.Next, l.pos.Next
+		l.stop(err)
+		out = append(out, l)
+	}
+	return out
 }
