@@ -203,6 +203,14 @@ func (m *Mirror) readAssignment(ctx context.Context) (a Assignment, ok bool, err
 				err = o.Err
 			}
 		}
+		if errors.Is(err, kerr.UnstableOffsetCommit) && attempt == unstableFence {
+			// A change's write is still open after a second: its changer
+			// may have died between writing and committing (killed, or
+			// out of time), which leaves the entry unreadable until the
+			// transaction times out. Fencing the change's id aborts it; a
+			// changer still alive is told it was fenced and passes its run.
+			m.fenceAssign(ctx)
+		}
 		if kerr.IsRetriable(err) && attempt < 50 {
 			if err := sleep(ctx, 100*time.Millisecond); err != nil {
 				return a, false, err
@@ -435,3 +443,23 @@ func (m *Mirror) knownTxnIDs(ctx context.Context) (used int, legacy []string, er
 // nowMilli is the time now as an entry keeps it (milliseconds), so that
 // an assignment written compares equal to itself read back.
 func nowMilli() time.Time { return time.UnixMilli(time.Now().UnixMilli()) }
+
+// unstableFence is after how many reads of an unstable assignment entry
+// (100 ms apart) readAssignment fences the id that writes it.
+const unstableFence = 10
+
+// fenceAssign aborts whatever transaction the assignment's id has open
+// (see readAssignment). A failure is only logged: the read goes on
+// waiting.
+func (m *Mirror) fenceAssign(ctx context.Context) {
+	cl, err := kgo.NewClient(m.TargetOpts...)
+	if err == nil {
+		err = kafka.Fence(ctx, cl, []string{names.AssignTransactionalID(m.Flow.Name())}, int32(m.Settings.TransactionTimeout.Milliseconds()))
+		cl.Close()
+	}
+	if err != nil {
+		m.Logger.Warn("fence a stuck change of the work-group assignment", "flow", m.Flow.Name(), "err", err)
+		return
+	}
+	m.Logger.Warn("fenced a change of the work-group assignment left open (its changer died mid-write?)", "flow", m.Flow.Name())
+}
