@@ -183,12 +183,34 @@ const takeRounds = 4
 // go on to the next free units (up to takeRounds times), so concurrent
 // invocations spread over the work instead of fighting over its head.
 func (s *Store) Take(ctx context.Context, units []Unit, n int, ttl time.Duration) ([]Unit, error) {
+	got, _, err := s.take(ctx, units, n, ttl, false)
+	return got, err
+}
+
+// TakeUnlessHeld is Take, unless another owner holds one of units: then
+// it claims nothing and returns that unit (held true). A work group is
+// one writer's: some of its partitions held by another invocation means
+// the group is.
+func (s *Store) TakeUnlessHeld(ctx context.Context, units []Unit, n int, ttl time.Duration) (got []Unit, heldUnit Unit, held bool, err error) {
+	got, heldUnit, err = s.take(ctx, units, n, ttl, true)
+	return got, heldUnit, heldUnit != (Unit{}), err
+}
+
+func (s *Store) take(ctx context.Context, units []Unit, n int, ttl time.Duration, unlessHeld bool) ([]Unit, Unit, error) {
 	if len(units) == 0 || n <= 0 {
-		return nil, nil
+		return nil, Unit{}, nil
 	}
 	current, err := s.Read(ctx)
 	if err != nil {
-		return nil, err
+		return nil, Unit{}, err
+	}
+	if unlessHeld {
+		now := s.now()
+		for _, u := range units {
+			if current[u].HeldByOther(s.Owner, now) {
+				return nil, u, nil
+			}
+		}
 	}
 	var got []Unit
 	for round := 0; round < takeRounds && len(got) < n; round++ {
@@ -202,7 +224,7 @@ func (s *Store) Take(ctx context.Context, units []Unit, n int, ttl time.Duration
 		// read back, and are passed over in the next round.
 		won, after, err := s.claim(ctx, current, want, n-len(got), ttl)
 		if err != nil {
-			return got, err
+			return got, Unit{}, err
 		}
 		if after == nil {
 			break // nothing left free
@@ -210,7 +232,7 @@ func (s *Store) Take(ctx context.Context, units []Unit, n int, ttl time.Duration
 		got = append(got, won...)
 		current = after
 	}
-	return got, nil
+	return got, Unit{}, nil
 }
 
 // claim writes claims for up to n of units that current shows free,

@@ -278,15 +278,15 @@ func (m *Mirror) settle(ctx context.Context, want int, topicID [16]byte, legacyU
 	} else if !cur.Legacy {
 		legacy = legacyUnits
 	}
-	write := func(a Assignment) error {
-		err := m.writeAssignment(ctx, prod, txnID, a, topicID)
-		prod.Close() // an EndTxn leaves the producer unusable (kafka.EndTxn)
-		if err == nil {
-			prod, err = m.initProducer(ctx, txnID)
-		}
-		return err
+	// An EndTxn leaves the producer unusable (kafka.EndTxn): after the
+	// pending write a fresh one takes over, for the fence and the ready
+	// write.
+	err = m.writeAssignment(ctx, prod, txnID, next, topicID)
+	prod.Close()
+	if err == nil {
+		prod, err = m.initProducer(ctx, txnID)
 	}
-	if err := write(next); err != nil {
+	if err != nil {
 		return m.settledBy(ctx, cur, err)
 	}
 	ids := make([]string, 0, next.Used+len(legacyUnits))
@@ -299,7 +299,7 @@ func (m *Mirror) settle(ctx context.Context, want int, topicID [16]byte, legacyU
 		return cur, fmt.Errorf("change the work-group assignment to %d groups: fence the writers of the old one: %w (the next tick tries again)", want, err)
 	}
 	next.Ready, next.Written, next.Legacy = true, nowMilli(), true
-	if err := write(next); err != nil {
+	if err := m.writeAssignment(ctx, prod, txnID, next, topicID); err != nil {
 		return m.settledBy(ctx, cur, err)
 	}
 	m.Logger.Info("work groups reassigned", "flow", m.Flow.Name(), "groups", want, "was", cur.Groups, "generation", next.Gen,

@@ -37,19 +37,11 @@ func (m *Mirror) claim(ctx, parent context.Context, leases *lease.Store, units [
 	// other's transactions, copying little. The group is passed over.
 	// (Invocations that claim at the same moment do not see each other
 	// here: they take disjoint partitions and fencing sorts them out.)
-	current, err := leases.Read(ctx)
-	if err != nil {
-		return nil, func() {}, err
-	}
-	now := time.Now()
-	for _, u := range want {
-		if current[u].HeldByOther(m.Owner, now) {
-			log.Info("another invocation holds part of this work group; passing it over", "partition", u)
-			return nil, func() {}, nil
-		}
-	}
 	ttl := m.Settings.LeaseTTL
-	claimed, err := leases.Take(ctx, want, n, ttl)
+	claimed, heldUnit, held, err := leases.TakeUnlessHeld(ctx, want, n, ttl)
+	if held {
+		log.Info("another invocation holds part of this work group; passing it over", "partition", heldUnit)
+	}
 	if err != nil || len(claimed) == 0 {
 		return nil, func() {}, err
 	}
