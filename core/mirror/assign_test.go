@@ -65,3 +65,42 @@ func testAssignmentStuckWrite(t *testing.T, pair kafkatest.Pair) {
 }
 
 func TestAssignmentStuckWrite(t *testing.T) { kafkatest.EachPair(t, testAssignmentStuckWrite) }
+
+// An unchanged assignment is written again once older than
+// MIRROR_PROGRESS_REFRESH, so that the broker's offset retention never
+// expires it; the refresh is not a change: a writer that planned under the
+// entry before it still copies.
+func testAssignmentRefreshed(t *testing.T, pair kafkatest.Pair) {
+	ctx := context.Background()
+	src := kafkatest.Unique(t, "refresh")
+	kafkatest.CreateTopic(t, pair.A, src, 1, nil)
+	sa, ta := uniqueFlow()
+	m := flowMirror(t, pair, sa, ta, "refresh", sa+"->"+ta+".topics = "+src)
+	p, err := makePlan(ctx, m.Flow, m.SourceAdmin, m.TargetAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := m.settle(ctx, 1, p.OffsetSyncsID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &groupRun{m: m, id: 0, assign: first, txnID: m.groupTxnID(0), log: m.Logger}
+	m.Settings.ProgressRefresh = time.Millisecond
+	time.Sleep(5 * time.Millisecond)
+	if _, err := m.settle(ctx, 1, p.OffsetSyncsID, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := m.readAssignment(ctx)
+	if err != nil || !ok {
+		t.Fatalf("read: %v, found %v", err, ok)
+	}
+	if got.Refreshed.IsZero() || !got.same(first) || !got.Ready {
+		t.Fatalf("after the refresh: %+v; want %+v with a refresh time", got, first)
+	}
+	if err := g.initProducer(ctx); err != nil {
+		t.Fatalf("a writer planned before the refresh: %v; want it to go on", err)
+	}
+	g.prod.Close()
+}
+
+func TestAssignmentRefreshed(t *testing.T) { kafkatest.EachPair(t, testAssignmentRefreshed) }
