@@ -441,6 +441,14 @@ func (m *Mirror) runGroup(ctx, parent context.Context, p *plan, a Assignment, w 
 	case kafka.IsFenced(err):
 		glog.Warn("fenced: another invocation took this work group while it started", "err", err)
 		return m.stoppedLanes(p, claimed, err, glog), 0, nil
+	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		// The run's end came while the group started: most often the
+		// target still completing the group's previous transaction
+		// (InitProducerID answered CONCURRENT_TRANSACTIONS until then),
+		// or a target that answered slowly. Nothing was written; the
+		// claimed partitions wait for the next invocation.
+		glog.Warn("the run's time ended while this work group started; the next invocation goes on", "err", err)
+		return m.stoppedLanes(p, claimed, errDeadline, glog), 0, nil
 	case err != nil:
 		return nil, 0, fmt.Errorf("work group %d: %w", w.id, err)
 	}
