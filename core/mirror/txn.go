@@ -281,29 +281,38 @@ func hasData(batch []*kgo.Record) bool {
 }
 
 // sendHeld produces what the lanes hold into t, up to the transaction's
-// limits, a lane at a time.
+// limits, a lane at a time: first the lanes behind their end, then those
+// past it (outside tail mode, records fetched past the planned end), and
+// beginning one lane further with each committed transaction. A lane
+// holding more than a transaction takes (a partition written to faster
+// than the group copies) would otherwise fill every transaction and hold
+// the group's other lanes back until the run's end.
 func (g *groupRun) sendHeld(ctx context.Context, t *txn) {
 	s := g.m.Settings
-	for _, l := range g.lanes {
-		if len(l.rest) == 0 || l.stopped {
-			continue
+	lanes := len(g.lanes)
+	for _, behind := range []bool{true, false} {
+		for i := range lanes {
+			l := g.lanes[(g.txns+i)%lanes]
+			if len(l.rest) == 0 || l.stopped || l.behind(t) != behind {
+				continue
+			}
+			maxRecs, maxBytes := s.BatchRecords-t.taken, s.BatchBytes-int(t.bytes)
+			if maxRecs <= 0 || maxBytes <= 0 {
+				return
+			}
+			n, bytes := 0, 0
+			for n < len(l.rest) && n < maxRecs && bytes < maxBytes {
+				bytes += recordBytes(l.rest[n])
+				n++
+			}
+			chunk := l.rest[:n:n]
+			if n == len(l.rest) {
+				l.rest = nil
+			} else {
+				l.rest = l.rest[n:]
+			}
+			t.send(ctx, l, chunk)
 		}
-		maxRecs, maxBytes := s.BatchRecords-t.taken, s.BatchBytes-int(t.bytes)
-		if maxRecs <= 0 || maxBytes <= 0 {
-			return
-		}
-		n, bytes := 0, 0
-		for n < len(l.rest) && n < maxRecs && bytes < maxBytes {
-			bytes += recordBytes(l.rest[n])
-			n++
-		}
-		chunk := l.rest[:n:n]
-		if n == len(l.rest) {
-			l.rest = nil
-		} else {
-			l.rest = l.rest[n:]
-		}
-		t.send(ctx, l, chunk)
 	}
 }
 
