@@ -2,10 +2,13 @@ package mirror
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -154,4 +157,105 @@ func TestBatchEndStaysPlanned(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A transaction the target refuses for one partition stops that
+// partition only: the work group aborts it, starts a new consumer for its
+// other partitions from their committed positions, and copies them in the
+// same run. Two source topics in one work group (MIRROR_GROUPS=1, a flow
+// of its own); the remote topic of one is deleted once the run's consumer
+// reads its first batch, before anything is produced, so the group's
+// first transaction holds records of both and is refused. The run must
+// report the deleted one failed, and the other's two partitions done with
+// all their records, copied exactly once.
+func TestRemoteDeletedGroupGoesOn(t *testing.T) {
+	kafkatest.EachPair(t, func(t *testing.T, pair kafkatest.Pair) {
+		const n = 100
+		gone, kept := kafkatest.Unique(t, "gone"), kafkatest.Unique(t, "kept")
+		kafkatest.CreateTopic(t, pair.A, gone, 1, nil)
+		kafkatest.CreateTopic(t, pair.A, kept, 2, nil)
+		prod := kafkatest.Producer(t, pair.A)
+		kafkatest.ProduceSeq(t, prod, gone, 1, 0, n)
+		kafkatest.ProduceSeq(t, prod, kept, 2, 0, n)
+		sa, ta := uniqueFlow()
+		m := flowMirror(t, pair, sa, ta, "gone", sa+"->"+ta+".topics = "+gone+", "+kept)
+		m.Settings.Groups = 1
+		del := &deleteAtFetch{adm: kafkatest.Admin(t, pair.B), topic: sa + "." + gone}
+		m.SourceOpts = append(m.SourceOpts, kgo.WithHooks(del))
+
+		res, err := m.Run(context.Background(), time.Now().Add(20*time.Second))
+		t.Logf("run: %v", err)
+		for _, d := range res.Detail {
+			t.Logf("%s/%d (group %d): %s, %d..%d, %d records in %d transactions %s", d.Topic, d.Partition, d.Group, d.Status, d.From, d.To, d.Records, d.Transactions, d.Error)
+		}
+		deleted, derr := del.result()
+		if derr != nil {
+			t.Fatalf("delete the remote topic %s: %v", del.topic, derr)
+		}
+		if !deleted {
+			t.Fatal("the run's consumer read no batch: the remote topic was never deleted")
+		}
+		if !errors.Is(err, ErrUnitsFailed) {
+			t.Errorf("run: %v; want the deleted remote's partition failed (ErrUnitsFailed)", err)
+		}
+		if res.Groups != 1 || len(res.Detail) != 3 {
+			t.Fatalf("%d work groups, %d partitions in the result; want 1 group of 3", res.Groups, len(res.Detail))
+		}
+		for _, d := range res.Detail {
+			switch d.Topic {
+			case gone:
+				if d.Status != UnitFailed || !strings.Contains(d.Error, "UNKNOWN_TOPIC") || d.Records != 0 {
+					t.Errorf("%s/%d: %s (%s), %d records; want it failed by its deleted remote topic, nothing copied", d.Topic, d.Partition, d.Status, d.Error, d.Records)
+				}
+			case kept:
+				if d.Status != UnitDone || d.Records != n || d.To != n {
+					t.Errorf("%s/%d: %s (%s), %d records to %d; want done with all %d in this run", d.Topic, d.Partition, d.Status, d.Error, d.Records, d.To, n)
+				}
+			}
+		}
+		if err := kafkatest.ExactlyOnce(kafkatest.ReadAll(t, pair.B, sa+"."+kept), 2, n); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// deleteAtFetch deletes a topic of the target when the source consumer
+// it hooks reads its first batch, before handing that batch over, and
+// waits until the target no longer lists it.
+type deleteAtFetch struct {
+	adm   *kadm.Client
+	topic string
+	once  sync.Once
+	done  bool
+	err   error
+}
+
+func (d *deleteAtFetch) OnFetchBatchRead(kgo.BrokerMetadata, string, int32, kgo.FetchBatchMetrics) {
+	d.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		r, err := d.adm.DeleteTopic(ctx, d.topic)
+		if err == nil {
+			err = r.Err
+		}
+		for err == nil {
+			td, lerr := d.adm.ListTopics(ctx, d.topic)
+			if lerr != nil {
+				err = lerr
+				break
+			}
+			if td[d.topic].Err != nil {
+				break // gone
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		d.done, d.err = true, err
+	})
+}
+
+// result says whether the topic was deleted, and how that failed; read
+// once the consumer is closed (the once orders it after the hook).
+func (d *deleteAtFetch) result() (bool, error) {
+	d.once.Do(func() {})
+	return d.done, d.err
 }
