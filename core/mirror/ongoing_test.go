@@ -1,0 +1,105 @@
+package mirror
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/mirrorless/mirrorless/core/config"
+	"github.com/mirrorless/mirrorless/core/kafkatest"
+	"github.com/mirrorless/mirrorless/core/lease"
+	"github.com/mirrorless/mirrorless/core/names"
+)
+
+// groupTxnsOngoing lists the transactions of m's work groups the target
+// has in state Ongoing.
+func groupTxnsOngoing(t *testing.T, m *Mirror) []string {
+	t.Helper()
+	listed, err := m.TargetAdmin.ListTransactions(context.Background(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := names.GroupTransactionalID(m.Flow.Name(), 0)
+	prefix = prefix[:len(prefix)-1]
+	var out []string
+	for _, l := range listed.Sorted() {
+		if strings.HasPrefix(l.TxnID, prefix) && l.State == "Ongoing" {
+			out = append(out, l.TxnID)
+		}
+	}
+	return out
+}
+
+// A group transaction that added the progress group (a raw
+// AddOffsetsToTxn: the first after the group's InitProducerID) and was
+// aborted before any record was produced was left Ongoing on the target:
+// kgo's EndTransaction ends no transaction in which it produced nothing.
+// The coordinator kept it until transaction.timeout.ms, or until the next
+// invocation's InitProducerID of the group aborted it.
+//
+// The path a real pair takes: a partition whose position is reset past
+// lost data (MIRROR_RESET_POLICY=earliest, the records after it deleted
+// before they were copied, nothing after them) and whose refresh is due.
+// Its transaction re-commits nothing (no offset sync can go with a
+// position that copied nothing since its reset), so it holds the progress
+// group only and is aborted with nothing produced. After the run no
+// transaction of the flow's work groups may be Ongoing, and once the
+// source has records again the next run copies them.
+func testNoTxnLeftOngoing(t *testing.T, pair kafkatest.Pair) {
+	ctx := context.Background()
+	src := kafkatest.Unique(t, "ongoing")
+	kafkatest.CreateTopic(t, pair.A, src, 1, nil)
+	prod := kafkatest.Producer(t, pair.A)
+	kafkatest.ProduceSeq(t, prod, src, 1, 0, 5)
+	// Its own flow: one work group, whose transactional id no other
+	// test shares.
+	sa, ta := uniqueFlow()
+	m := flowMirror(t, pair, sa, ta, "ongoing", sa+"->"+ta+".topics = "+src)
+	m.Settings.Groups = 1
+	m.testRun(t)
+
+	// 5..9 are deleted before they are copied.
+	kafkatest.ProduceSeq(t, prod, src, 1, 5, 10)
+	var del kadm.Offsets
+	del.Add(kadm.Offset{Topic: src, Partition: 0, At: 10})
+	if resp, err := m.SourceAdmin.DeleteRecords(ctx, del); err != nil || resp.Error() != nil {
+		t.Fatalf("delete source records: %v, %v", err, resp.Error())
+	}
+	m.Settings.ResetPolicy = config.ResetEarliest
+	m.Settings.ProgressRefresh = time.Millisecond
+
+	res, err := m.Run(ctx, time.Now().Add(8*time.Second))
+	if err != nil {
+		t.Fatalf("run: %v (%+v)", err, res)
+	}
+	if len(res.Detail) != 1 || res.Detail[0].Reset == "" {
+		t.Fatalf("run: %+v; want the partition reset past the deleted records", res.Detail)
+	}
+	if open := groupTxnsOngoing(t, m); len(open) > 0 {
+		t.Errorf("after the run, transactions %v are Ongoing on the target; want none", open)
+	}
+
+	kafkatest.ProduceSeq(t, prod, src, 1, 10, 15)
+	m.testRun(t)
+	seen := map[int64]int{}
+	for _, r := range kafkatest.ReadAll(t, pair.B, sa+"."+src) {
+		seen[kafkatest.Seq(r)]++
+	}
+	for i := int64(0); i < 15; i++ {
+		want := 1
+		if i >= 5 && i < 10 {
+			want = 0 // deleted before they were copied
+		}
+		if seen[i] != want {
+			t.Errorf("record %d on the target %d times; want %d", i, seen[i], want)
+		}
+	}
+	if got, ok := m.testPosition(t, lease.Unit{Topic: sa + "." + src, Partition: 0}); !ok || got.Next != 15 {
+		t.Errorf("position %d (found %v); want 15", got.Next, ok)
+	}
+}
+
+func TestNoTxnLeftOngoing(t *testing.T) { kafkatest.EachPair(t, testNoTxnLeftOngoing) }
