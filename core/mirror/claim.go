@@ -152,6 +152,7 @@ func (g *groupRun) initProducer(ctx context.Context) error {
 		return fmt.Errorf("fence earlier writers of work group %d: %w", g.id, err)
 	}
 	g.prod = prod
+	g.fresh, g.stale = true, false
 	a, ok, err := g.m.readAssignment(ctx)
 	if err != nil {
 		return err

@@ -150,9 +150,29 @@ type groupRun struct {
 	// the target).
 	inflight *budget
 	held     atomic.Int64
-	// txns counts the transactions committed by this producer: the first
-	// after fencing adds the progress group explicitly (see commit).
+	// txns counts the transactions the group committed.
 	txns int
+	// fresh: the producer was initialised and has committed nothing
+	// since; its first transaction adds the progress group explicitly
+	// (see commit).
+	fresh bool
+	// stale: a raw EndTxn ended the producer's last transaction, bumping
+	// its epoch behind kgo's back (kafka.EndTxn): the next transaction
+	// initialises a new producer first.
+	stale bool
+	// open is what the open transaction has sent, for abort.
+	open openTxn
+}
+
+// openTxn is what the group's open transaction has sent to the target.
+type openTxn struct {
+	// offsetsAdded: the raw AddOffsetsToTxn of the progress group was
+	// sent (its answer may have been lost), which begins the transaction
+	// on the coordinator.
+	offsetsAdded bool
+	// produced: a record was handed to kgo in it, so kgo's EndTransaction
+	// ends it on the coordinator.
+	produced bool
 }
 
 // chunk is what the poller hands over: a lane's fetched records, or the

@@ -2,11 +2,13 @@ package mirror
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
@@ -103,3 +105,66 @@ func testNoTxnLeftOngoing(t *testing.T, pair kafkatest.Pair) {
 }
 
 func TestNoTxnLeftOngoing(t *testing.T) { kafkatest.EachPair(t, testNoTxnLeftOngoing) }
+
+// abortedTxns writes n transactions to partition 0 of topic and aborts
+// them: for a read_committed consumer the partition holds n control
+// records there.
+func abortedTxns(t *testing.T, addr, topic string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	p := kafkatest.Producer(t, addr, kgo.TransactionalID(kafkatest.Unique(t, "aborter")))
+	for i := 0; i < n; i++ {
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.ProduceSync(ctx, kafkatest.Record(topic, 0, 1000+i)).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.EndTransaction(ctx, kgo.TryAbort); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// After a transaction that held the progress group only was ended with a
+// raw EndTxn (see TestNoTxnLeftOngoing), the group's producer has an
+// epoch kgo does not know (transaction version 2 bumps it on every
+// EndTxn): the group goes on with a new producer. A partition that was
+// never copied starts with three aborted source transactions, then
+// records; with MIRROR_BATCH_RECORDS=2 the group's first transaction
+// takes two control records only and is aborted that way, the next ones
+// copy the records. Every record is copied once, the position is at the
+// source end, and no transaction is left Ongoing.
+func testGroupGoesOnAfterEmptyAbort(t *testing.T, pair kafkatest.Pair) {
+	src := kafkatest.Unique(t, "emptyabort")
+	kafkatest.CreateTopic(t, pair.A, src, 1, nil)
+	abortedTxns(t, pair.A, src, 3)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), src, 1, 0, 5)
+	sa, ta := uniqueFlow()
+	m := flowMirror(t, pair, sa, ta, "emptyabort", sa+"->"+ta+".topics = "+src)
+	m.Settings.Groups = 1
+	m.Settings.BatchRecords = 2
+	var logs kafkatest.SyncBuffer
+	m.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	res := m.testRun(t)
+	if !strings.Contains(logs.String(), "aborted a transaction holding only the progress group") {
+		t.Fatalf("no transaction held the progress group only (%+v): the empty abort was not exercised", res.Detail)
+	}
+	if res.Records != 5 || len(res.Detail) != 1 || res.Detail[0].Status != UnitDone {
+		t.Errorf("run: %d records, %+v; want the 5 copied and the partition done", res.Records, res.Detail)
+	}
+	if open := groupTxnsOngoing(t, m); len(open) > 0 {
+		t.Errorf("after the run, transactions %v are Ongoing on the target; want none", open)
+	}
+	if err := kafkatest.ExactlyOnce(kafkatest.ReadAll(t, pair.B, sa+"."+src), 1, 5); err != nil {
+		t.Error(err)
+	}
+	if got, ok := m.testPosition(t, lease.Unit{Topic: sa + "." + src, Partition: 0}); !ok || got.Next != 11 {
+		t.Errorf("position %d (found %v); want 11, the source end", got.Next, ok)
+	}
+}
+
+func TestGroupGoesOnAfterEmptyAbort(t *testing.T) {
+	kafkatest.EachPair(t, testGroupGoesOnAfterEmptyAbort)
+}

@@ -97,18 +97,31 @@ func (g *groupRun) commit(parent context.Context) error {
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(parent), deadline)
 	defer cancel()
 
+	if g.stale {
+		// A raw EndTxn ended the last transaction (see abort): a new
+		// producer, fencing the old epoch, and the assignment checked
+		// again, as at the group's start.
+		if err := g.initProducer(ctx); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w: %w", errDeadline, err)
+			}
+			return err
+		}
+	}
 	t0 := time.Now()
 	if err := g.prod.BeginTransaction(); err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
+	g.open = openTxn{}
 	group := ProgressGroup(m.Flow)
-	// The first transaction after fencing adds the group explicitly even
-	// where the target would do it on the TxnOffsetCommit: right after
-	// InitProducerID the coordinator can still be busy with the epoch
-	// bump, and AddOffsetsToTxn waits that out in milliseconds, where a
-	// produce meeting CONCURRENT_TRANSACTIONS is retried by kgo after a
-	// metadata refresh (seen: 5 s stalls).
-	if !m.offsetsImplicit || g.txns == 0 {
+	// The first transaction after an InitProducerID adds the group
+	// explicitly even where the target would do it on the
+	// TxnOffsetCommit: right after InitProducerID the coordinator can
+	// still be busy with the epoch bump, and AddOffsetsToTxn waits that
+	// out in milliseconds, where a produce meeting CONCURRENT_TRANSACTIONS
+	// is retried by kgo after a metadata refresh (seen: 5 s stalls).
+	if !m.offsetsImplicit || g.fresh {
+		g.open.offsetsAdded = true
 		if err := addProgressGroup(ctx, g.prod, g.txnID, group); err != nil {
 			return g.abort(parent, err, deadline)
 		}
@@ -185,6 +198,9 @@ func (g *groupRun) commit(parent context.Context) error {
 	// NOT_ENOUGH_REPLICAS on produce, and cost seconds of backoff.
 	e2 := kgo.AbortingFirstErrPromise(g.prod)
 	syncTopic := m.Flow.OffsetSyncsTopic()
+	if len(syncs) > 0 {
+		g.open.produced = true
+	}
 	for _, s := range syncs {
 		g.prod.Produce(ctx, s.record(syncTopic), e2.Promise())
 	}
@@ -200,8 +216,8 @@ func (g *groupRun) commit(parent context.Context) error {
 	endCtx, endCancel := endContext(parent, g.end, m.endTimeout())
 	defer endCancel()
 	if len(syncs) == 0 {
-		// Nothing was produced (kgo ends no transaction then, and there
-		// is no offset either): nothing to end.
+		// Nothing was produced, and there is no offset either: nothing to
+		// commit (abort ends the transaction if it added the group).
 		for l, p := range moved {
 			l.pos = p
 		}
@@ -224,6 +240,7 @@ func (g *groupRun) commit(parent context.Context) error {
 // committed moves the lanes past a committed transaction.
 func (g *groupRun) committed(t *txn, moved map[*lane]Position, at time.Time) {
 	g.txns++
+	g.fresh = false
 	var advanced int64
 	for _, lt := range t.order {
 		l := lt.l
@@ -389,6 +406,7 @@ func (t *txn) send(ctx context.Context, l *lane, chunk []*kgo.Record) {
 		clear(chunk)
 		return
 	}
+	g.open.produced = true
 	left := &atomic.Int64{}
 	left.Store(int64(len(data)))
 	remote := l.u.Unit.Topic
@@ -500,6 +518,14 @@ func waitErr(ctx context.Context, wait func() error) error {
 // A cause that is the end of the transaction's time (its context past
 // deadline) becomes errDeadline: the next invocation copies the batch
 // again, and that is no failure.
+//
+// kgo ends no transaction in which it produced nothing, but one that
+// added the progress group (a raw AddOffsetsToTxn) is open on the
+// coordinator all the same, and would stay Ongoing until the transaction
+// timeout or the group's next InitProducerID: abort ends it with a raw
+// EndTxn, after which the producer is stale (kafka.EndTxn) and the next
+// transaction initialises a new one. A fenced producer ends nothing: the
+// transactional id is another invocation's.
 func (g *groupRun) abort(parent context.Context, cause error, deadline time.Time) error {
 	ctx, cancel := endContext(parent, g.end, g.m.endTimeout())
 	defer cancel()
@@ -515,6 +541,24 @@ func (g *groupRun) abort(parent context.Context, cause error, deadline time.Time
 			cause = fmt.Errorf("abort transaction: %w", err)
 		}
 	}
+	if open := g.open; open.offsetsAdded && !open.produced && !kafka.IsFenced(cause) {
+		g.stale = true
+		err := kafka.EndTxn(ctx, g.prod, g.txnID, false)
+		switch {
+		case kafka.IsFenced(err) && cause == nil:
+			cause = fmt.Errorf("abort transaction: %w", err)
+		case kafka.IsFenced(err):
+			cause = fmt.Errorf("%w; abort transaction: %w", cause, err)
+		case err != nil:
+			// The new producer's InitProducerID aborts it, if the group
+			// has another transaction; the transaction timeout otherwise.
+			// It holds no offset.
+			g.log.Warn("abort transaction holding only the progress group", "err", err)
+		default:
+			g.log.Debug("aborted a transaction holding only the progress group")
+		}
+	}
+	g.open = openTxn{}
 	if errors.Is(cause, context.DeadlineExceeded) && !time.Now().Before(deadline) {
 		g.log.Info("time budget ended inside a transaction; aborted it")
 		return fmt.Errorf("%w: %w", errDeadline, cause)
