@@ -48,8 +48,9 @@ func groupTxnsOngoing(t *testing.T, m *Mirror) []string {
 // Its transaction re-commits nothing (no offset sync can go with a
 // position that copied nothing since its reset), so it holds the progress
 // group only and is aborted with nothing produced. After the run no
-// transaction of the flow's work groups may be Ongoing, and once the
-// source has records again the next run copies them.
+// transaction of the flow's work groups may be Ongoing, the partition is
+// done (the run does not repeat that transaction until its stop time),
+// and once the source has records again the next run copies them.
 func testNoTxnLeftOngoing(t *testing.T, pair kafkatest.Pair) {
 	ctx := context.Background()
 	src := kafkatest.Unique(t, "ongoing")
@@ -79,6 +80,9 @@ func testNoTxnLeftOngoing(t *testing.T, pair kafkatest.Pair) {
 	}
 	if len(res.Detail) != 1 || res.Detail[0].Reset == "" {
 		t.Fatalf("run: %+v; want the partition reset past the deleted records", res.Detail)
+	}
+	if d := res.Detail[0]; d.Status != UnitDone {
+		t.Errorf("the reset partition ended %q (%s); want %q: nothing is left to do for it", d.Status, d.Error, UnitDone)
 	}
 	if open := groupTxnsOngoing(t, m); len(open) > 0 {
 		t.Errorf("after the run, transactions %v are Ongoing on the target; want none", open)

@@ -217,9 +217,14 @@ func (g *groupRun) commit(parent context.Context) error {
 	defer endCancel()
 	if len(syncs) == 0 {
 		// Nothing was produced, and there is no offset either: nothing to
-		// commit (abort ends the transaction if it added the group).
+		// commit (abort ends the transaction if it added the group). A
+		// lane due for a refresh that has copied nothing since a reset
+		// cannot have one (no sync can go with its position): it is not
+		// dirty any more, or the group would repeat this transaction
+		// until its stop time.
 		for l, p := range moved {
 			l.pos = p
+			l.dirty = false
 		}
 		return g.abort(parent, nil, deadline)
 	}
