@@ -237,7 +237,7 @@ var errUnitTaken = errors.New("unit taken by another invocation")
 // that holds records without any progress was written by something else.
 // anchor says the position must be committed before anything is copied
 // (g.anchor): a first position under auto.offset.reset=latest, or a reset
-// past a truncation.
+// by the reset policy (to the log start, or past a truncation).
 func (g *groupRun) position(ctx context.Context, l *lane, progress map[lease.Unit]Position, remote [2]int64) (anchor bool, _ error) {
 	m, u := g.m, l.u
 	if pos, ok := progress[u.Unit]; ok {
@@ -315,15 +315,21 @@ func (g *groupRun) position(ctx context.Context, l *lane, progress map[lease.Uni
 		// translation stays right on both sides of the jump.
 		// The last copied record is of the old history (a recreated topic,
 		// deleted data): forgotten, so that no sync or position of the new
-		// one names it (a position with up past its offset is refused).
-		l.pos.Next = u.LogStart
-		l.pos.LastUpstream, l.pos.LastDownstream = -1, -1
+		// one names it (a position with up past its offset is refused),
+		// and so is the leader epoch of the record before the old position.
+		// The new position is committed at once (as an anchor, fenced), as
+		// after a truncation: a lane with nothing to copy at the log start
+		// (a topic recreated empty) has no record to carry it, and the
+		// refresh of its old position, due, could not be written without a
+		// last copied record; the run went on trying until its stop time,
+		// and the next run reset the partition again.
+		l.pos = Position{Next: u.LogStart, LastUpstream: -1, LastDownstream: -1, SourceID: u.SourceID, Committed: time.Now()}
 		l.res.Reset = fmt.Sprintf("%s; reset to offset %d by MIRROR_RESET_POLICY=earliest", problem, u.LogStart)
 		if pos.Next < u.LogStart && (pos.SourceID == "" || pos.SourceID == u.SourceID) {
 			l.res.Skipped = u.LogStart - pos.Next
 		}
 		l.log.Warn("partition reset", "reason", problem, "from", pos.Next, "to", u.LogStart, "skipped", l.res.Skipped)
-		return false, nil
+		return true, nil
 	}
 	has, err := hasCommittedRecords(ctx, m.TargetOpts, u.Unit.Topic, u.Partition, remote[0], remote[1])
 	if err != nil {
