@@ -100,7 +100,9 @@ func (g *groupRun) start(ctx context.Context, p *plan, claimed []lease.Unit) (re
 	}
 	var fresh []*unit
 	for _, l := range lanes {
-		if _, ok := progress[l.u.Unit]; !ok {
+		if p, ok := progress[l.u.Unit]; ok {
+			l.known = &p
+		} else {
 			fresh = append(fresh, l.u)
 		}
 	}
@@ -136,6 +138,41 @@ func (g *groupRun) start(ctx context.Context, p *plan, claimed []lease.Unit) (re
 	}
 	return ready, left, nil
 }
+
+// reinit initialises a new producer for the group after a raw EndTxn
+// made the old one stale (see abort). Between that EndTxn and the new
+// InitProducerID the group's id is not fenced: another invocation may
+// have taken the group, copied and committed, and the new producer
+// fences it in turn. The lanes' positions are read again (stable, now
+// that the new producer has ended any transaction of the group): one
+// that is not what this run last knew of it is another invocation's
+// work, and the group stops (errTakenOver) rather than copy from its
+// own positions, which are behind.
+func (g *groupRun) reinit(ctx context.Context) error {
+	if err := g.initProducer(ctx); err != nil {
+		return err
+	}
+	stable := map[lease.Unit]bool{}
+	for _, l := range g.lanes {
+		stable[l.u.Unit] = true
+	}
+	progress, err := readProgress(ctx, g.m.TargetAdmin, ProgressGroup(g.m.Flow), stable)
+	if err != nil {
+		return err
+	}
+	for _, l := range g.lanes {
+		got, ok := progress[l.u.Unit]
+		if l.stopped || !ok && l.known == nil || ok && l.known != nil && got.Next == l.known.Next && got.metadata() == l.known.metadata() {
+			continue
+		}
+		return fmt.Errorf("%w: %s at offset %d", errTakenOver, l.u.Unit, got.Next)
+	}
+	return nil
+}
+
+// errTakenOver: another invocation committed positions of the group
+// while this run's producer was being re-initialised.
+var errTakenOver = errors.New("another invocation took the work group over and committed")
 
 // initProducer (re)initialises the group's producer, fencing whoever held
 // the group's id, and then checks that the assignment is still the one
@@ -413,6 +450,7 @@ func (g *groupRun) anchor(ctx context.Context, lanes []*lane) (ready, left []*la
 		switch {
 		case ok && got.Next == l.pos.Next && got.metadata() == l.pos.metadata():
 			l.u.Progress = &got
+			l.known = &got
 			ready = append(ready, l) // the anchor landed
 		case ok:
 			// Another invocation committed after the anchor (and was

@@ -58,7 +58,11 @@ type UnitResult struct {
 type lane struct {
 	u   *unit
 	pos Position // committed
-	log *slog.Logger
+	// known is the position the target holds for the lane as far as this
+	// run knows (read at its start or committed by it since; nil: none).
+	// pos can be ahead of it (moved in memory over control records).
+	known *Position
+	log   *slog.Logger
 	// rest are records fetched and not yet in a transaction.
 	rest []*kgo.Record
 	// the newest offset sync written (or being written) for the
@@ -99,7 +103,7 @@ func (l *lane) stop(err error) {
 		l.res.Status = UnitResolved
 	case errors.Is(err, errReassigned):
 		l.res.Status = UnitReassigned
-	case kafka.IsFenced(err):
+	case kafka.IsFenced(err) || errors.Is(err, errTakenOver):
 		l.res.Status = UnitFenced
 		l.res.Error = err.Error()
 	default:

@@ -179,3 +179,61 @@ func testGroupGoesOnAfterEmptyAbort(t *testing.T, pair kafkatest.Pair) {
 func TestGroupGoesOnAfterEmptyAbort(t *testing.T) {
 	kafkatest.EachPair(t, testGroupGoesOnAfterEmptyAbort)
 }
+
+// Between the raw EndTxn that ends a transaction holding only the
+// progress group and the new producer's InitProducerID, the group's id is
+// not fenced: another invocation can take the group, copy and commit. The
+// new producer then fences that invocation in turn, so the run must not
+// go on from its own positions, which are behind: X starts the group and
+// its producer is stale (as after the raw EndTxn), Y copies the
+// partition's 10 records, then X goes on. X stops as fenced, and the
+// target holds the records once.
+func testTakenOverWhileStale(t *testing.T, pair kafkatest.Pair) {
+	ctx := context.Background()
+	src := kafkatest.Unique(t, "takenover")
+	kafkatest.CreateTopic(t, pair.A, src, 1, nil)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), src, 1, 0, 10)
+	sa, ta := uniqueFlow()
+	props := sa + "->" + ta + ".topics = " + src
+	remote := lease.Unit{Topic: sa + "." + src, Partition: 0}
+	x := flowMirror(t, pair, sa, ta, "x", props)
+	x.Settings.Groups = 1
+	p, err := makePlan(ctx, x.Flow, x.SourceAdmin, x.TargetAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := x.settle(ctx, 1, p.OffsetSyncsID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &groupRun{m: x, id: 0, assign: a, txnID: x.groupTxnID(0), log: x.Logger, stopAt: time.Now().Add(20 * time.Second), end: time.Now().Add(25 * time.Second)}
+	defer func() {
+		if g.prod != nil {
+			g.prod.Close()
+		}
+	}()
+	ready, _, err := g.start(ctx, p, []lease.Unit{remote})
+	if err != nil || len(ready) != 1 {
+		t.Fatalf("x's start: %d lanes ready, err %v; want the partition", len(ready), err)
+	}
+	g.stale = true
+
+	y := flowMirror(t, pair, sa, ta, "y", props)
+	y.Settings.Groups = 1
+	if res := y.testRun(t); res.Records != 10 {
+		t.Fatalf("y copied %d records; want 10", res.Records)
+	}
+
+	g.copy(ctx, ready)
+	if l := ready[0]; l.res.Status != UnitFenced || l.res.Records != 0 {
+		t.Errorf("x's partition ended %q (%s) with %d records copied; want %q and none", l.res.Status, l.res.Error, l.res.Records, UnitFenced)
+	}
+	if err := kafkatest.ExactlyOnce(kafkatest.ReadAll(t, pair.B, remote.Topic), 1, 10); err != nil {
+		t.Error(err)
+	}
+	if got, ok := x.testPosition(t, remote); !ok || got.Next != 10 {
+		t.Errorf("position %d (found %v); want 10", got.Next, ok)
+	}
+}
+
+func TestTakenOverWhileStale(t *testing.T) { kafkatest.EachPair(t, testTakenOverWhileStale) }

@@ -99,9 +99,8 @@ func (g *groupRun) commit(parent context.Context) error {
 
 	if g.stale {
 		// A raw EndTxn ended the last transaction (see abort): a new
-		// producer, fencing the old epoch, and the assignment checked
-		// again, as at the group's start.
-		if err := g.initProducer(ctx); err != nil {
+		// producer, the assignment and the positions checked again.
+		if err := g.reinit(ctx); err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("%w: %w", errDeadline, err)
 			}
@@ -165,6 +164,7 @@ func (g *groupRun) commit(parent context.Context) error {
 		syncs   []txnSync
 		offsets []kafka.TxnOffset
 		moved   = map[*lane]Position{}
+		known   []*lane // those whose position the transaction commits
 	)
 	for _, lt := range t.order {
 		l := lt.l
@@ -188,6 +188,7 @@ func (g *groupRun) commit(parent context.Context) error {
 			continue
 		}
 		moved[l] = p
+		known = append(known, l)
 		offsets = append(offsets, l.offset(p))
 	}
 	tProduced := time.Now()
@@ -239,6 +240,10 @@ func (g *groupRun) commit(parent context.Context) error {
 	g.log.Debug("committed", "lanes", len(t.order), "records", t.records, "took", time.Since(t0),
 		"produce", tProduced.Sub(t0), "syncs", tSyncs.Sub(tProduced), "offsets", tOffsets.Sub(tSyncs), "end", time.Since(tOffsets))
 	g.committed(t, moved, time.Now())
+	for _, l := range known {
+		p := l.pos
+		l.known = &p
+	}
 	return nil
 }
 
