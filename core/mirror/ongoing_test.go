@@ -4,11 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
@@ -237,3 +239,56 @@ func testTakenOverWhileStale(t *testing.T, pair kafkatest.Pair) {
 }
 
 func TestTakenOverWhileStale(t *testing.T) { kafkatest.EachPair(t, testTakenOverWhileStale) }
+
+// The transaction left Ongoing, at the run's end: a group's first
+// transaction adds the progress group and takes control records only (a
+// never-copied partition starting with three aborted source transactions,
+// MIRROR_BATCH_RECORDS=2), and the run's stop time comes before the next
+// one, which would have committed the coordinator's open transaction.
+// kfake answers the group's first AddOffsetsToTxn just after the stop
+// time (a real broker cannot be made to), so the run ends right after that
+// transaction is aborted. No transaction of the group may be Ongoing
+// after the run; the next run copies the records once.
+func TestNoTxnLeftOngoingAtRunEnd(t *testing.T) {
+	const budget = 1500 * time.Millisecond
+	ctx := context.Background()
+	pair, _, b := kafkatest.KfakeClusters(t)
+	src := kafkatest.Unique(t, "runend")
+	kafkatest.CreateTopic(t, pair.A, src, 1, nil)
+	abortedTxns(t, pair.A, src, 3)
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.A), src, 1, 0, 5)
+	sa, ta := uniqueFlow()
+	m := flowMirror(t, pair, sa, ta, "runend", sa+"->"+ta+".topics = "+src)
+	m.Settings.Groups = 1
+	m.Settings.BatchRecords = 2
+	m.Settings.SafetyMargin = 3 * time.Second
+
+	stopAt := time.Now().Add(budget)
+	var delayed atomic.Bool
+	b.ControlKey(int16(kmsg.AddOffsetsToTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		b.KeepControl()
+		r := req.(*kmsg.AddOffsetsToTxnRequest)
+		if !strings.Contains(r.TransactionalID, ".~group.") || delayed.Swap(true) {
+			return nil, nil, false
+		}
+		b.SleepControl(func() { time.Sleep(time.Until(stopAt) + 100*time.Millisecond) })
+		return nil, nil, false
+	})
+	res, err := m.Run(ctx, stopAt)
+	if err != nil {
+		t.Fatalf("run: %v (%+v)", err, res)
+	}
+	if !delayed.Load() {
+		t.Fatal("no AddOffsetsToTxn of the group reached the target: the path was not exercised")
+	}
+	if res.Records != 0 {
+		t.Fatalf("the run copied %d records: it did not end after the first transaction, the test proves nothing", res.Records)
+	}
+	if open := groupTxnsOngoing(t, m); len(open) > 0 {
+		t.Errorf("after the run, transactions %v are Ongoing on the target; want none", open)
+	}
+	m.testRun(t)
+	if err := kafkatest.ExactlyOnce(kafkatest.ReadAll(t, pair.B, sa+"."+src), 1, 5); err != nil {
+		t.Error(err)
+	}
+}
