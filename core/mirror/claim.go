@@ -133,10 +133,44 @@ func (g *groupRun) start(ctx context.Context, p *plan, claimed []lease.Unit) (re
 		if err != nil {
 			return nil, nil, err
 		}
+		if ready, err = g.unmoved(ctx, ready); err != nil {
+			return nil, nil, err
+		}
 		ready = append(ready, ok...)
 		left = append(left, failed...)
 	}
 	return ready, left, nil
+}
+
+// unmoved is lanes without those whose committed position is no longer
+// the one this run read (l.known), read again now: the anchor's raw EndTxn
+// leaves the group's id unfenced until its new producer's InitProducerID,
+// so another invocation may have taken the group, copied and committed
+// meanwhile (and is fenced now). Such a lane is that invocation's work,
+// and its position here is behind: it is passed over, as an anchored lane
+// is when another invocation committed after its anchor.
+func (g *groupRun) unmoved(ctx context.Context, lanes []*lane) ([]*lane, error) {
+	if len(lanes) == 0 {
+		return lanes, nil
+	}
+	stable := map[lease.Unit]bool{}
+	for _, l := range lanes {
+		stable[l.u.Unit] = true
+	}
+	progress, err := readProgress(ctx, g.m.TargetAdmin, ProgressGroup(g.m.Flow), stable)
+	if err != nil {
+		return nil, err
+	}
+	var out []*lane
+	for _, l := range lanes {
+		got, ok := progress[l.u.Unit]
+		if !ok && l.known == nil || ok && l.known != nil && got.Next == l.known.Next && got.metadata() == l.known.metadata() {
+			out = append(out, l)
+			continue
+		}
+		l.log.Info("another invocation committed while the group's anchor ended; passing it over", "position", got.Next)
+	}
+	return out, nil
 }
 
 // reinit initialises a new producer for the group after a raw EndTxn
