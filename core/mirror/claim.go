@@ -80,7 +80,9 @@ func (m *Mirror) claim(ctx, parent context.Context, leases *lease.Store, units [
 // start fences the group's previous writer with a fresh producer, checks
 // the assignment it works under, and reads the claimed partitions'
 // positions, now stable, deciding where each resumes. Lanes that cannot
-// start are returned with their status and left out of the run.
+// start are returned with their status and left out of the run. With an
+// error, left holds the lanes whose anchor committed before it (their
+// positions moved: see withResets).
 func (g *groupRun) start(ctx context.Context, p *plan, claimed []lease.Unit) (ready, left []*lane, err error) {
 	m := g.m
 	if err := g.initProducer(ctx); err != nil {
@@ -131,10 +133,10 @@ func (g *groupRun) start(ctx context.Context, p *plan, claimed []lease.Unit) (re
 	if len(anchors) > 0 {
 		ok, failed, err := g.anchor(ctx, anchors)
 		if err != nil {
-			return nil, nil, err
+			return nil, failed, err
 		}
 		if ready, err = g.unmoved(ctx, ready); err != nil {
-			return nil, nil, err
+			return nil, ok, err
 		}
 		ready = append(ready, ok...)
 		left = append(left, failed...)
@@ -472,12 +474,21 @@ func (g *groupRun) anchor(ctx context.Context, lanes []*lane) (ready, left []*la
 	if kafka.IsFenced(err) {
 		return nil, nil, err
 	}
+	// An anchor whose EndTxn committed has moved its lanes' positions
+	// (resets among them) whatever fails next: they are returned with
+	// the error, for the run to report them (see withResets).
+	landed := func() []*lane {
+		if err != nil {
+			return nil
+		}
+		return lanes
+	}
 	if perr := g.initProducer(ctx); perr != nil {
-		return nil, nil, errors.Join(err, fmt.Errorf("after the anchor: %w", perr))
+		return nil, landed(), errors.Join(err, fmt.Errorf("after the anchor: %w", perr))
 	}
 	progress, rerr := readProgress(ctx, m.TargetAdmin, group, stable)
 	if rerr != nil {
-		return nil, nil, errors.Join(err, rerr)
+		return nil, landed(), errors.Join(err, rerr)
 	}
 	for _, l := range lanes {
 		got, ok := progress[l.u.Unit]
