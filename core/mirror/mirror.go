@@ -458,6 +458,14 @@ func (m *Mirror) runGroup(ctx, parent context.Context, p *plan, a Assignment, w 
 		}
 	}
 	g.copy(parent, ready)
+	for _, l := range ready {
+		if l.res.Status == UnitReassigned {
+			// The group's new producer (reinit, after a raw EndTxn) found
+			// the assignment changed: the run stops, as when a start
+			// finds it (the other group ids are the new assignment's).
+			return append(ready, left...), g.txns, fmt.Errorf("work group %d: %w", w.id, errReassigned)
+		}
+	}
 	return append(ready, left...), g.txns, nil
 }
 
