@@ -551,7 +551,14 @@ func (g *groupRun) abort(parent context.Context, cause error, deadline time.Time
 			cause = fmt.Errorf("abort transaction: %w", err)
 		}
 	}
-	if open := g.open; open.offsetsAdded && !open.produced && !kafka.IsFenced(cause) {
+	// Before transaction version 2 (no implicit add: !offsetsImplicit)
+	// kgo ends no transaction in which it registered no partition either,
+	// although it was handed records: all of them failed on the client or
+	// before their AddPartitionsToTxn (a deleted remote topic). The raw
+	// EndTxn goes there after every abort of a transaction that added the
+	// group; when kgo did end it, the coordinator takes it as a retry of
+	// the same abort.
+	if open := g.open; open.offsetsAdded && (!open.produced || !g.m.offsetsImplicit) && !kafka.IsFenced(cause) {
 		g.stale = true
 		err := kafka.EndTxn(ctx, g.prod, g.txnID, false)
 		switch {
@@ -563,7 +570,9 @@ func (g *groupRun) abort(parent context.Context, cause error, deadline time.Time
 			// The new producer's InitProducerID aborts it, if the group
 			// has another transaction; the transaction timeout otherwise.
 			// It holds no offset.
-			g.log.Warn("abort transaction holding only the progress group", "err", err)
+			g.log.Warn("abort transaction holding the progress group", "err", err, "produced", open.produced)
+		case open.produced:
+			g.log.Debug("aborted a transaction that added the progress group with a raw EndTxn as well")
 		default:
 			g.log.Debug("aborted a transaction holding only the progress group")
 		}
