@@ -309,8 +309,9 @@ var errUnitTaken = errors.New("unit taken by another invocation")
 // position the source no longer has is data loss, and a remote partition
 // that holds records without any progress was written by something else.
 // anchor says the position must be committed before anything is copied
-// (g.anchor): a first position under auto.offset.reset=latest, or a reset
-// by the reset policy (to the log start, or past a truncation).
+// (g.anchor): a first position under auto.offset.reset=latest, a reset
+// by the reset policy (to the log start, or past a truncation), or the
+// refresh of an idle position with nothing copied since it was set.
 func (g *groupRun) position(ctx context.Context, l *lane, progress map[lease.Unit]Position, remote [2]int64) (anchor bool, _ error) {
 	m, u := g.m, l.u
 	if pos, ok := progress[u.Unit]; ok {
@@ -345,6 +346,14 @@ func (g *groupRun) position(ctx context.Context, l *lane, progress map[lease.Uni
 		case u.diverged != "":
 			kind = ErrSourceDiverged
 			problem = u.diverged
+		case pos.LastUpstream < 0 && pos.Next >= u.End && u.refreshDue(m.Settings.ProgressRefresh):
+			// An idle position with nothing copied since it was set (a
+			// reset, a latest start) is due for its refresh: no offset
+			// sync can go with it, so it is committed again as an anchor,
+			// before offsets.retention.minutes expires it (a reset one
+			// expired would leave the remote's records without progress).
+			l.pos.Committed = time.Now()
+			return true, nil
 		default:
 			return false, nil
 		}

@@ -65,11 +65,12 @@ func (u *unit) inconsistent() bool {
 	return p != nil && ((p.SourceID != "" && p.SourceID != u.SourceID) || p.Next < u.LogStart || p.Next > u.End)
 }
 
-// refreshDue: the position is old enough to re-commit, and can be (a
-// refresh transaction re-emits the last offset sync, so something must
-// have been copied).
+// refreshDue: the position is old enough to re-commit. A refresh
+// transaction re-emits the last offset sync; a position with nothing
+// copied since it was set (up=-1: a reset, a latest start) has none, and
+// is refreshed as it was set, by an anchor (see position).
 func (u *unit) refreshDue(refresh time.Duration) bool {
-	return u.Progress != nil && u.Progress.LastUpstream >= 0 && time.Since(u.Progress.Committed) >= refresh
+	return u.Progress != nil && time.Since(u.Progress.Committed) >= refresh
 }
 
 // plan is a flow's units, as listed at the start of an invocation.
