@@ -81,8 +81,9 @@ func (m *Mirror) claim(ctx, parent context.Context, leases *lease.Store, units [
 // the assignment it works under, and reads the claimed partitions'
 // positions, now stable, deciding where each resumes. Lanes that cannot
 // start are returned with their status and left out of the run. With an
-// error, left holds the lanes whose anchor committed before it (their
-// positions moved: see withResets).
+// error that comes after the lanes' positions were decided (an anchor's),
+// left holds those stopped and those whose anchor committed (their
+// positions moved): see withStarted.
 func (g *groupRun) start(ctx context.Context, p *plan, claimed []lease.Unit) (ready, left []*lane, err error) {
 	m := g.m
 	if err := g.initProducer(ctx); err != nil {
@@ -133,10 +134,10 @@ func (g *groupRun) start(ctx context.Context, p *plan, claimed []lease.Unit) (re
 	if len(anchors) > 0 {
 		ok, failed, err := g.anchor(ctx, anchors)
 		if err != nil {
-			return nil, failed, err
+			return nil, append(left, failed...), err
 		}
 		if ready, err = g.unmoved(ctx, ready); err != nil {
-			return nil, ok, err
+			return nil, append(left, ok...), err
 		}
 		ready = append(ready, ok...)
 		left = append(left, failed...)
@@ -485,7 +486,7 @@ func (g *groupRun) anchor(ctx context.Context, lanes []*lane) (ready, left []*la
 	}
 	// An anchor whose EndTxn committed has moved its lanes' positions
 	// (resets among them) whatever fails next: they are returned with
-	// the error, for the run to report them (see withResets).
+	// the error, for the run to report them (see withStarted).
 	landed := func() []*lane {
 		if err != nil {
 			return nil

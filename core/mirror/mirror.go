@@ -437,10 +437,10 @@ func (m *Mirror) runGroup(ctx, parent context.Context, p *plan, a Assignment, w 
 	switch {
 	case errors.Is(err, errReassigned):
 		// Reported as such for the claimed partitions (the run stops).
-		return withResets(m.stoppedLanes(p, claimed, err, glog), left), 0, err
+		return withStarted(m.stoppedLanes(p, claimed, err, glog), left), 0, err
 	case kafka.IsFenced(err):
 		glog.Warn("fenced: another invocation took this work group while it started", "err", err)
-		return withResets(m.stoppedLanes(p, claimed, err, glog), left), 0, nil
+		return withStarted(m.stoppedLanes(p, claimed, err, glog), left), 0, nil
 	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
 		// The run's end came while the group started: most often the
 		// target still completing the group's previous transaction
@@ -448,7 +448,7 @@ func (m *Mirror) runGroup(ctx, parent context.Context, p *plan, a Assignment, w 
 		// or a target that answered slowly. Nothing was written; the
 		// claimed partitions wait for the next invocation.
 		glog.Warn("the run's time ended while this work group started; the next invocation goes on", "err", err)
-		return withResets(m.stoppedLanes(p, claimed, errDeadline, glog), left), 0, nil
+		return withStarted(m.stoppedLanes(p, claimed, errDeadline, glog), left), 0, nil
 	case err != nil:
 		return nil, 0, fmt.Errorf("work group %d: %w", w.id, err)
 	}
@@ -485,15 +485,20 @@ func (m *Mirror) stoppedLanes(p *plan, claimed []lease.Unit, err error, log *slo
 	return out
 }
 
-// withResets carries into lanes, stopped because their group could not
-// start, the resets of the started lanes whose anchor committed before
-// it stopped: their positions jumped, and the next run, finding them
-// consistent, reports nothing, so this run reports the reset and the
-// offsets it skipped.
-func withResets(lanes, started []*lane) []*lane {
-	for _, l := range lanes {
+// withStarted is lanes, stopped because their group could not start,
+// with what the group's start had decided for some of them: a partition
+// it stopped (its position refused: data lost, foreign records, ...) is
+// reported as such, not as the group's stop, and one whose anchor
+// committed keeps its reset and the offsets it skipped: its position
+// jumped, and the next run, finding it consistent, reports nothing.
+func withStarted(lanes, started []*lane) []*lane {
+	for i, l := range lanes {
 		for _, s := range started {
-			if s.u == l.u && s.res.Reset != "" {
+			switch {
+			case s.u != l.u:
+			case s.stopped:
+				lanes[i] = s
+			case s.res.Reset != "":
 				l.pos.Next = s.pos.Next
 				l.res.From, l.res.To = s.pos.Next, s.pos.Next
 				l.res.Reset, l.res.Skipped = s.res.Reset, s.res.Skipped

@@ -2,6 +2,7 @@ package mirror
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -96,5 +97,83 @@ func TestResetReportedWhenStartOutlastsRun(t *testing.T) {
 	kafkatest.ProduceSeq(t, prod, src, 1, 15, 20)
 	if res := m.testRun(t); res.Resets != 0 || res.Records != 5 {
 		t.Errorf("next run: %d resets, %d records; want none and 5", res.Resets, res.Records)
+	}
+}
+
+// The same cut-short start, with another partition of the group stopped
+// by position (the remote partition holds records without progress:
+// foreign records, a stop whatever the reset policy): its failure was
+// reported as "deadline", the run ending without error, instead of the
+// loud stop every run reports for it.
+func TestStopReportedWhenStartOutlastsRun(t *testing.T) {
+	const (
+		budget = 4 * time.Second
+		margin = 2 * time.Second
+	)
+	ctx := context.Background()
+	pair, _, b := kafkatest.KfakeClusters(t)
+	lost, foreign := kafkatest.Unique(t, "lost"), kafkatest.Unique(t, "foreign")
+	prod := kafkatest.Producer(t, pair.A)
+	for _, topic := range []string{lost, foreign} {
+		kafkatest.CreateTopic(t, pair.A, topic, 1, nil)
+		kafkatest.ProduceSeq(t, prod, topic, 1, 0, 10)
+	}
+	sa, ta := uniqueFlow()
+	m := flowMirror(t, pair, sa, ta, "stopreport", sa+"->"+ta+".topics = "+lost+", "+foreign)
+	m.Settings.Groups = 1
+	// Another tool wrote to the foreign topic's remote.
+	kafkatest.ProduceSeq(t, kafkatest.Producer(t, pair.B), sa+"."+foreign, 1, 0, 3)
+	if res, err := m.Run(ctx, time.Now().Add(20*time.Second)); !errors.Is(err, ErrForeignRecords) || res.Records != 10 {
+		t.Fatalf("first run: %v, %d records; want the lost topic's 10 copied and the foreign one stopped", err, res.Records)
+	}
+
+	// The lost topic's 10..14 are deleted before they are copied (a
+	// reset, anchored).
+	kafkatest.ProduceSeq(t, prod, lost, 1, 10, 15)
+	var del kadm.Offsets
+	del.Add(kadm.Offset{Topic: lost, Partition: 0, At: 15})
+	if resp, err := m.SourceAdmin.DeleteRecords(ctx, del); err != nil || resp.Error() != nil {
+		t.Fatalf("delete source records: %v, %v", err, resp.Error())
+	}
+	m.Settings.ResetPolicy = config.ResetEarliest
+	m.Settings.SafetyMargin = margin
+
+	var anchored, busy, answered atomic.Bool
+	busy.Store(true)
+	b.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		b.KeepControl()
+		if r := req.(*kmsg.EndTxnRequest); r.Commit && strings.Contains(r.TransactionalID, ".~group.") {
+			anchored.Store(true)
+		}
+		return nil, nil, false
+	})
+	b.ControlKey(int16(kmsg.InitProducerID), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		b.KeepControl()
+		r := req.(*kmsg.InitProducerIDRequest)
+		if !anchored.Load() || !busy.Load() || r.TransactionalID == nil || !strings.Contains(*r.TransactionalID, ".~group.") {
+			return nil, nil, false
+		}
+		answered.Store(true)
+		resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
+		resp.ErrorCode = kerr.ConcurrentTransactions.Code
+		return resp, nil, true
+	})
+
+	res, err := m.Run(ctx, time.Now().Add(budget-margin))
+	busy.Store(false)
+	t.Logf("run: err %v", err)
+	for _, d := range res.Detail {
+		t.Logf("%s/%d: %s (%s) reset %q", d.Topic, d.Partition, d.Status, d.Error, d.Reset)
+	}
+	if !answered.Load() {
+		t.Fatal("no InitProducerID of the group after its anchor reached the target: the stall was not exercised")
+	}
+	for _, d := range res.Detail {
+		if d.Topic == foreign && d.Status != UnitFailed {
+			t.Errorf("%s/%d ended %q (%s); want %q: its remote holds foreign records", d.Topic, d.Partition, d.Status, d.Error, UnitFailed)
+		}
+	}
+	if !errors.Is(err, ErrForeignRecords) || res.Stopped != 1 {
+		t.Errorf("run: %v, %d partitions stopped; want the foreign records' stop reported (ErrForeignRecords, 1 stopped)", err, res.Stopped)
 	}
 }
