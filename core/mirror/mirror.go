@@ -450,7 +450,17 @@ func (m *Mirror) runGroup(ctx, parent context.Context, p *plan, a Assignment, w 
 		glog.Warn("the run's time ended while this work group started; the next invocation goes on", "err", err)
 		return withStarted(m.stoppedLanes(p, claimed, errDeadline, glog), left), 0, nil
 	case err != nil:
-		return nil, 0, fmt.Errorf("work group %d: %w", w.id, err)
+		// The group fails; the partitions its start had decided are
+		// reported too: those it stopped, and those whose anchor
+		// committed (a reset among them: the next run reports nothing of
+		// it), failed with the group.
+		for _, l := range left {
+			if !l.stopped {
+				l.res.From, l.res.To = l.pos.Next, l.pos.Next
+				l.stop(err)
+			}
+		}
+		return left, 0, fmt.Errorf("work group %d: %w", w.id, err)
 	}
 	for _, l := range left {
 		if l.res.Status == UnitFailed {

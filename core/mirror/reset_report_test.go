@@ -177,3 +177,69 @@ func TestStopReportedWhenStartOutlastsRun(t *testing.T) {
 		t.Errorf("run: %v, %d partitions stopped; want the foreign records' stop reported (ErrForeignRecords, 1 stopped)", err, res.Stopped)
 	}
 }
+
+// The same, when the start then fails for a reason that is no deadline
+// (here the progress read after the anchor refused: GROUP_AUTHORIZATION_FAILED):
+// the run fails, and it must still report the reset its anchor committed.
+func TestResetReportedWhenStartFails(t *testing.T) {
+	ctx := context.Background()
+	pair, _, b := kafkatest.KfakeClusters(t)
+	src := kafkatest.Unique(t, "resetfail")
+	kafkatest.CreateTopic(t, pair.A, src, 1, nil)
+	prod := kafkatest.Producer(t, pair.A)
+	kafkatest.ProduceSeq(t, prod, src, 1, 0, 10)
+	sa, ta := uniqueFlow()
+	u := lease.Unit{Topic: sa + "." + src, Partition: 0}
+	m := flowMirror(t, pair, sa, ta, "resetfail", sa+"->"+ta+".topics = "+src)
+	m.Settings.Groups = 1
+	if res := m.testRun(t); res.Records != 10 {
+		t.Fatalf("first run copied %d records; want 10", res.Records)
+	}
+	kafkatest.ProduceSeq(t, prod, src, 1, 10, 15)
+	var del kadm.Offsets
+	del.Add(kadm.Offset{Topic: src, Partition: 0, At: 15})
+	if resp, err := m.SourceAdmin.DeleteRecords(ctx, del); err != nil || resp.Error() != nil {
+		t.Fatalf("delete source records: %v, %v", err, resp.Error())
+	}
+	m.Settings.ResetPolicy = config.ResetEarliest
+
+	var anchored, refused atomic.Bool
+	progress := ProgressGroup(m.Flow)
+	b.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		b.KeepControl()
+		if r := req.(*kmsg.EndTxnRequest); r.Commit && strings.Contains(r.TransactionalID, ".~group.") {
+			anchored.Store(true)
+		}
+		return nil, nil, false
+	})
+	b.ControlKey(int16(kmsg.OffsetFetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		b.KeepControl()
+		r := req.(*kmsg.OffsetFetchRequest)
+		if !anchored.Load() || refused.Load() || len(r.Groups) != 1 || r.Groups[0].Group != progress {
+			return nil, nil, false
+		}
+		refused.Store(true)
+		resp := r.ResponseKind().(*kmsg.OffsetFetchResponse)
+		g := kmsg.NewOffsetFetchResponseGroup()
+		g.Group = progress
+		g.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		resp.Groups = append(resp.Groups, g)
+		return resp, nil, true
+	})
+
+	res, err := m.Run(ctx, time.Now().Add(20*time.Second))
+	t.Logf("run: %v, %+v", err, res.Detail)
+	if !refused.Load() {
+		t.Fatal("no progress read after the anchor reached the target: the failure was not exercised")
+	}
+	got, ok := m.testPosition(t, u)
+	if !ok || got.Next != 15 {
+		t.Fatalf("position %d (found %v); want 15: the reset's anchor did not land, the case is not exercised", got.Next, ok)
+	}
+	if err == nil {
+		t.Error("run: no error; want the group's failure")
+	}
+	if res.Resets != 1 || res.Skipped != 5 {
+		t.Errorf("the run committed the reset past offsets 10..14 and reported %d resets, %d offsets skipped; want the reset and its 5 skipped offsets reported", res.Resets, res.Skipped)
+	}
+}
