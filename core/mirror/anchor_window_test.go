@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mirrorless/mirrorless/core/config"
@@ -45,11 +44,7 @@ func TestAnchorWindowTakenOver(t *testing.T) {
 	// Partition 0: 10..14 deleted before they are copied (a reset, which
 	// is anchored); partition 1: 10..14 to copy.
 	kafkatest.ProduceSeq(t, prod, src, 2, 10, 15)
-	var del kadm.Offsets
-	del.Add(kadm.Offset{Topic: src, Partition: 0, At: 15})
-	if resp, err := first.SourceAdmin.DeleteRecords(ctx, del); err != nil || resp.Error() != nil {
-		t.Fatalf("delete source records: %v, %v", err, resp.Error())
-	}
+	deleteSourceRecords(t, first, src, 0, 15)
 
 	x := flowMirror(t, pair, sa, ta, "x", props)
 	x.Settings.Groups = 1

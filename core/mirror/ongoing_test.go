@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -73,11 +72,7 @@ func testNoTxnLeftOngoing(t *testing.T, pair kafkatest.Pair) {
 
 	// 5..9 are deleted before they are copied.
 	kafkatest.ProduceSeq(t, prod, src, 1, 5, 10)
-	var del kadm.Offsets
-	del.Add(kadm.Offset{Topic: src, Partition: 0, At: 10})
-	if resp, err := m.SourceAdmin.DeleteRecords(ctx, del); err != nil || resp.Error() != nil {
-		t.Fatalf("delete source records: %v, %v", err, resp.Error())
-	}
+	deleteSourceRecords(t, m, src, 0, 10)
 	m.Settings.ResetPolicy = config.ResetEarliest
 	m.Settings.ProgressRefresh = time.Millisecond
 

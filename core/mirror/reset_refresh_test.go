@@ -1,15 +1,10 @@
 package mirror
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-
-	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
-	"github.com/mirrorless/mirrorless/core/lease"
 )
 
 // MIRROR_PROGRESS_REFRESH re-commits an idle partition's position before
@@ -23,28 +18,10 @@ import (
 // set, by an anchor: after the reset, a run with the refresh due commits
 // the same position again, later, and reports no reset.
 func testResetPositionRefreshed(t *testing.T, pair kafkatest.Pair) {
-	ctx := context.Background()
-	src := kafkatest.Unique(t, "resetrefresh")
-	kafkatest.CreateTopic(t, pair.A, src, 1, nil)
-	prod := kafkatest.Producer(t, pair.A)
-	kafkatest.ProduceSeq(t, prod, src, 1, 0, 10)
-	sa, ta := uniqueFlow()
-	u := lease.Unit{Topic: sa + "." + src, Partition: 0}
-	m := flowMirror(t, pair, sa, ta, "resetrefresh", sa+"->"+ta+".topics = "+src)
-	m.Settings.Groups = 1
-	if res := m.testRun(t); res.Records != 10 {
-		t.Fatalf("first run copied %d records; want 10", res.Records)
-	}
-
 	// 10..14 are deleted before they are copied: the reset moves the
 	// position to 15, with nothing after it.
-	kafkatest.ProduceSeq(t, prod, src, 1, 10, 15)
-	var del kadm.Offsets
-	del.Add(kadm.Offset{Topic: src, Partition: 0, At: 15})
-	if resp, err := m.SourceAdmin.DeleteRecords(ctx, del); err != nil || resp.Error() != nil {
-		t.Fatalf("delete source records: %v, %v", err, resp.Error())
-	}
-	m.Settings.ResetPolicy = config.ResetEarliest
+	rc := newResetCase(t, pair, "resetrefresh")
+	m, u := rc.m, rc.u
 	if res := m.testRun(t); res.Resets != 1 {
 		t.Fatalf("reset run: %+v; want the partition reset", res.Detail)
 	}
@@ -69,7 +46,7 @@ func testResetPositionRefreshed(t *testing.T, pair kafkatest.Pair) {
 	}
 
 	// Records after it are copied once.
-	kafkatest.ProduceSeq(t, prod, src, 1, 15, 20)
+	kafkatest.ProduceSeq(t, rc.prod, rc.src, 1, 15, 20)
 	if res := m.testRun(t); res.Records != 5 || res.Resets != 0 {
 		t.Errorf("run after 5 new records: %d copied, %d resets; want 5 and none", res.Records, res.Resets)
 	}

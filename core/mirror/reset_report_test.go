@@ -3,18 +3,15 @@ package mirror
 import (
 	"context"
 	"errors"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mirrorless/mirrorless/core/config"
 	"github.com/mirrorless/mirrorless/core/kafkatest"
-	"github.com/mirrorless/mirrorless/core/lease"
 )
 
 // A reset by the reset policy is committed at once, as an anchor, and
@@ -34,49 +31,10 @@ func TestResetReportedWhenStartOutlastsRun(t *testing.T) {
 	)
 	ctx := context.Background()
 	pair, _, b := kafkatest.KfakeClusters(t)
-	src := kafkatest.Unique(t, "resetreport")
-	kafkatest.CreateTopic(t, pair.A, src, 1, nil)
-	prod := kafkatest.Producer(t, pair.A)
-	kafkatest.ProduceSeq(t, prod, src, 1, 0, 10)
-	sa, ta := uniqueFlow()
-	props := sa + "->" + ta + ".topics = " + src
-	u := lease.Unit{Topic: sa + "." + src, Partition: 0}
-	m := flowMirror(t, pair, sa, ta, "resetreport", props)
-	m.Settings.Groups = 1
-	if res := m.testRun(t); res.Records != 10 {
-		t.Fatalf("first run copied %d records; want 10", res.Records)
-	}
-
-	// 10..14 are deleted before they are copied.
-	kafkatest.ProduceSeq(t, prod, src, 1, 10, 15)
-	var del kadm.Offsets
-	del.Add(kadm.Offset{Topic: src, Partition: 0, At: 15})
-	if resp, err := m.SourceAdmin.DeleteRecords(ctx, del); err != nil || resp.Error() != nil {
-		t.Fatalf("delete source records: %v, %v", err, resp.Error())
-	}
-	m.Settings.ResetPolicy = config.ResetEarliest
+	rc := newResetCase(t, pair, "resetreport")
+	m, u := rc.m, rc.u
 	m.Settings.SafetyMargin = margin
-
-	var anchored, busy, answered atomic.Bool
-	busy.Store(true)
-	b.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		b.KeepControl()
-		if r := req.(*kmsg.EndTxnRequest); r.Commit && strings.Contains(r.TransactionalID, ".~group.") {
-			anchored.Store(true)
-		}
-		return nil, nil, false
-	})
-	b.ControlKey(int16(kmsg.InitProducerID), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		b.KeepControl()
-		r := req.(*kmsg.InitProducerIDRequest)
-		if !anchored.Load() || !busy.Load() || r.TransactionalID == nil || !strings.Contains(*r.TransactionalID, ".~group.") {
-			return nil, nil, false
-		}
-		answered.Store(true)
-		resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
-		resp.ErrorCode = kerr.ConcurrentTransactions.Code
-		return resp, nil, true
-	})
+	busy, answered := stallGroupInitAfterAnchor(b)
 
 	res, err := m.Run(ctx, time.Now().Add(budget-margin))
 	busy.Store(false)
@@ -94,7 +52,7 @@ func TestResetReportedWhenStartOutlastsRun(t *testing.T) {
 
 	// The next run finds the position consistent: nothing reports the
 	// reset any more, and it copies what comes next once.
-	kafkatest.ProduceSeq(t, prod, src, 1, 15, 20)
+	kafkatest.ProduceSeq(t, rc.prod, rc.src, 1, 15, 20)
 	if res := m.testRun(t); res.Resets != 0 || res.Records != 5 {
 		t.Errorf("next run: %d resets, %d records; want none and 5", res.Resets, res.Records)
 	}
@@ -130,34 +88,10 @@ func TestStopReportedWhenStartOutlastsRun(t *testing.T) {
 	// The lost topic's 10..14 are deleted before they are copied (a
 	// reset, anchored).
 	kafkatest.ProduceSeq(t, prod, lost, 1, 10, 15)
-	var del kadm.Offsets
-	del.Add(kadm.Offset{Topic: lost, Partition: 0, At: 15})
-	if resp, err := m.SourceAdmin.DeleteRecords(ctx, del); err != nil || resp.Error() != nil {
-		t.Fatalf("delete source records: %v, %v", err, resp.Error())
-	}
+	deleteSourceRecords(t, m, lost, 0, 15)
 	m.Settings.ResetPolicy = config.ResetEarliest
 	m.Settings.SafetyMargin = margin
-
-	var anchored, busy, answered atomic.Bool
-	busy.Store(true)
-	b.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		b.KeepControl()
-		if r := req.(*kmsg.EndTxnRequest); r.Commit && strings.Contains(r.TransactionalID, ".~group.") {
-			anchored.Store(true)
-		}
-		return nil, nil, false
-	})
-	b.ControlKey(int16(kmsg.InitProducerID), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		b.KeepControl()
-		r := req.(*kmsg.InitProducerIDRequest)
-		if !anchored.Load() || !busy.Load() || r.TransactionalID == nil || !strings.Contains(*r.TransactionalID, ".~group.") {
-			return nil, nil, false
-		}
-		answered.Store(true)
-		resp := r.ResponseKind().(*kmsg.InitProducerIDResponse)
-		resp.ErrorCode = kerr.ConcurrentTransactions.Code
-		return resp, nil, true
-	})
+	busy, answered := stallGroupInitAfterAnchor(b)
 
 	res, err := m.Run(ctx, time.Now().Add(budget-margin))
 	busy.Store(false)
@@ -184,34 +118,12 @@ func TestStopReportedWhenStartOutlastsRun(t *testing.T) {
 func TestResetReportedWhenStartFails(t *testing.T) {
 	ctx := context.Background()
 	pair, _, b := kafkatest.KfakeClusters(t)
-	src := kafkatest.Unique(t, "resetfail")
-	kafkatest.CreateTopic(t, pair.A, src, 1, nil)
-	prod := kafkatest.Producer(t, pair.A)
-	kafkatest.ProduceSeq(t, prod, src, 1, 0, 10)
-	sa, ta := uniqueFlow()
-	u := lease.Unit{Topic: sa + "." + src, Partition: 0}
-	m := flowMirror(t, pair, sa, ta, "resetfail", sa+"->"+ta+".topics = "+src)
-	m.Settings.Groups = 1
-	if res := m.testRun(t); res.Records != 10 {
-		t.Fatalf("first run copied %d records; want 10", res.Records)
-	}
-	kafkatest.ProduceSeq(t, prod, src, 1, 10, 15)
-	var del kadm.Offsets
-	del.Add(kadm.Offset{Topic: src, Partition: 0, At: 15})
-	if resp, err := m.SourceAdmin.DeleteRecords(ctx, del); err != nil || resp.Error() != nil {
-		t.Fatalf("delete source records: %v, %v", err, resp.Error())
-	}
-	m.Settings.ResetPolicy = config.ResetEarliest
+	rc := newResetCase(t, pair, "resetfail")
+	m, u := rc.m, rc.u
 
-	var anchored, refused atomic.Bool
+	var refused atomic.Bool
 	progress := ProgressGroup(m.Flow)
-	b.ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		b.KeepControl()
-		if r := req.(*kmsg.EndTxnRequest); r.Commit && strings.Contains(r.TransactionalID, ".~group.") {
-			anchored.Store(true)
-		}
-		return nil, nil, false
-	})
+	anchored := noteGroupAnchor(b)
 	b.ControlKey(int16(kmsg.OffsetFetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		b.KeepControl()
 		r := req.(*kmsg.OffsetFetchRequest)
