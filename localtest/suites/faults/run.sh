@@ -15,7 +15,9 @@ export KAFKA_PAIR_DIR=${FAULTS_PAIR_DIR:-${TMPDIR:-/tmp}/mirrorless-faults-pair}
 export KAFKA_A_PORT=${FAULTS_A_PORT:-19692}
 export KAFKA_B_PORT=${FAULTS_B_PORT:-29692}
 # A restarted broker waits out its dead incarnation's session: keep it short.
-export KAFKA_BROKER_PROPS=${KAFKA_BROKER_PROPS:-broker.session.timeout.ms=3000}
+# Index files of 128 KiB: see scripts/test.sh (the disk's read-ahead on
+# fresh partitions' memory-mapped indexes stalls the brokers for seconds).
+export KAFKA_BROKER_PROPS=${KAFKA_BROKER_PROPS:-broker.session.timeout.ms=3000 log.index.size.max.bytes=131072}
 started=0
 if ! bash scripts/kafka-pair.sh status >/dev/null 2>&1; then
 	started=1
