@@ -177,3 +177,33 @@ func testStaleAnchor(t *testing.T, pair kafkatest.Pair) {
 }
 
 func TestStaleAnchor(t *testing.T) { kafkatest.EachPair(t, testStaleAnchor) }
+
+// testPlanSettled plans m's flow and settles an assignment of k work
+// groups, as a run does before it claims.
+func (m *Mirror) testPlanSettled(t *testing.T, k int) (*plan, Assignment) {
+	t.Helper()
+	ctx := context.Background()
+	p, err := makePlan(ctx, m.Flow, m.SourceAdmin, m.TargetAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := m.settle(ctx, k, p.OffsetSyncsID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, a
+}
+
+// testGroupRun is work group 0 of a as m runs it, built by hand for a
+// test that drives its steps (start, commit) itself: 20 s to its stop
+// time, 25 s to its end. Its producer, once it has one, is closed when
+// the test ends.
+func (m *Mirror) testGroupRun(t *testing.T, a Assignment) *groupRun {
+	g := &groupRun{m: m, id: 0, assign: a, txnID: m.groupTxnID(0), log: m.Logger, stopAt: time.Now().Add(20 * time.Second), end: time.Now().Add(25 * time.Second)}
+	t.Cleanup(func() {
+		if g.prod != nil {
+			g.prod.Close()
+		}
+	})
+	return g
+}

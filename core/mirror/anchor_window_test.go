@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -49,20 +48,8 @@ func TestAnchorWindowTakenOver(t *testing.T) {
 	x := flowMirror(t, pair, sa, ta, "x", props)
 	x.Settings.Groups = 1
 	x.Settings.ResetPolicy = config.ResetEarliest
-	p, err := makePlan(ctx, x.Flow, x.SourceAdmin, x.TargetAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := x.settle(ctx, 1, p.OffsetSyncsID, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &groupRun{m: x, id: 0, assign: a, txnID: x.groupTxnID(0), log: x.Logger, stopAt: time.Now().Add(20 * time.Second), end: time.Now().Add(25 * time.Second)}
-	defer func() {
-		if g.prod != nil {
-			g.prod.Close()
-		}
-	}()
+	p, a := x.testPlanSettled(t, 1)
+	g := x.testGroupRun(t, a)
 
 	// X's second InitProducerID of the group (the one after its anchor)
 	// waits until Y is done.

@@ -23,14 +23,7 @@ func testAssignmentStuckWrite(t *testing.T, pair kafkatest.Pair) {
 	sa, ta := uniqueFlow()
 	m := flowMirror(t, pair, sa, ta, "stuck", sa+"->"+ta+".topics = "+src)
 	m.Settings.TransactionTimeout = time.Minute // the dead write would block reads this long
-	p, err := makePlan(ctx, m.Flow, m.SourceAdmin, m.TargetAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, err := m.settle(ctx, 2, p.OffsetSyncsID, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, before := m.testPlanSettled(t, 2)
 
 	// A changer writes K=3 as pending and dies before its EndTxn.
 	txnID := names.AssignTransactionalID(m.Flow.Name())
@@ -76,14 +69,7 @@ func testAssignmentRefreshed(t *testing.T, pair kafkatest.Pair) {
 	kafkatest.CreateTopic(t, pair.A, src, 1, nil)
 	sa, ta := uniqueFlow()
 	m := flowMirror(t, pair, sa, ta, "refresh", sa+"->"+ta+".topics = "+src)
-	p, err := makePlan(ctx, m.Flow, m.SourceAdmin, m.TargetAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := m.settle(ctx, 1, p.OffsetSyncsID, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, first := m.testPlanSettled(t, 1)
 	g := &groupRun{m: m, id: 0, assign: first, txnID: m.groupTxnID(0), log: m.Logger}
 	m.Settings.ProgressRefresh = time.Millisecond
 	time.Sleep(5 * time.Millisecond)
@@ -122,14 +108,7 @@ func testWorkerAwaitsTick(t *testing.T, pair kafkatest.Pair) {
 	sa, ta := uniqueFlow()
 	props := []string{sa + "->" + ta + ".topics = " + src}
 	tick := flowMirror(t, pair, sa, ta, "tick", props...)
-	p, err := makePlan(ctx, tick.Flow, tick.SourceAdmin, tick.TargetAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := tick.settle(ctx, 1, p.OffsetSyncsID, nil) // an earlier tick's
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, first := tick.testPlanSettled(t, 1) // an earlier tick's
 
 	w := flowMirror(t, pair, sa, ta, "worker", props...)
 	w.Worker, w.Groups = true, k
@@ -191,14 +170,7 @@ func testWorkerTickNeverSettles(t *testing.T, pair kafkatest.Pair) {
 	sa, ta := uniqueFlow()
 	props := []string{sa + "->" + ta + ".topics = " + src}
 	tick := flowMirror(t, pair, sa, ta, "tick", props...)
-	p, err := makePlan(ctx, tick.Flow, tick.SourceAdmin, tick.TargetAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := tick.settle(ctx, 1, p.OffsetSyncsID, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, first := tick.testPlanSettled(t, 1)
 	// The dying tick's pending write of three groups.
 	txnID := names.AssignTransactionalID(tick.Flow.Name())
 	prod, err := tick.initProducer(ctx, txnID)

@@ -285,14 +285,7 @@ func startZombie(t *testing.T, x *Mirror, remote string, parts []int32, held int
 func startZombieIn(t *testing.T, x *Mirror, remote string, parts []int32, held, k, gid int) *zombie {
 	t.Helper()
 	ctx := context.Background()
-	p, err := makePlan(ctx, x.Flow, x.SourceAdmin, x.TargetAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := x.settle(ctx, k, p.OffsetSyncsID, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, a := x.testPlanSettled(t, k)
 	var units []lease.Unit
 	for _, pt := range parts {
 		units = append(units, lease.Unit{Topic: remote, Partition: pt})

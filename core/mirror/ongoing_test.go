@@ -195,20 +195,8 @@ func testTakenOverWhileStale(t *testing.T, pair kafkatest.Pair) {
 	remote := lease.Unit{Topic: sa + "." + src, Partition: 0}
 	x := flowMirror(t, pair, sa, ta, "x", props)
 	x.Settings.Groups = 1
-	p, err := makePlan(ctx, x.Flow, x.SourceAdmin, x.TargetAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := x.settle(ctx, 1, p.OffsetSyncsID, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &groupRun{m: x, id: 0, assign: a, txnID: x.groupTxnID(0), log: x.Logger, stopAt: time.Now().Add(20 * time.Second), end: time.Now().Add(25 * time.Second)}
-	defer func() {
-		if g.prod != nil {
-			g.prod.Close()
-		}
-	}()
+	p, a := x.testPlanSettled(t, 1)
+	g := x.testGroupRun(t, a)
 	ready, _, err := g.start(ctx, p, []lease.Unit{remote})
 	if err != nil || len(ready) != 1 {
 		t.Fatalf("x's start: %d lanes ready, err %v; want the partition", len(ready), err)
