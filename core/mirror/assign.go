@@ -254,7 +254,11 @@ func (m *Mirror) settle(ctx context.Context, want int, topicID [16]byte, legacyU
 	if err != nil {
 		return cur, fmt.Errorf("change the work-group assignment: %w", err)
 	}
-	defer func() { prod.Close() }()
+	defer func() {
+		if prod != nil {
+			prod.Close()
+		}
+	}()
 	// Another changer may have finished while this one waited.
 	if cur, ok, err = m.readAssignment(ctx); err != nil || fits(cur, ok) {
 		return cur, err
@@ -283,11 +287,27 @@ func (m *Mirror) settle(ctx context.Context, want int, topicID [16]byte, legacyU
 	// write.
 	err = m.writeAssignment(ctx, prod, txnID, next, topicID)
 	prod.Close()
+	prod = nil
 	if err == nil {
 		prod, err = m.initProducer(ctx, txnID)
 	}
 	if err != nil {
 		return m.settledBy(ctx, cur, err)
+	}
+	// The fresh producer fences other changers from now on only: between
+	// the pending write and its InitProducerID another changer may have
+	// made a whole change of its own, over more groups than this one knew
+	// of (next.Used). Going on would fence too few ids and write "ready"
+	// over the newer entry, leaving that change's writers of the other
+	// groups unfenced next to this one's: two producers for a partition.
+	// So it goes on only over its own pending entry.
+	if now, ok, err := m.readAssignment(ctx); err != nil {
+		return cur, fmt.Errorf("change the work-group assignment: %w", err)
+	} else if !ok || now.Ready || !now.same(next) {
+		if ok && now.Ready {
+			return now, nil
+		}
+		return now, fmt.Errorf("%w: generation %d written meanwhile (this change's was %d)", errReassigned, now.Gen, next.Gen)
 	}
 	ids := make([]string, 0, next.Used+len(legacyUnits))
 	for g := range next.Used {
