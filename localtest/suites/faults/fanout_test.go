@@ -71,7 +71,15 @@ func TestFanOutOvershoot(t *testing.T) {
 	var copied float64
 	var copiers int
 	var idle []time.Duration
-	for _, r := range round("overshoot") {
+	runs := round("overshoot")
+	defer func() {
+		if t.Failed() {
+			for i, r := range runs {
+				t.Logf("invocation %d: %s\n%s", i, r, r.stderr)
+			}
+		}
+	}()
+	for _, r := range runs {
 		res := read(r)
 		copied += res.records
 		switch {
