@@ -156,6 +156,7 @@ func testAssignmentChurn(t *testing.T, pair kafkatest.Pair, sharedOwner bool) {
 		copied      int64
 		errs        []string
 		gens        = map[int64]bool{}
+		back        []string // generations read lower than one read before
 		stopRunning = make(chan struct{})
 		wg          sync.WaitGroup
 	)
@@ -191,10 +192,13 @@ func testAssignmentChurn(t *testing.T, pair kafkatest.Pair, sharedOwner bool) {
 			}
 		}()
 	}
-	// The assignment's generations, as seen from outside.
+	// The assignment's generations, as seen from outside: they only grow
+	// (a change that wrote over a newer one would leave that one's writers
+	// next to its own; TestAssignmentChangeOvertaken).
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
+		var last int64
 		for {
 			select {
 			case <-stopRunning:
@@ -204,6 +208,10 @@ func testAssignmentChurn(t *testing.T, pair kafkatest.Pair, sharedOwner bool) {
 			if a, ok, err := ms[0].readAssignment(context.Background()); err == nil && ok {
 				mu.Lock()
 				gens[a.Gen] = true
+				if a.Gen < last {
+					back = append(back, fmt.Sprintf("%d after %d", a.Gen, last))
+				}
+				last = max(last, a.Gen)
 				mu.Unlock()
 			}
 		}
@@ -245,6 +253,9 @@ func testAssignmentChurn(t *testing.T, pair kafkatest.Pair, sharedOwner bool) {
 	}
 	if err := kafkatest.ExactlyOnce(got, partitions, produced); err != nil {
 		t.Errorf("target %s: %v", remote, err)
+	}
+	if len(back) > 0 {
+		t.Errorf("the assignment's generation went back %d times (%s): a change wrote over a newer one", len(back), strings.Join(back, ", "))
 	}
 	if a.Gen < 4 {
 		t.Errorf("the assignment changed %d times; want at least 4 (the invocations did not contend)", a.Gen)
