@@ -34,10 +34,15 @@ import (
 //  1. the changer initialises names.AssignTransactionalID, fencing any
 //     other changer, and commits the new assignment as pending (in a
 //     transaction of that id: a fenced changer cannot commit);
-//  2. it fences every group id ever used (InitProducerID on each): every
+//  2. with a fresh producer of that id (an EndTxn leaves one unusable) it
+//     reads the entry again and goes on only if it is still its own
+//     pending one: another changer may have made a whole change between
+//     the pending write and this InitProducerID, and writing over it
+//     would fence too few ids and make the generation go back;
+//  3. it fences every group id ever used (InitProducerID on each): every
 //     writer under the old assignment loses its open transaction and can
 //     commit nothing more;
-//  3. it commits the assignment as ready.
+//  4. it commits the assignment as ready.
 //
 // A writer initialises its group's id, then reads the assignment, and
 // copies only if it is the ready one it took its partitions from. Either
