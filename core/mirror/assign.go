@@ -445,9 +445,14 @@ func (m *Mirror) refreshAssignment(ctx context.Context, a Assignment, topicID [1
 // (0: none), legacy the per-partition ids of the version before work
 // groups.
 func (m *Mirror) knownTxnIDs(ctx context.Context) (used int, legacy []string, err error) {
+	// Each broker lists the ids it coordinates: a broker that did not
+	// answer (one loading its transaction state after a restart answers
+	// COORDINATOR_LOAD_IN_PROGRESS) leaves its ids out, and a change
+	// made from the rest would leave their writers unfenced. So any
+	// error stops the change; the next tick asks again.
 	listed, err := m.TargetAdmin.ListTransactions(ctx, nil, nil)
-	if err != nil && len(listed) == 0 {
-		return 0, nil, fmt.Errorf("list the target's transactional ids: %w", err)
+	if err != nil {
+		return 0, nil, fmt.Errorf("list the target's transactional ids (%d listed; every broker must answer, since each lists only the ids it coordinates): %w", len(listed), err)
 	}
 	flow := m.Flow.Name()
 	groupPrefix := strings.TrimSuffix(names.GroupTransactionalID(flow, 0), "0")
