@@ -228,13 +228,14 @@ func (g *groupRun) initProducer(ctx context.Context) error {
 	g.prod = prod
 	g.fresh, g.stale = true, false
 	a, ok, err := g.m.readAssignment(ctx)
+	if err == nil && (!ok || !a.Ready || !a.same(g.assign)) {
+		err = fmt.Errorf("%w (generation %d, now %d)", errReassigned, g.assign.Gen, a.Gen)
+	}
 	if err != nil {
-		return err
+		// Not checked: whatever would commit next must initialise again.
+		g.stale = true
 	}
-	if !ok || !a.Ready || !a.same(g.assign) {
-		return fmt.Errorf("%w (generation %d, now %d)", errReassigned, g.assign.Gen, a.Gen)
-	}
-	return nil
+	return err
 }
 
 // checkEpochs asks the source where the leader epoch of each starting
