@@ -156,6 +156,26 @@ func (g *groupRun) unmoved(ctx context.Context, lanes []*lane) ([]*lane, error) 
 	if len(lanes) == 0 {
 		return lanes, nil
 	}
+	moved, err := g.movedOn(ctx, lanes)
+	if err != nil {
+		return nil, err
+	}
+	var out []*lane
+	for _, l := range lanes {
+		if got, ok := moved[l]; ok {
+			l.log.Info("another invocation committed while the group's anchor ended; passing it over", "position", got.Next)
+			continue
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// movedOn reads the lanes' committed positions again (stable) and
+// returns those that are not what this run last knew of them (l.known):
+// another invocation committed them. The position is the zero one when
+// the target holds none.
+func (g *groupRun) movedOn(ctx context.Context, lanes []*lane) (map[*lane]Position, error) {
 	stable := map[lease.Unit]bool{}
 	for _, l := range lanes {
 		stable[l.u.Unit] = true
@@ -164,16 +184,14 @@ func (g *groupRun) unmoved(ctx context.Context, lanes []*lane) ([]*lane, error) 
 	if err != nil {
 		return nil, err
 	}
-	var out []*lane
+	moved := map[*lane]Position{}
 	for _, l := range lanes {
 		got, ok := progress[l.u.Unit]
-		if !ok && l.known == nil || ok && l.known != nil && got.Next == l.known.Next && got.metadata() == l.known.metadata() {
-			out = append(out, l)
-			continue
+		if l.known == nil && ok || l.known != nil && (!ok || !got.same(*l.known)) {
+			moved[l] = got
 		}
-		l.log.Info("another invocation committed while the group's anchor ended; passing it over", "position", got.Next)
 	}
-	return out, nil
+	return moved, nil
 }
 
 // reinit initialises a new producer for the group after a raw EndTxn
@@ -189,20 +207,14 @@ func (g *groupRun) reinit(ctx context.Context) error {
 	if err := g.initProducer(ctx); err != nil {
 		return err
 	}
-	stable := map[lease.Unit]bool{}
-	for _, l := range g.lanes {
-		stable[l.u.Unit] = true
-	}
-	progress, err := readProgress(ctx, g.m.TargetAdmin, ProgressGroup(g.m.Flow), stable)
+	moved, err := g.movedOn(ctx, g.lanes)
 	if err != nil {
 		return err
 	}
 	for _, l := range g.lanes {
-		got, ok := progress[l.u.Unit]
-		if l.stopped || !ok && l.known == nil || ok && l.known != nil && got.Next == l.known.Next && got.metadata() == l.known.metadata() {
-			continue
+		if got, ok := moved[l]; ok && !l.stopped {
+			return fmt.Errorf("%w: %s at offset %d", errTakenOver, l.u.Unit, got.Next)
 		}
-		return fmt.Errorf("%w: %s at offset %d", errTakenOver, l.u.Unit, got.Next)
 	}
 	return nil
 }
@@ -504,7 +516,7 @@ func (g *groupRun) anchor(ctx context.Context, lanes []*lane) (ready, left []*la
 	for _, l := range lanes {
 		got, ok := progress[l.u.Unit]
 		switch {
-		case ok && got.Next == l.pos.Next && got.metadata() == l.pos.metadata():
+		case ok && got.same(l.pos):
 			l.u.Progress = &got
 			l.known = &got
 			ready = append(ready, l) // the anchor landed

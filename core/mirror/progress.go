@@ -61,6 +61,12 @@ type Position struct {
 
 const progressMetaPrefix = "mirrorless/v1"
 
+// same: p and q are one committed position (the metadata holds the
+// commit time, so another writer's commit of the same offset differs).
+func (p Position) same(q Position) bool {
+	return p.Next == q.Next && p.metadata() == q.metadata()
+}
+
 func (p Position) metadata() string {
 	m := fmt.Sprintf("%s up=%d down=%d t=%d", progressMetaPrefix, p.LastUpstream, p.LastDownstream, p.Committed.UnixMilli())
 	if p.SourceID != "" {

@@ -621,7 +621,7 @@ func (g *groupRun) resolveUnknown(parent context.Context, cause error, t *txn, m
 			continue // moved in memory only, never committed
 		}
 		got, ok := progress[l.u.Unit]
-		landed = landed && ok && got.Next == want.Next && got.metadata() == want.metadata()
+		landed = landed && ok && got.same(want)
 	}
 	if landed {
 		g.log.Info("commit had landed")
